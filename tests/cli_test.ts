@@ -1,0 +1,143 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { type FlagSpec, helpText, kebab, parseFlags, UsageError } from "../lib/cli/args.ts";
+import { startRun } from "../lib/cli/run.ts";
+import { formatSeconds } from "../lib/cli/progress.ts";
+import {
+  ArtifactError,
+  artifactIsCurrent,
+  readArtifact,
+  readSidecar,
+  sidecarPath,
+  writeArtifact,
+  writeFileAtomic,
+} from "../lib/io/artifact.ts";
+import { Rng } from "../lib/io/rng.ts";
+
+const spec = {
+  epochs: { type: "number", default: 30, help: "passes" },
+  backend: { type: "string", default: "auto", help: "which", choices: ["auto", "cpu"] },
+  json: { type: "boolean", default: false, help: "json out" },
+  batchSize: { type: "number", default: 128, help: "images per step" },
+  corpus: { type: "list", default: [], help: "files" },
+} as const satisfies FlagSpec;
+const info = { task: "demo", summary: "A demo." };
+
+Deno.test("parseFlags: defaults, kebab-case, numbers, lists, --no-", () => {
+  const f = parseFlags(spec, [], info);
+  assert.deepEqual(f, { epochs: 30, backend: "auto", json: false, batchSize: 128, corpus: [] });
+  const g = parseFlags(
+    spec,
+    ["--epochs", "3", "--batch-size=64", "--json", "--corpus", "a.txt,b.txt", "--corpus", "c"],
+    info,
+  );
+  assert.equal(g.epochs, 3);
+  assert.equal(g.batchSize, 64);
+  assert.equal(g.json, true);
+  assert.deepEqual(g.corpus, ["a.txt", "b.txt", "c"]);
+  assert.equal(parseFlags(spec, ["--json", "--no-json"], info).json, false);
+  assert.equal(kebab("epochSeconds"), "epoch-seconds");
+});
+
+Deno.test("parseFlags: unknown flag, bad number, bad choice, positional are usage errors", () => {
+  assert.throws(() => parseFlags(spec, ["--epoch", "3"], info), UsageError);
+  assert.throws(() => parseFlags(spec, ["--epochs", "many"], info), /expects a number/);
+  assert.throws(() => parseFlags(spec, ["--backend", "tpu"], info), /must be one of auto\|cpu/);
+  assert.throws(() => parseFlags(spec, ["stray"], info), UsageError);
+});
+
+Deno.test("helpText lists every flag with its default", () => {
+  const text = helpText(spec, { ...info, examples: ["deno task demo --epochs 3"] });
+  for (const flag of ["--epochs", "--backend", "--json", "--batch-size", "--corpus", "--help"]) {
+    assert.ok(text.includes(flag), flag);
+  }
+  assert.match(text, /\[default: 128\]/);
+  assert.match(text, /deno task demo --epochs 3/);
+});
+
+Deno.test("formatSeconds", () => {
+  assert.equal(formatSeconds(5), "5s");
+  assert.equal(formatSeconds(125), "2m05s");
+  assert.equal(formatSeconds(3720), "1h02m");
+  assert.equal(formatSeconds(Infinity), "?");
+});
+
+Deno.test("artifacts: atomic write, sidecar validation, corruption and staleness detected", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = join(dir, "sub", "feat.f32");
+  const data = new Uint8Array(new Float32Array([1, 2, 3]).buffer);
+  const side = await writeArtifact(path, data, {
+    format: "demo",
+    version: 1,
+    shape: [3],
+    sources: { a: "x" },
+  });
+  assert.equal(side.bytes, 12);
+  const back = await readArtifact(path, "demo", 1);
+  assert.deepEqual(back.data, data);
+  assert.equal(await artifactIsCurrent(path, "demo", 1, { a: "x" }), true);
+  assert.equal(await artifactIsCurrent(path, "demo", 1, { a: "y" }), false);
+  await assert.rejects(readSidecar(path, "other", 1), /expected format 'other'/);
+  await assert.rejects(readSidecar(path, "demo", 2), /version 2/);
+  // A flipped byte with the same size is caught by the checksum.
+  const bad = data.slice();
+  bad[0] ^= 1;
+  await Deno.writeFile(path, bad);
+  await assert.rejects(readArtifact(path, "demo", 1), ArtifactError);
+  // A truncated file is caught by the size check without hashing.
+  await Deno.writeFile(path, data.subarray(0, 8));
+  await assert.rejects(readSidecar(path, "demo", 1), /8 bytes on disk, sidecar expects 12/);
+  // No sidecar: treated as incomplete.
+  await Deno.remove(sidecarPath(path));
+  await assert.rejects(readSidecar(path, "demo", 1), /missing sidecar/);
+  // No temp files are left behind.
+  const names = [...Deno.readDirSync(join(dir, "sub"))].map((e) => e.name);
+  assert.deepEqual(names.filter((n) => n.includes(".tmp-")), []);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("writeFileAtomic: a failed rename leaves the target and no temp file", async () => {
+  const dir = await Deno.makeTempDir();
+  const target = join(dir, "taken");
+  await Deno.mkdir(join(target, "child"), { recursive: true });
+  // Renaming a file over a non-empty directory fails even for root.
+  await assert.rejects(writeFileAtomic(target, "new"));
+  assert.ok((await Deno.stat(join(target, "child"))).isDirectory);
+  assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["taken"]);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("startRun writes config.json and metrics.json", async () => {
+  const dir = await Deno.makeTempDir();
+  const run = await startRun("demo", join(dir, "run"), { seed: 1 }, { quiet: true });
+  run.log("hello");
+  await run.updateConfig({ backend: "cpu" });
+  await run.finish({ top1: 0.5 }, false);
+  const config = JSON.parse(await Deno.readTextFile(join(dir, "run", "config.json")));
+  assert.equal(config.seed, 1);
+  assert.equal(config.backend, "cpu");
+  assert.equal(config.versions.deno, Deno.version.deno);
+  assert.deepEqual(JSON.parse(await Deno.readTextFile(join(dir, "run", "metrics.json"))), {
+    top1: 0.5,
+  });
+  assert.equal(await Deno.readTextFile(join(dir, "run", "log.txt")), "hello\n");
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("Rng: seeded, state round-trips, permutation is a permutation", () => {
+  const a = new Rng(7);
+  const b = new Rng(7);
+  assert.deepEqual([a.next(), a.next()], [b.next(), b.next()]);
+  assert.notEqual(new Rng(8).next(), new Rng(7).next());
+  const saved = a.state();
+  const x = [a.next(), a.next(), a.int(10)];
+  const c = Rng.fromState(saved);
+  assert.deepEqual([c.next(), c.next(), c.int(10)], x);
+  const p = new Rng(1).permutation(100);
+  assert.deepEqual([...p].sort((u, v) => u - v), [...Array(100).keys()]);
+  let sum = 0;
+  const r = new Rng(3);
+  for (let i = 0; i < 10000; i++) sum += r.next();
+  assert.ok(Math.abs(sum / 10000 - 0.5) < 0.02);
+  assert.throws(() => Rng.fromState([1, 2]), /4 uint32s/);
+});
