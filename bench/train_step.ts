@@ -1,0 +1,179 @@
+/**
+ * Training-step throughput (images/s) of ResNet-20 and ResNet-110 (CIFAR-100 head) at batch
+ * 128 on the selected tfjs backend: the median of several timed SGD steps (forward, backward,
+ * weight decay, momentum update) after warm-up. Runs the same model in Python TF-Keras
+ * (bench/peers/keras_train.py, from the venv in data/venv/ when present) and reports the ratio.
+ * Writes data/bench/train_step.json.
+ *
+ * ```sh
+ * deno run -A bench/train_step.ts                      # auto backend, depths 20 and 110
+ * deno run -A bench/train_step.ts --depths 20 --steps 3 --backend cpu --batch-size 8
+ * ```
+ * @module
+ */
+import { join } from "node:path";
+import type * as tfjs from "@tensorflow/tfjs";
+import { parseFlags } from "../lib/cli/args.ts";
+import type { FlagSpec } from "../lib/cli/args.ts";
+import {
+  BACKEND_NAMES,
+  type BackendName,
+  selectBackend,
+  type TF,
+  tfjsVersions,
+} from "../lib/backend/select.ts";
+import { writeJsonAtomic } from "../lib/io/artifact.ts";
+import { buildModel } from "../lib/vision/models.ts";
+
+const spec = {
+  depths: { type: "list", default: ["20", "110"], help: "ResNet depths" },
+  batchSize: { type: "number", default: 128, help: "images per step" },
+  steps: { type: "number", default: 5, help: "timed steps (median reported)" },
+  warmup: { type: "number", default: 2, help: "untimed steps first" },
+  backend: { type: "string", default: "auto", choices: BACKEND_NAMES, help: "tfjs backend" },
+  python: {
+    type: "string",
+    default: "",
+    help: "python for the Keras peer (default data/venv/bin/python)",
+  },
+  noPeer: { type: "boolean", default: false, help: "skip the Keras peer" },
+  out: { type: "string", default: "data/bench/train_step.json", help: "result file" },
+} as const satisfies FlagSpec;
+
+/** Median of numbers. */
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+/** Seconds per step for one depth (same step as lib/vision/train.ts). */
+function timeSteps(tf: TF, depth: number, batch: number, warmup: number, steps: number): number[] {
+  const model = buildModel(tf, { arch: "resnet", depth, numClasses: 100, seed: 1 });
+  const optimizer = tf.train.momentum(0.1, 0.9);
+  const vars = model.trainableWeights.map((w) => w.read() as tfjs.Variable);
+  const decay = model.trainableWeights.map((w) => w.originalName.endsWith("kernel"));
+  const x = tf.randomNormal([batch, 32, 32, 3], 0, 1, "float32", 1);
+  const y = tf.oneHot(
+    tf.tensor1d(Int32Array.from({ length: batch }, (_, i) => i % 100), "int32"),
+    100,
+  );
+  const times: number[] = [];
+  for (let i = 0; i < warmup + steps; i++) {
+    const t0 = performance.now();
+    tf.tidy(() => {
+      const { value, grads } = tf.variableGrads(
+        () =>
+          tf.losses.softmaxCrossEntropy(
+            y,
+            model.apply(x, { training: true }) as tfjs.Tensor,
+          ) as tfjs.Scalar,
+        vars,
+      );
+      optimizer.applyGradients(vars.map((v, k) => ({
+        name: v.name,
+        tensor: decay[k] ? tf.add(grads[v.name], tf.mul(v, 5e-4)) : grads[v.name],
+      })));
+      value.dataSync(); // wait for the step to finish
+    });
+    if (i >= warmup) times.push((performance.now() - t0) / 1000);
+  }
+  tf.dispose([x, y]);
+  model.dispose();
+  optimizer.dispose();
+  return times;
+}
+
+/** Runs the Keras peer; returns its parsed JSON or an error note. */
+async function runPeer(
+  python: string,
+  depths: number[],
+  flags: { batchSize: number; steps: number; warmup: number },
+) {
+  const script = join(import.meta.dirname ?? "bench", "peers", "keras_train.py");
+  try {
+    const out = await new Deno.Command(python, {
+      args: [
+        script,
+        "--depths",
+        depths.join(","),
+        "--batch-size",
+        String(flags.batchSize),
+        "--steps",
+        String(flags.steps),
+        "--warmup",
+        String(flags.warmup),
+      ],
+      stdout: "piped",
+      stderr: "piped",
+      env: { TF_CPP_MIN_LOG_LEVEL: "2" },
+    }).output();
+    const text = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1) ?? "";
+    if (!out.success) {
+      return {
+        error: new TextDecoder().decode(out.stderr).trim().split("\n").slice(-3).join(" | "),
+      };
+    }
+    return JSON.parse(text);
+  } catch (err) {
+    return { error: `${python}: ${(err as Error).message}` };
+  }
+}
+
+async function main(): Promise<void> {
+  const flags = parseFlags(spec, Deno.args, {
+    task: "bench train_step",
+    summary: "ResNet training-step img/s on the tfjs backend vs Python TF-Keras.",
+  });
+  const { tf, backend, reason } = await selectBackend(flags.backend as BackendName, {
+    allowSlow: true,
+    log: (l) => console.error(l),
+  });
+  const depths = flags.depths.map(Number);
+  const results: Record<string, unknown>[] = [];
+  for (const depth of depths) {
+    const times = timeSteps(tf, depth, flags.batchSize, flags.warmup, flags.steps);
+    const secondsPerStep = median(times);
+    const row = { depth, secondsPerStep, imagesPerSecond: flags.batchSize / secondsPerStep, times };
+    console.error(
+      `tfjs ${backend} resnet-${depth}: ${
+        row.imagesPerSecond.toFixed(1)
+      } img/s (median of ${times.length})`,
+    );
+    results.push(row);
+  }
+  const python = flags.python || "data/venv/bin/python";
+  const peer = flags.noPeer ? { skipped: true } : await runPeer(python, depths, flags);
+  if (peer.results) {
+    for (const row of results) {
+      const p = (peer.results as { depth: number; imagesPerSecond: number }[]).find((r) =>
+        r.depth === row.depth
+      );
+      if (p) {
+        row.kerasImagesPerSecond = p.imagesPerSecond;
+        row.ratioTfjsOverKeras = (row.imagesPerSecond as number) / p.imagesPerSecond;
+        console.error(
+          `keras resnet-${row.depth}: ${p.imagesPerSecond.toFixed(1)} img/s; tfjs/keras = ${
+            (row.ratioTfjsOverKeras as number).toFixed(2)
+          }`,
+        );
+      }
+    }
+  } else if (peer.error) console.error(`keras peer: ${peer.error}`);
+  const report = {
+    bench: "train_step",
+    date: new Date().toISOString(),
+    backend,
+    backendReason: reason,
+    tfjs: tfjsVersions(tf),
+    batchSize: flags.batchSize,
+    steps: flags.steps,
+    warmup: flags.warmup,
+    cpus: navigator.hardwareConcurrency,
+    results,
+    peer,
+  };
+  await writeJsonAtomic(flags.out, report);
+  console.log(JSON.stringify(report));
+}
+
+if (import.meta.main) await main();

@@ -1,0 +1,489 @@
+/**
+ * Trains the DeViSE projection: a linear map M (d×D) from frozen visual features to the word
+ * vector space, with the losses of `loss.ts`, in tfjs (any backend: pass the `tf` namespace that
+ * `selectBackend` returned). Prediction ranks all C labels by t_j·(vM).
+ *
+ * Features are optionally standardised per dimension (mean/std of the training set, applied per
+ * batch so the big feature matrix is never copied) and dropped out during training.
+ * End-to-end fine-tuning of the visual model through M (the paper's last stage) is not done.
+ *
+ * @example
+ * ```ts
+ * const { tf } = await selectBackend("auto", { allowSlow: true });
+ * const result = await trainDevise(tf, { trainFeatures, trainLabels, testFeatures, testLabels,
+ *   labelVectors, dims: 300, epochs: 10 });
+ * await saveDeviseModel("data/devise/model.f32", result.model);
+ * ```
+ * @module
+ */
+import type * as tfType from "@tensorflow/tfjs";
+import { readArtifact, type Sidecar, writeArtifact } from "../io/artifact.ts";
+import { Rng } from "../io/rng.ts";
+import { hitAtK } from "./metrics.ts";
+import { deviseLossTf, type LossConfig, type LossKind, violationKeys } from "./loss.ts";
+
+/** Hyper-parameters of a DeViSE run (stored with the model). */
+export interface DeviseConfig {
+  loss: LossKind;
+  margin: number;
+  /** Euclidean term weight for `hinge-euclid`. */
+  lambda: number;
+  /** Dropout rate on input features during training. */
+  dropout: number;
+  /** L2 penalty 0.5·wd·||M||² added to the loss. */
+  weightDecay: number;
+  standardize: boolean;
+  /** Paper's sampling: only the first violating wrong label (random order) counts. */
+  firstViolation: boolean;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  optimizer: "adam" | "sgd";
+  seed: number;
+}
+
+/** Defaults for {@link DeviseConfig}. */
+export const DEFAULT_DEVISE_CONFIG: DeviseConfig = {
+  loss: "hinge",
+  margin: 0.1,
+  lambda: 1,
+  dropout: 0,
+  weightDecay: 0,
+  standardize: true,
+  firstViolation: false,
+  epochs: 10,
+  batchSize: 256,
+  lr: 1e-3,
+  optimizer: "adam",
+  seed: 0,
+};
+
+/** A trained DeViSE map plus what is needed to apply it. */
+export interface DeviseModel {
+  /** Row-major d×D. */
+  M: Float32Array;
+  /** Feature dimension. */
+  d: number;
+  /** Word vector dimension. */
+  dims: number;
+  /** Per-feature mean/std (length d) or null when not standardised. */
+  mean: Float32Array | null;
+  std: Float32Array | null;
+  config: DeviseConfig;
+}
+
+/** One epoch's numbers. Test fields are NaN when no test set is given. */
+export interface EpochStats {
+  epoch: number;
+  trainLoss: number;
+  /** hit@1 over the training batches as seen (with dropout), not a separate pass. */
+  trainHit1: number;
+  testLoss: number;
+  testHit1: number;
+  seconds: number;
+}
+
+/** Inputs of {@link trainDevise}. */
+export interface TrainDeviseInput extends Partial<DeviseConfig> {
+  /** n×d row-major. */
+  trainFeatures: Float32Array;
+  trainLabels: Int32Array;
+  testFeatures?: Float32Array;
+  testLabels?: Int32Array;
+  /** C×D row-major unit rows. */
+  labelVectors: Float32Array;
+  /** D. */
+  dims: number;
+  /** Called after every epoch (e.g. to log or draw progress). */
+  onEpoch?: (stats: EpochStats) => void;
+  /** Called after every batch with (batch index, batches per epoch). */
+  onBatch?: (batch: number, batches: number) => void;
+}
+
+/** Result of {@link trainDevise}. */
+export interface TrainDeviseResult {
+  model: DeviseModel;
+  curves: EpochStats[];
+  epochSeconds: number[];
+}
+
+/**
+ * Per-dimension mean and std (population, floored at 1e-6) of an n×d matrix.
+ *
+ * @example
+ * ```ts
+ * const { mean, std } = featureStats(trainFeatures, 512);
+ * ```
+ */
+export function featureStats(
+  features: Float32Array,
+  d: number,
+): { mean: Float32Array; std: Float32Array } {
+  const n = features.length / d;
+  const sum = new Float64Array(d), sq = new Float64Array(d);
+  for (let i = 0; i < n; i++) {
+    for (let a = 0; a < d; a++) {
+      const x = features[i * d + a];
+      sum[a] += x;
+      sq[a] += x * x;
+    }
+  }
+  const mean = new Float32Array(d), std = new Float32Array(d);
+  for (let a = 0; a < d; a++) {
+    mean[a] = sum[a] / Math.max(1, n);
+    std[a] = Math.max(1e-6, Math.sqrt(Math.max(0, sq[a] / Math.max(1, n) - mean[a] ** 2)));
+  }
+  return { mean, std };
+}
+
+function _checkInputs(input: TrainDeviseInput): { d: number; classes: number } {
+  const n = input.trainLabels.length;
+  if (n === 0) throw new Error("trainDevise: empty training set");
+  const d = input.trainFeatures.length / n;
+  if (!Number.isInteger(d)) {
+    throw new Error(
+      `trainDevise: ${input.trainFeatures.length} train feature values for ${n} labels`,
+    );
+  }
+  const classes = input.labelVectors.length / input.dims;
+  if (!Number.isInteger(classes)) {
+    throw new Error(
+      `trainDevise: label vectors (${input.labelVectors.length}) not C×${input.dims}`,
+    );
+  }
+  for (
+    const [name, labels] of [["train", input.trainLabels], ["test", input.testLabels]] as const
+  ) {
+    if (!labels) continue;
+    const bad = labels.findIndex((y) => !(y >= 0 && y < classes));
+    if (bad >= 0) {
+      throw new Error(
+        `trainDevise: ${name} label ${labels[bad]} at row ${bad} not in [0, ${classes})`,
+      );
+    }
+  }
+  if (
+    input.testFeatures && input.testLabels &&
+    input.testFeatures.length !== input.testLabels.length * d
+  ) {
+    throw new Error(`trainDevise: test features are not ${input.testLabels.length}×${d}`);
+  }
+  return { d, classes };
+}
+
+/** The loss part of a config, in `loss.ts` terms. */
+function _lossConfig(c: DeviseConfig): LossConfig {
+  return { kind: c.loss, margin: c.margin, lambda: c.lambda, firstViolation: c.firstViolation };
+}
+
+/** Copies the rows `idx[from..to)` of an n×d matrix into `out`. */
+function _gatherRows(
+  src: Float32Array,
+  d: number,
+  idx: Int32Array,
+  from: number,
+  to: number,
+  out: Float32Array,
+) {
+  for (let r = from; r < to; r++) out.set(src.subarray(idx[r] * d, idx[r] * d + d), (r - from) * d);
+}
+
+/** Standardised batch tensor (or the raw one) — caller disposes inside a tidy. */
+function _prep(
+  tf: typeof tfType,
+  x: tfType.Tensor2D,
+  mean: tfType.Tensor | null,
+  std: tfType.Tensor | null,
+) {
+  return mean && std ? tf.div(tf.sub(x, mean), std) as tfType.Tensor2D : x;
+}
+
+/**
+ * Trains M with minibatch Adam/SGD. Deterministic for a given seed on a given backend.
+ *
+ * @example
+ * ```ts
+ * const { model, curves } = await trainDevise(tf, { trainFeatures, trainLabels, labelVectors,
+ *   dims: 300, loss: "hinge", margin: 0.1, epochs: 5 });
+ * ```
+ */
+export async function trainDevise(
+  tf: typeof tfType,
+  input: TrainDeviseInput,
+): Promise<TrainDeviseResult> {
+  const config: DeviseConfig = { ...DEFAULT_DEVISE_CONFIG };
+  for (const key of Object.keys(DEFAULT_DEVISE_CONFIG) as (keyof DeviseConfig)[]) {
+    if (input[key] !== undefined) (config as unknown as Record<string, unknown>)[key] = input[key];
+  }
+  const { d, classes } = _checkInputs(input);
+  const D = input.dims;
+  const n = input.trainLabels.length;
+  const rng = new Rng(config.seed);
+  const stats = config.standardize ? featureStats(input.trainFeatures, d) : null;
+  const meanT = stats ? tf.tensor2d(stats.mean, [1, d]) : null;
+  const stdT = stats ? tf.tensor2d(stats.std, [1, d]) : null;
+  const T = tf.tensor2d(input.labelVectors, [classes, D]);
+  // ||e|| ≈ 1 at start for unit-variance inputs, so the margin is meaningful from step one.
+  const init = new Float32Array(d * D);
+  const scale = 1 / Math.sqrt(d * D);
+  for (let i = 0; i < init.length; i++) init[i] = rng.normal() * scale;
+  const M = tf.variable(tf.tensor2d(init, [d, D]), true, "devise_M");
+  const optimizer = config.optimizer === "adam"
+    ? tf.train.adam(config.lr)
+    : tf.train.sgd(config.lr);
+  const B = config.batchSize;
+  const batches = Math.ceil(n / B);
+  const buf = new Float32Array(B * d);
+  const curves: EpochStats[] = [];
+  const epochSeconds: number[] = [];
+  const model: DeviseModel = {
+    M: init,
+    d,
+    dims: D,
+    mean: stats?.mean ?? null,
+    std: stats?.std ?? null,
+    config,
+  };
+  try {
+    for (let epoch = 1; epoch <= config.epochs; epoch++) {
+      const t0 = performance.now();
+      const order = rng.permutation(n);
+      let lossSum = 0, hits = 0;
+      for (let b = 0; b < batches; b++) {
+        const from = b * B, to = Math.min(n, from + B), rows = to - from;
+        _gatherRows(input.trainFeatures, d, order, from, to, buf);
+        const labelsArr = new Int32Array(rows);
+        for (let r = 0; r < rows; r++) labelsArr[r] = input.trainLabels[order[from + r]];
+        const keys = config.firstViolation ? violationKeys(rng, rows, classes) : undefined;
+        const dropSeed = rng.int(2 ** 31);
+        const { lossValue, correct } = tf.tidy(() => {
+          const x = _prep(tf, tf.tensor2d(buf.subarray(0, rows * d), [rows, d]), meanT, stdT);
+          const xd = config.dropout > 0 ? tf.dropout(x, config.dropout, undefined, dropSeed) : x;
+          const labels = tf.tensor1d(labelsArr, "int32");
+          let predicted: tfType.Tensor | null = null;
+          const { value, grads } = tf.variableGrads(() => {
+            const e = tf.matMul(xd, M) as tfType.Tensor2D;
+            predicted = tf.keep(tf.argMax(tf.matMul(e, T, false, true), 1));
+            let loss = deviseLossTf(tf, {
+              ..._lossConfig(config),
+              embeddings: e,
+              labels,
+              labelVectors: T,
+              keys,
+            });
+            if (config.weightDecay > 0) {
+              loss = tf.add(loss, tf.mul(0.5 * config.weightDecay, tf.sum(tf.square(M))));
+            }
+            return loss as tfType.Scalar;
+          }, [M]);
+          optimizer.applyGradients([{ name: M.name, tensor: grads[M.name] }]);
+          const correct = tf.sum(tf.cast(tf.equal(predicted!, labels), "int32"));
+          tf.dispose(predicted!);
+          return { lossValue: value, correct };
+        });
+        lossSum += (await lossValue.data())[0] * rows;
+        hits += (await correct.data())[0];
+        tf.dispose([lossValue, correct]);
+        input.onBatch?.(b + 1, batches);
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      epochSeconds.push(seconds);
+      model.M = (await M.data()) as Float32Array;
+      let testLoss = NaN, testHit1 = NaN;
+      if (input.testFeatures && input.testLabels) {
+        ({ loss: testLoss, hit1: testHit1 } = evaluateDevise(
+          tf,
+          model,
+          input.testFeatures,
+          input.testLabels,
+          input.labelVectors,
+        ));
+      }
+      const s: EpochStats = {
+        epoch,
+        trainLoss: lossSum / n,
+        trainHit1: hits / n,
+        testLoss,
+        testHit1,
+        seconds,
+      };
+      curves.push(s);
+      input.onEpoch?.(s);
+    }
+    model.M = (await M.data()) as Float32Array;
+    return { model, curves, epochSeconds };
+  } finally {
+    tf.dispose([M, T, ...(meanT ? [meanT] : []), ...(stdT ? [stdT] : [])]);
+    optimizer.dispose();
+  }
+}
+
+/**
+ * Maps features through a model: n×D embeddings e = standardise(v)·M (batched).
+ *
+ * @example
+ * ```ts
+ * const emb = embed(tf, model, testFeatures); // Float32Array n×300
+ * ```
+ */
+export function embed(
+  tf: typeof tfType,
+  model: DeviseModel,
+  features: Float32Array,
+  batchSize = 1024,
+): Float32Array {
+  const n = features.length / model.d;
+  if (!Number.isInteger(n)) {
+    throw new Error(`embed: ${features.length} values are not rows of ${model.d}`);
+  }
+  const out = new Float32Array(n * model.dims);
+  tf.tidy(() => {
+    const M = tf.tensor2d(model.M, [model.d, model.dims]);
+    const mean = model.mean ? tf.tensor2d(model.mean, [1, model.d]) : null;
+    const std = model.std ? tf.tensor2d(model.std, [1, model.d]) : null;
+    for (let from = 0; from < n; from += batchSize) {
+      const rows = Math.min(batchSize, n - from);
+      tf.tidy(() => {
+        const x = _prep(
+          tf,
+          tf.tensor2d(features.subarray(from * model.d, (from + rows) * model.d), [rows, model.d]),
+          mean,
+          std,
+        );
+        out.set(tf.matMul(x, M).dataSync() as Float32Array, from * model.dims);
+      });
+    }
+  });
+  return out;
+}
+
+/**
+ * Scores (n×C) of every label for every feature row: t_j·e.
+ *
+ * @example
+ * ```ts
+ * const scores = predictScores(tf, model, testFeatures, labelVectors);
+ * hitAtK(scores, testLabels, 100);
+ * ```
+ */
+export function predictScores(
+  tf: typeof tfType,
+  model: DeviseModel,
+  features: Float32Array,
+  labelVectors: Float32Array,
+): Float32Array {
+  const emb = embed(tf, model, features);
+  const n = emb.length / model.dims, C = labelVectors.length / model.dims;
+  return tf.tidy(() =>
+    tf.matMul(
+      tf.tensor2d(emb, [n, model.dims]),
+      tf.tensor2d(labelVectors, [C, model.dims]),
+      false,
+      true,
+    )
+      .dataSync() as Float32Array
+  );
+}
+
+/**
+ * Full-set loss (all wrong labels, no sampling, no dropout) and hit@1 of a model.
+ *
+ * @example
+ * ```ts
+ * const { loss, hit1 } = evaluateDevise(tf, model, testFeatures, testLabels, labelVectors);
+ * ```
+ */
+export function evaluateDevise(
+  tf: typeof tfType,
+  model: DeviseModel,
+  features: Float32Array,
+  labels: Int32Array,
+  labelVectors: Float32Array,
+): { loss: number; hit1: number; scores: Float32Array } {
+  const emb = embed(tf, model, features);
+  const n = labels.length, C = labelVectors.length / model.dims;
+  return tf.tidy(() => {
+    const e = tf.tensor2d(emb, [n, model.dims]);
+    const T = tf.tensor2d(labelVectors, [C, model.dims]);
+    const y = tf.tensor1d(labels, "int32");
+    const loss = deviseLossTf(tf, {
+      ..._lossConfig(model.config),
+      firstViolation: false,
+      embeddings: e,
+      labels: y,
+      labelVectors: T,
+    })
+      .dataSync()[0];
+    const scores = tf.matMul(e, T, false, true);
+    const scoreValues = scores.dataSync() as Float32Array;
+    return { loss, hit1: hitAtK(scoreValues, labels, C, [1])["1"], scores: scoreValues };
+  });
+}
+
+/** Artifact format tag of a saved DeViSE model. */
+export const DEVISE_MODEL_FORMAT = "devise-model";
+const DEVISE_MODEL_VERSION = 1;
+
+/**
+ * Saves M (then mean and std when standardised) as one little-endian float32 artifact; the
+ * sidecar carries d, dims and the config.
+ *
+ * @example
+ * ```ts
+ * await saveDeviseModel("data/runs/devise/model.f32", model, { features: "sha256..." });
+ * ```
+ */
+export async function saveDeviseModel(
+  path: string,
+  model: DeviseModel,
+  sources: Record<string, unknown> = {},
+): Promise<Sidecar> {
+  const parts = [model.M, ...(model.mean && model.std ? [model.mean, model.std] : [])];
+  const all = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    all.set(p, off);
+    off += p.length;
+  }
+  return await writeArtifact(path, new Uint8Array(all.buffer), {
+    format: DEVISE_MODEL_FORMAT,
+    version: DEVISE_MODEL_VERSION,
+    dtype: "float32",
+    d: model.d,
+    dims: model.dims,
+    standardized: model.mean !== null,
+    config: model.config,
+    sources,
+  });
+}
+
+/**
+ * Loads a model written by {@link saveDeviseModel}, validating sidecar, checksum and size.
+ *
+ * @example
+ * ```ts
+ * const model = await loadDeviseModel("data/runs/devise/model.f32");
+ * ```
+ */
+export async function loadDeviseModel(path: string): Promise<DeviseModel> {
+  const { data, sidecar } = await readArtifact(path, DEVISE_MODEL_FORMAT, DEVISE_MODEL_VERSION);
+  const d = sidecar.d as number, dims = sidecar.dims as number;
+  const standardized = sidecar.standardized === true;
+  const expected = (d * dims + (standardized ? 2 * d : 0)) * 4;
+  if (!Number.isInteger(d) || !Number.isInteger(dims) || data.byteLength !== expected) {
+    throw new Error(
+      `${path}: ${data.byteLength} bytes, sidecar d=${d} dims=${dims} expects ${expected}`,
+    );
+  }
+  const all = new Float32Array(
+    data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength),
+  );
+  return {
+    M: all.slice(0, d * dims),
+    d,
+    dims,
+    mean: standardized ? all.slice(d * dims, d * dims + d) : null,
+    std: standardized ? all.slice(d * dims + d) : null,
+    config: { ...DEFAULT_DEVISE_CONFIG, ...(sidecar.config as Partial<DeviseConfig>) },
+  };
+}

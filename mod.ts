@@ -1,0 +1,98 @@
+/**
+ * devise: DeViSE (Frome et al., NeurIPS 2013) on CIFAR, in Deno + TensorFlow.js.
+ *
+ * The pipeline, stage by stage (each a folder under `lib/`):
+ *
+ * 1. `data`: CIFAR-10/100 binary readers, augmentation, the resumable downloader.
+ * 2. `vision`: ResNet-(6n+2) / plain / all-conv models, training with checkpoints, features.
+ * 3. `text`: word2vec readers/writers, our skip-gram trainer, label vectors, similarity.
+ * 4. `devise`: the hinge rank loss, the linear map M, ranking metrics.
+ * 5. `zeroshot`: 10-way CIFAR-10 zero-shot, ConSE, and full-vocabulary HNSW search.
+ * 6. `report`: SVG plots and the self-contained HTML/Markdown report.
+ *
+ * Most users run the tasks (`deno task train`, `deno task zeroshot --vocab full`); the library
+ * is for scripts and notebooks.
+ *
+ * @example
+ * ```ts
+ * import { hitAtK, loadCifar, readVectors, labelVectors } from "./mod.ts";
+ * const test = await loadCifar("../shared/data", "cifar100", "test");
+ * const words = await readVectors("data/vectors/skipgram-200.bin");
+ * const labels = labelVectors(words, test.labelNames);
+ * ```
+ * @module
+ */
+
+// Shared plumbing
+export { type FlagSpec, parseFlags, UsageError } from "./lib/cli/args.ts";
+export { type Run, startRun } from "./lib/cli/run.ts";
+export { Progress } from "./lib/cli/progress.ts";
+export {
+  ArtifactError,
+  readArtifact,
+  readSidecar,
+  type Sidecar,
+  writeArtifact,
+  writeFileAtomic,
+} from "./lib/io/artifact.ts";
+export { Rng } from "./lib/io/rng.ts";
+
+// Backends
+export { type BackendName, selectBackend, type TF } from "./lib/backend/select.ts";
+export { probeTensorflowBackend, setupLibtensorflow } from "./lib/backend/libtensorflow.ts";
+
+// 1. Data
+export {
+  channelStats,
+  type CifarDataset,
+  type CifarSplit,
+  loadCifar,
+  resolveDataDir,
+} from "./lib/data/cifar.ts";
+export { batchIndices, normalizeBatch } from "./lib/data/augment.ts";
+export { downloadFile, extractTarGz } from "./lib/data/download.ts";
+
+// 2. Vision
+export { buildModel, type FeatureLayer, type ModelSpec } from "./lib/vision/models.ts";
+export { type TrainConfig, trainVision } from "./lib/vision/train.ts";
+export { modelFromCheckpoint, resolveCheckpoint } from "./lib/vision/checkpoint.ts";
+export { extractFeatures, readFeatures, writeFeatures } from "./lib/vision/extract.ts";
+
+// 3. Text
+export { makeWordVectors, vectorOf, type WordVectors } from "./lib/text/vectors.ts";
+export {
+  readVectors,
+  readWord2vecBinary,
+  readWord2vecText,
+  writeWord2vecBinary,
+  writeWord2vecText,
+} from "./lib/text/word2vec_io.ts";
+export { labelEquivalents, labelVectors } from "./lib/text/labels.ts";
+export { trainSkipGram } from "./lib/text/skipgram.ts";
+export { evaluateSimilarity, nearest, spearman } from "./lib/text/similarity.ts";
+
+// 4. DeViSE
+export { deviseLossRef, deviseLossTf, type LossKind } from "./lib/devise/loss.ts";
+export {
+  type DeviseConfig,
+  type DeviseModel,
+  embed,
+  loadDeviseModel,
+  predictScores,
+  saveDeviseModel,
+  trainDevise,
+} from "./lib/devise/train.ts";
+export {
+  hierarchicalPrecisionAtK,
+  hitAtK,
+  superclassErrorRate,
+  topK,
+} from "./lib/devise/metrics.ts";
+
+// 6. Report
+export { writeReport } from "./lib/report/report.ts";
+export { barChartSvg, heatmapSvg, lineChartSvg } from "./lib/report/svg.ts";
+
+// The pipeline behind `deno task train`
+export { runTrainPipeline } from "./lib/pipeline/train.ts";
+export { PRESETS } from "./lib/pipeline/presets.ts";

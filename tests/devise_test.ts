@@ -1,0 +1,418 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import {
+  labelMatrix,
+  readFeatureSplit,
+  readWordVectorFile,
+  writeFeatureSplit,
+} from "../lib/devise/data.ts";
+import { runAblation, writeAblation } from "../lib/devise/ablate.ts";
+import { Rng } from "../lib/io/rng.ts";
+import {
+  deviseLossRef,
+  deviseLossTf,
+  type LossKind,
+  normalizeRows,
+  violationKeys,
+} from "../lib/devise/loss.ts";
+import {
+  confusionMatrix,
+  fineToCoarseMap,
+  hierarchicalPrecisionAtK,
+  hitAtK,
+  perClassAccuracy,
+  superclassErrorRate,
+  topK,
+} from "../lib/devise/metrics.ts";
+import {
+  embed,
+  loadDeviseModel,
+  predictScores,
+  saveDeviseModel,
+  trainDevise,
+} from "../lib/devise/train.ts";
+
+const tf = await import("@tensorflow/tfjs");
+await tf.setBackend("cpu");
+(tf.backend() as unknown as { firstUse?: boolean }).firstUse = false; // no tfjs-node banner
+
+// T rows: east, north, west (unit). M = identity (2×2), so e = v.
+const T3 = new Float32Array([1, 0, 0, 1, -1, 0]);
+const I2 = new Float32Array([1, 0, 0, 1]);
+
+function ref(features: number[], labels: number[], margin: number, kind: LossKind = "hinge") {
+  return deviseLossRef({
+    M: I2,
+    d: 2,
+    dims: 2,
+    features: new Float32Array(features),
+    labels: new Int32Array(labels),
+    labelVectors: T3,
+    kind,
+    margin,
+  });
+}
+
+Deno.test("hinge loss: hand-computed example", () => {
+  // v = (0.5, 0.5), y = 0: scores 0.5, 0.5, -0.5 -> j=1 term 0.1-0.5+0.5 = 0.1, j=2 negative.
+  const { loss, grad } = ref([0.5, 0.5], [0], 0.1);
+  assert.ok(Math.abs(loss - 0.1) < 1e-7, `loss ${loss}`);
+  // dL/de = t1 - t0 = (-1, 1); dL/dM = v^T (dL/de) = [[-0.5, 0.5], [-0.5, 0.5]].
+  assert.deepEqual([...grad].map((g) => Math.round(g * 1e6) / 1e6), [-0.5, 0.5, -0.5, 0.5]);
+  // Two rows: batch mean of 0.1 and (v = (0,1), y = 0: j=1 term 0.1-0+1 = 1.1, j=2 0.1-0+0 = 0.1).
+  const two = ref([0.5, 0.5, 0, 1], [0, 0], 0.1);
+  assert.ok(Math.abs(two.loss - (0.1 + 1.2) / 2) < 1e-6, `loss ${two.loss}`);
+});
+
+Deno.test("hinge loss: zero violations and exact margin ties give 0 and no gradient", () => {
+  const none = ref([1, 0], [0], 0.1);
+  assert.equal(none.loss, 0);
+  assert.ok(none.grad.every((g) => g === 0));
+  // margin 0.5, v = (0.5, 0): t0·e - t1·e = 0.5 exactly = margin -> not a violation.
+  const tie = ref([0.5, 0], [0], 0.5);
+  assert.equal(tie.loss, 0);
+  assert.ok(tie.grad.every((g) => g === 0));
+  const over = ref([0.5, 0], [0], 0.5 + 2 ** -10);
+  assert.ok(over.loss > 0);
+  // tfjs agrees on the tie (relu'(0) = 0).
+  const M = tf.variable(tf.tensor2d(I2, [2, 2]));
+  const { value, grads } = tf.variableGrads(() =>
+    deviseLossTf(tf, {
+      kind: "hinge",
+      margin: 0.5,
+      embeddings: tf.matMul(tf.tensor2d([[0.5, 0]]), M),
+      labels: tf.tensor1d([0], "int32"),
+      labelVectors: tf.tensor2d(T3, [3, 2]),
+    }), [M]);
+  assert.equal(value.dataSync()[0], 0);
+  assert.ok([...grads[M.name].dataSync()].every((g) => g === 0));
+  tf.dispose([M, value, grads[M.name]]);
+});
+
+Deno.test("loss rejects bad labels and shapes", () => {
+  assert.throws(() => ref([1, 0], [3], 0.1), /label 3 at row 0/);
+  assert.throws(() => ref([1, 0, 1], [0], 0.1), /features have 3 values/);
+});
+
+/** A random tiny problem. */
+function tiny(seed: number) {
+  const rng = new Rng(seed);
+  const d = 4, D = 3, C = 5, n = 6;
+  const rand = (len: number) => Float32Array.from({ length: len }, () => rng.normal());
+  const labelVectors = normalizeRows(rand(C * D), D);
+  const labels = Int32Array.from({ length: n }, () => rng.int(C));
+  return { d, D, C, n, M: rand(d * D), features: rand(n * d), labels, labelVectors, rng };
+}
+
+const CASES: { kind: LossKind; firstViolation: boolean }[] = [
+  { kind: "hinge", firstViolation: false },
+  { kind: "hinge", firstViolation: true },
+  { kind: "hinge-euclid", firstViolation: false },
+  { kind: "cosine", firstViolation: false },
+];
+
+Deno.test("pure-TS analytic gradient matches central differences", () => {
+  for (const { kind, firstViolation } of CASES) {
+    const p = tiny(7);
+    const keys = violationKeys(p.rng, p.n, p.C);
+    const base = {
+      d: p.d,
+      dims: p.D,
+      features: p.features,
+      labels: p.labels,
+      labelVectors: p.labelVectors,
+    };
+    const cfg = { kind, firstViolation, keys, margin: 0.3, lambda: 0.5 };
+    const { grad } = deviseLossRef({ ...base, ...cfg, M: p.M });
+    const h = 1e-2;
+    for (let i = 0; i < p.M.length; i++) {
+      const plus = p.M.slice(), minus = p.M.slice();
+      plus[i] += h;
+      minus[i] -= h;
+      const numeric = (deviseLossRef({ ...base, ...cfg, M: plus }).loss -
+        deviseLossRef({ ...base, ...cfg, M: minus }).loss) / (2 * h);
+      assert.ok(
+        Math.abs(numeric - grad[i]) < 2e-3 * Math.max(1, Math.abs(numeric)),
+        `${kind}${firstViolation ? "/first" : ""} M[${i}]: analytic ${
+          grad[i]
+        } vs numeric ${numeric}`,
+      );
+    }
+  }
+});
+
+Deno.test("tfjs loss and gradient agree with the pure-TS reference", () => {
+  for (const { kind, firstViolation } of CASES) {
+    const p = tiny(11);
+    const keys = violationKeys(p.rng, p.n, p.C);
+    const cfg = { kind, firstViolation, keys, margin: 0.3, lambda: 0.5 };
+    const want = deviseLossRef({
+      ...cfg,
+      M: p.M,
+      d: p.d,
+      dims: p.D,
+      features: p.features,
+      labels: p.labels,
+      labelVectors: p.labelVectors,
+    });
+    const M = tf.variable(tf.tensor2d(p.M, [p.d, p.D]));
+    const { value, grads } = tf.variableGrads(() =>
+      deviseLossTf(tf, {
+        ...cfg,
+        embeddings: tf.matMul(tf.tensor2d(p.features, [p.n, p.d]), M),
+        labels: tf.tensor1d(p.labels, "int32"),
+        labelVectors: tf.tensor2d(p.labelVectors, [p.C, p.D]),
+      }), [M]);
+    const got = value.dataSync()[0];
+    assert.ok(
+      Math.abs(got - want.loss) < 1e-4 * Math.max(1, want.loss),
+      `${kind}: ${got} vs ${want.loss}`,
+    );
+    const g = grads[M.name].dataSync();
+    for (let i = 0; i < g.length; i++) {
+      assert.ok(
+        Math.abs(g[i] - want.grad[i]) < 1e-4,
+        `${kind} grad[${i}]: ${g[i]} vs ${want.grad[i]}`,
+      );
+    }
+    assert.ok(want.loss > 0, `${kind}: the fixture should have a non-zero loss`);
+    tf.dispose([M, value, grads[M.name]]);
+  }
+});
+
+Deno.test("firstViolation counts one violator per row, never more than the full sum", () => {
+  const p = tiny(3);
+  const base = {
+    M: p.M,
+    d: p.d,
+    dims: p.D,
+    features: p.features,
+    labels: p.labels,
+    labelVectors: p.labelVectors,
+  };
+  const full = deviseLossRef({ ...base, kind: "hinge", margin: 0.3 }).loss;
+  const first =
+    deviseLossRef({ ...base, kind: "hinge", margin: 0.3, firstViolation: true, rng: new Rng(1) })
+      .loss;
+  assert.ok(first > 0 && first <= full + 1e-9, `first ${first} full ${full}`);
+  assert.throws(
+    () => deviseLossRef({ ...base, kind: "hinge", firstViolation: true }),
+    /keys or an rng/,
+  );
+});
+
+Deno.test("metrics: topK, hit@k, superclass errors, hierarchical precision, confusion", () => {
+  // 4 classes, superclasses {0,1} -> 0 and {2,3} -> 1.
+  const fineToCoarse = fineToCoarseMap(
+    new Int32Array([0, 1, 2, 3, 0]),
+    new Int32Array([0, 0, 1, 1, 0]),
+    4,
+  );
+  assert.deepEqual([...fineToCoarse], [0, 0, 1, 1]);
+  assert.throws(
+    () => fineToCoarseMap(new Int32Array([0, 0]), new Int32Array([0, 1]), 4),
+    /fine label 0/,
+  );
+  const scores = new Float32Array([
+    0.9,
+    0.5,
+    0.1,
+    0.0, // y=0: rank 1 (correct)
+    0.9,
+    0.5,
+    0.1,
+    0.0, // y=1: rank 2, top-1 error in the same superclass
+    0.1,
+    0.2,
+    0.3,
+    0.9, // y=2: rank 2, top-1 error (3) in the same superclass
+    0.1,
+    0.9,
+    0.3,
+    0.2, // y=3: rank 3, top-1 error (1) in another superclass
+  ]);
+  const labels = new Int32Array([0, 1, 2, 3]);
+  assert.deepEqual([...topK(scores, 4, 2)], [0, 1, 0, 1, 3, 2, 1, 2]);
+  assert.deepEqual(
+    [...topK(new Float32Array([1, 1, 1]), 3, 2)],
+    [0, 1],
+    "ties -> lower index first",
+  );
+  assert.deepEqual(hitAtK(scores, labels, 4, [1, 2, 5]), { "1": 0.25, "2": 0.75, "5": 1 });
+  assert.deepEqual(superclassErrorRate(scores, labels, 4, fineToCoarse), {
+    rate: 2 / 3,
+    errors: 3,
+    consistent: 2,
+  });
+  // hp@1: rows 0,1,2 same superclass, row 3 not -> 0.75. hp@2: 1, 1, 1, 0.5 -> 0.875.
+  assert.deepEqual(hierarchicalPrecisionAtK(scores, labels, 4, fineToCoarse, [1, 2]), {
+    "1": 0.75,
+    "2": 0.875,
+  });
+  assert.deepEqual(confusionMatrix(scores, labels, 4), [[1, 0, 0, 0], [1, 0, 0, 0], [0, 0, 0, 1], [
+    0,
+    1,
+    0,
+    0,
+  ]]);
+  assert.deepEqual(perClassAccuracy(scores, labels, 4), [1, 0, 0, 0]);
+  assert.throws(() => hitAtK(scores, new Int32Array([0]), 4), /expected 1 rows/);
+});
+
+/** Planted clusters: features = A·t_y + noise. */
+function planted(seed: number, n: number, C = 6, D = 8, d = 12) {
+  const rng = new Rng(seed);
+  const labelVectors = normalizeRows(Float32Array.from({ length: C * D }, () => rng.normal()), D);
+  const A = Float32Array.from({ length: D * d }, () => rng.normal());
+  const make = (count: number) => {
+    const labels = Int32Array.from({ length: count }, () => rng.int(C));
+    const features = new Float32Array(count * d);
+    for (let i = 0; i < count; i++) {
+      for (let a = 0; a < d; a++) {
+        let s = 0.3 * rng.normal() + 5; // offset: standardisation must remove it
+        for (let k = 0; k < D; k++) s += labelVectors[labels[i] * D + k] * A[k * d + a];
+        features[i * d + a] = s;
+      }
+    }
+    return { features, labels };
+  };
+  return { labelVectors, C, D, d, train: make(n), test: make(n / 2) };
+}
+
+Deno.test("trainDevise separates planted clusters; save/load round-trips", async () => {
+  const p = planted(5, 600);
+  for (const loss of ["hinge", "cosine"] as const) {
+    const seen: number[] = [];
+    const result = await trainDevise(tf, {
+      trainFeatures: p.train.features,
+      trainLabels: p.train.labels,
+      testFeatures: p.test.features,
+      testLabels: p.test.labels,
+      labelVectors: p.labelVectors,
+      dims: p.D,
+      loss,
+      epochs: 15,
+      batchSize: 32,
+      lr: 0.01,
+      dropout: 0.1,
+      firstViolation: loss === "hinge",
+      seed: 1,
+      onEpoch: (s) => seen.push(s.epoch),
+    });
+    assert.deepEqual(seen, Array.from({ length: 15 }, (_, i) => i + 1));
+    const last = result.curves.at(-1)!;
+    assert.ok(last.testHit1 > 0.9, `${loss}: test hit@1 ${last.testHit1}`);
+    assert.ok(result.curves[0].trainLoss > last.trainLoss, `${loss}: loss should fall`);
+    const scores = predictScores(tf, result.model, p.test.features, p.labelVectors);
+    assert.ok(Math.abs(hitAtK(scores, p.test.labels, p.C, [1])["1"] - last.testHit1) < 1e-9);
+
+    const dir = await Deno.makeTempDir();
+    const path = join(dir, "model.f32");
+    await saveDeviseModel(path, result.model);
+    const back = await loadDeviseModel(path);
+    assert.deepEqual(back.M, result.model.M);
+    assert.deepEqual(back.mean, result.model.mean);
+    assert.equal(back.config.loss, loss);
+    assert.deepEqual(embed(tf, back, p.test.features), embed(tf, result.model, p.test.features));
+    // Corruption is detected.
+    const bytes = await Deno.readFile(path);
+    bytes[0] ^= 0xff;
+    await Deno.writeFile(path, bytes);
+    await assert.rejects(() => loadDeviseModel(path), /sha256/);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("trainDevise rejects bad inputs", async () => {
+  const p = planted(1, 20);
+  const base = {
+    trainFeatures: p.train.features,
+    labelVectors: p.labelVectors,
+    dims: p.D,
+    epochs: 1,
+  };
+  await assert.rejects(
+    () => trainDevise(tf, { ...base, trainLabels: new Int32Array(20).fill(99) }),
+    /train label 99 at row 0/,
+  );
+  await assert.rejects(
+    () => trainDevise(tf, { ...base, trainLabels: new Int32Array(7) }),
+    /train feature values/,
+  );
+  await assert.rejects(
+    () => trainDevise(tf, { ...base, trainLabels: p.train.labels, dims: 7 }),
+    /label vectors/,
+  );
+});
+
+Deno.test("feature/vector readers round-trip and reject bad files", async () => {
+  const dir = await Deno.makeTempDir();
+  const features = Float32Array.from({ length: 6 }, (_, i) => i);
+  await writeFeatureSplit(dir, "train", {
+    features,
+    n: 3,
+    d: 2,
+    labels: new Int32Array([0, 1, 1]),
+    coarseLabels: new Int32Array([0, 0, 0]),
+    labelNames: ["apple", "maple_tree"],
+  });
+  const back = await readFeatureSplit(dir, "train");
+  assert.deepEqual(back.features, features);
+  assert.deepEqual([...back.labels], [0, 1, 1]);
+  assert.deepEqual([...back.coarseLabels!], [0, 0, 0]);
+  assert.deepEqual(back.labelNames, ["apple", "maple_tree"]);
+  await assert.rejects(() => readFeatureSplit(dir, "test"), /features not found/);
+  await assert.rejects(() => readFeatureSplit(dir, "train", "gap"), /gap\/train.f32/);
+  const bytes = await Deno.readFile(join(dir, "train.f32"));
+  await Deno.writeFile(join(dir, "train.f32"), bytes.subarray(0, 20));
+  await assert.rejects(() => readFeatureSplit(dir, "train"), /20 bytes on disk/);
+
+  const text = join(dir, "vec.txt");
+  await Deno.writeTextFile(text, "3 2\napple 1 0\nmaple 0 1\ntree 0 3\n");
+  const vectors = await readWordVectorFile(text);
+  const T = labelMatrix(vectors, ["apple", "maple_tree"]);
+  assert.deepEqual([...T].map((x) => Math.round(x * 1e6) / 1e6), [1, 0, 0, 1]);
+  assert.throws(() => labelMatrix(vectors, ["pear"]), /no word vector for 1 label\(s\): pear/);
+  await Deno.writeTextFile(text, "2 2\napple 1 0\nmaple 0 x\n");
+  await assert.rejects(() => readWordVectorFile(text), /vec.txt:3: 'x' is not a number/);
+  await Deno.writeTextFile(text, "apple 1 0\n");
+  await assert.rejects(
+    () => readWordVectorFile(text),
+    /vec.txt:1: expected a word2vec text header/,
+  );
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("runAblation varies one factor at a time and reuses the base run", async () => {
+  const base = { layer: "gap", vectors: "w2v", loss: "hinge" as const, dropout: 0 };
+  const calls: string[] = [];
+  const result = await runAblation({
+    factors: ["loss", "dropout"],
+    base,
+    values: { loss: ["hinge", "cosine"], dropout: [0, 0.5] },
+    runOne: (s) => {
+      calls.push(`${s.loss}/${s.dropout}`);
+      return Promise.resolve({ hit: { "1": s.loss === "cosine" ? 0.3 : 0.4 }, seconds: 1.25 });
+    },
+  });
+  assert.deepEqual(calls, ["hinge/0", "cosine/0", "hinge/0.5"]);
+  assert.equal(result.rows.length, 4);
+  const dir = await Deno.makeTempDir();
+  const paths = await writeAblation(dir, result, base);
+  const md = await Deno.readTextFile(paths.markdown);
+  assert.ok(md.includes("| loss | hinge * | 40.0% |"), md);
+  assert.ok(md.includes("| dropout | 0.5 | 40.0% |"), md);
+  assert.ok(md.includes("| 1.3 |") || md.includes("| 1.2 |"), "seconds shown as seconds");
+  assert.equal(JSON.parse(await Deno.readTextFile(paths.json)).rows.length, 4);
+  await assert.rejects(
+    () =>
+      runAblation({
+        factors: ["bogus" as "loss"],
+        base,
+        values: {},
+        runOne: () => Promise.reject(),
+      }),
+    /unknown ablation factor 'bogus'/,
+  );
+  await Deno.remove(dir, { recursive: true });
+});

@@ -1,0 +1,238 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { inflateSync } from "node:zlib";
+import { barChartSvg, escapeXml, heatmapSvg, lineChartSvg, niceTicks } from "../lib/report/svg.ts";
+import { crc32, encodePng, imageGridMarkdown, pngDataUri } from "../lib/report/image_grid.ts";
+import { formatCell, markdownTable, writeReport } from "../lib/report/report.ts";
+
+/**
+ * A small well-formedness check: every tag is closed in order, attributes are quoted, and no
+ * raw `<` or `&` (other than entities) appears in text.
+ */
+function assertWellFormed(xml: string, what: string): void {
+  const stack: string[] = [];
+  const tag =
+    /<(\/?)([a-zA-Z][\w:-]*)((?:\s+[\w:-]+="[^"<]*")*)\s*(\/?)>|<!--[\s\S]*?-->|<!doctype[^>]*>/gi;
+  let last = 0;
+  for (const m of xml.matchAll(tag)) {
+    const text = xml.slice(last, m.index);
+    assert.ok(
+      !/[<>]/.test(text),
+      `${what}: stray '<' or '>' in text near offset ${last}: ${text.slice(0, 60)}`,
+    );
+    assert.ok(
+      !/&(?!(amp|lt|gt|quot|#39);)/.test(text),
+      `${what}: unescaped '&' near offset ${last}`,
+    );
+    last = m.index! + m[0].length;
+    if (!m[2]) continue; // comment / doctype
+    const voids = new Set(["meta", "img", "br", "hr", "link", "input"]);
+    if (m[1]) {
+      assert.equal(
+        stack.pop(),
+        m[2],
+        `${what}: </${m[2]}> at offset ${m.index} closes the wrong tag`,
+      );
+    } else if (!m[4] && !voids.has(m[2].toLowerCase())) {
+      stack.push(m[2]);
+    }
+  }
+  assert.ok(!/[<>]/.test(xml.slice(last)), `${what}: trailing markup not parsed`);
+  assert.deepEqual(stack, [], `${what}: unclosed tags`);
+}
+
+Deno.test("svg charts are well-formed, escape text and have ticks and legends", () => {
+  const line = lineChartSvg({
+    title: "loss <train> & test",
+    xLabel: "epoch",
+    yLabel: "loss",
+    series: [
+      { name: "train", points: [[1, 0.9], [2, 0.5], [3, NaN], [4, 0.3]] },
+      { name: 'te"st', points: [[1, 1], [2, 0.8]] },
+    ],
+  });
+  assertWellFormed(line, "line");
+  assert.ok(line.startsWith("<svg") && line.endsWith("</svg>"));
+  assert.ok(line.includes("loss &lt;train&gt; &amp; test"));
+  assert.ok(line.includes("te&quot;st"));
+  assert.ok(!line.includes("NaN"), "non-finite points are skipped");
+  assert.equal((line.match(/<path /g) ?? []).length, 2);
+
+  const heat = heatmapSvg({
+    title: "cm",
+    rowLabels: ["a", "b"],
+    colLabels: ["a", "b"],
+    values: [[3, 1], [0, 4]],
+  });
+  assertWellFormed(heat, "heatmap");
+  assert.equal((heat.match(/<rect [^>]*fill="rgb/g) ?? []).length, 4);
+  assert.ok(heat.includes(">3</text>") && heat.includes(">4</text>"), "cell values are printed");
+  const big = heatmapSvg({
+    title: "big",
+    rowLabels: Array.from({ length: 30 }, (_, i) => `c${i}`),
+    colLabels: Array.from({ length: 30 }, (_, i) => `c${i}`),
+    values: Array.from({ length: 30 }, () => new Array(30).fill(1)),
+  });
+  assert.ok(!big.includes(">1</text>"), "no cell text on large matrices");
+
+  const bars = barChartSvg({
+    title: "per class",
+    labels: ["cat", "dog", "ship"],
+    series: [{ name: "DeViSE", values: [0.5, 0.7, 0.2] }, {
+      name: "ConSE",
+      values: [0.4, 0.9, NaN],
+    }],
+  });
+  assertWellFormed(bars, "bars");
+  assert.equal((bars.match(/<rect [^>]*><title>/g) ?? []).length, 5);
+  assert.ok(bars.includes(">DeViSE</text>") && bars.includes(">ConSE</text>"), "legend");
+
+  assert.deepEqual(niceTicks(0, 0.93, 5), [0, 0.2, 0.4, 0.6, 0.8, 1]);
+  assert.deepEqual(niceTicks(1, 10, 5), [0, 2, 4, 6, 8, 10]);
+  assert.equal(escapeXml(`<a href="x">&'`), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+});
+
+Deno.test("PNG encoder: signature, IHDR, CRCs and pixels round-trip", () => {
+  assert.equal(crc32(new TextEncoder().encode("IEND")), 0xae426082);
+  const w = 5, h = 3;
+  const px = Uint8Array.from({ length: w * h * 3 }, (_, i) => (i * 37) % 256);
+  const png = encodePng(px, w, h);
+  assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  const view = new DataView(png.buffer);
+  assert.equal(view.getUint32(8), 13);
+  assert.equal(new TextDecoder().decode(png.subarray(12, 16)), "IHDR");
+  assert.equal(view.getUint32(16), w);
+  assert.equal(view.getUint32(20), h);
+  assert.deepEqual([...png.subarray(24, 29)], [8, 2, 0, 0, 0]);
+  // Walk chunks, check CRCs, collect IDAT and decode it.
+  let off = 8;
+  const idat: Uint8Array[] = [];
+  const types: string[] = [];
+  while (off < png.length) {
+    const len = view.getUint32(off);
+    const type = new TextDecoder().decode(png.subarray(off + 4, off + 8));
+    types.push(type);
+    assert.equal(
+      view.getUint32(off + 8 + len),
+      crc32(png.subarray(off + 4, off + 8 + len)),
+      `${type} CRC`,
+    );
+    if (type === "IDAT") idat.push(png.subarray(off + 8, off + 8 + len));
+    off += 12 + len;
+  }
+  assert.deepEqual(types, ["IHDR", "IDAT", "IEND"]);
+  const raw = new Uint8Array(inflateSync(idat[0]));
+  assert.equal(raw.length, h * (w * 3 + 1));
+  for (let y = 0; y < h; y++) {
+    assert.equal(raw[y * (w * 3 + 1)], 0, "filter None");
+    assert.deepEqual(
+      raw.subarray(y * (w * 3 + 1) + 1, (y + 1) * (w * 3 + 1)),
+      px.subarray(y * w * 3, (y + 1) * w * 3),
+    );
+  }
+  assert.throws(() => encodePng(px, 4, 4), /expected 4×4×3/);
+  assert.ok(
+    pngDataUri(new Uint8Array(32 * 32 * 3)).startsWith("data:image/png;base64,iVBORw0KGgo"),
+  );
+});
+
+Deno.test("tables: formatting and markdown escaping", () => {
+  assert.equal(formatCell(0.4567), "45.7%");
+  assert.equal(formatCell(NaN), "–");
+  assert.equal(formatCell(12.3456), "12.35");
+  assert.equal(formatCell(3), "3");
+  assert.equal(formatCell(1), "100.0%");
+  assert.equal(formatCell("12"), "12");
+  assert.equal(
+    markdownTable({ columns: ["a|b", "v"], rows: [["x", 0.5]] }),
+    "| a\\|b | v |\n|---|---|\n| x | 50.0% |",
+  );
+  assert.ok(
+    imageGridMarkdown([{
+      image: new Uint8Array(3072),
+      trueLabel: "cat",
+      predictions: { DeViSE: ["dog", "cat"] },
+    }])
+      .includes("| 1 | cat | dog, **cat** |"),
+  );
+});
+
+Deno.test("writeReport writes md, self-contained html, svgs and metrics.json", async () => {
+  const dir = await Deno.makeTempDir();
+  const image = Uint8Array.from({ length: 32 * 32 * 3 }, (_, i) => i % 251);
+  const paths = await writeReport(dir, {
+    title: "DeViSE <tiny> & test",
+    config: { epochs: 2, loss: "hinge", vectors: "data/w2v.f32" },
+    results: [
+      { model: "softmax", hit: { "1": 0.5, "5": 0.8 } },
+      {
+        model: "DeViSE",
+        hit: { "1": 0.45, "2": 0.6, "5": 0.78, "10": 0.9 },
+        superclassErrorRate: 0.31,
+        hierarchicalPrecision: { "2": 0.5, "5": 0.4, "10": 0.3 },
+      },
+    ],
+    ablation: {
+      title: "Loss",
+      columns: ["loss", "hit@1"],
+      rows: [["hinge", 0.45], ["cosine", 0.41]],
+    },
+    curves: [{
+      title: "loss",
+      xLabel: "epoch",
+      yLabel: "loss",
+      series: [{ name: "train", points: [[1, 1], [2, 0.5]] }],
+    }],
+    imageGrid: [{
+      image,
+      trueLabel: "cat",
+      predictions: { DeViSE: ["cat", "dog"], softmax: ["dog", "cat"] },
+    }],
+    zeroShot: {
+      tenWay: {
+        classes: ["cat", "dog"],
+        accuracy: { DeViSE: [0.5, 0.25], ConSE: [0.4, NaN] },
+        overall: { DeViSE: 0.375, ConSE: 0.4 },
+        confusion: { title: "DeViSE confusion", values: [[1, 1], [3, 1]] },
+      },
+      fullVocab: [{ model: "DeViSE", hit: { "1": 0.01, "10": 0.1 } }],
+      topWords: [{ image, trueLabel: "cat", words: ["cat", "kitten"] }],
+      notes: ["unseen classes: cat, dog"],
+    },
+    notes: ["end-to-end fine-tuning not done"],
+  });
+  const md = await Deno.readTextFile(paths.markdown);
+  const html = await Deno.readTextFile(paths.html);
+  for (
+    const want of [
+      "hit@10",
+      "90.0%",
+      "31.0%",
+      "Ablation",
+      "cosine",
+      "10-way",
+      "kitten",
+      "fine-tuning",
+    ]
+  ) {
+    assert.ok(md.includes(want), `report.md lacks ${want}`);
+    assert.ok(html.includes(want), `report.html lacks ${want}`);
+  }
+  assert.ok(md.includes("# DeViSE <tiny> & test"));
+  assert.ok(html.includes("DeViSE &lt;tiny&gt; &amp; test"));
+  assert.ok(!/https?:\/\//.test(html), "report.html must not reference the network");
+  assert.ok(!/<(link|script)\b/i.test(html), "no external resources");
+  assert.ok(/<img src="data:image\/png;base64,/.test(html));
+  assert.equal((html.match(/<svg /g) ?? []).length, 3);
+  assertWellFormed(html.replace(/^<!doctype html>/i, ""), "report.html");
+  for (const svg of paths.svgs) {
+    const text = await Deno.readTextFile(join(dir, svg));
+    assertWellFormed(text, svg);
+    assert.ok(md.includes(`(${svg})`), `report.md links ${svg}`);
+  }
+  const metrics = JSON.parse(await Deno.readTextFile(paths.metrics));
+  assert.equal(metrics.results[1].hit["10"], 0.9);
+  assert.equal(metrics.imageGrid[0].image, "<3072 bytes>");
+  assert.equal(metrics.zeroShot.tenWay.accuracy.ConSE[1], null);
+  await Deno.remove(dir, { recursive: true });
+});

@@ -1,0 +1,254 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { BackendError, selectBackend, slowBackendMessage, useCpu } from "../lib/backend/select.ts";
+import { conv2dFilterGradNhwc } from "../lib/backend/cpu_fast.ts";
+import { ArtifactError } from "../lib/io/artifact.ts";
+import {
+  blocksPerStage,
+  buildModel,
+  resnetParamCount,
+  stageChannels,
+  trainableParamCount,
+} from "../lib/vision/models.ts";
+import {
+  DEFAULT_TRAIN_CONFIG,
+  evaluate,
+  learningRateAt,
+  type TrainConfig,
+  trainVision,
+} from "../lib/vision/train.ts";
+import {
+  extractFeatures,
+  float16ToFloat32,
+  float32ToFloat16,
+  readFeatures,
+  writeFeatures,
+} from "../lib/vision/extract.ts";
+import { syntheticImages } from "../lib/vision/fixture.ts";
+
+const { tf } = await useCpu();
+
+/** Trainable parameters of ResNet-(6n+2) written out by hand from He et al.'s layout. */
+function handCount(n: number, classes: number): number {
+  let convs = 9 * 3 * 16; // stem
+  convs += n * 2 * 9 * 16 * 16; // stage 1
+  convs += 9 * 16 * 32 + 9 * 32 * 32 + (n - 1) * 2 * 9 * 32 * 32; // stage 2
+  convs += 9 * 32 * 64 + 9 * 64 * 64 + (n - 1) * 2 * 9 * 64 * 64; // stage 3
+  const bnGammaBeta = 2 * (16 + 2 * n * (16 + 32 + 64));
+  return convs + bnGammaBeta + 64 * classes + classes;
+}
+
+Deno.test("ResNet-20 parameter counts match the paper and the formula", () => {
+  const m10 = buildModel(tf, { arch: "resnet", depth: 20, numClasses: 10, seed: 1 });
+  assert.equal(trainableParamCount(m10), handCount(3, 10));
+  assert.equal(trainableParamCount(m10), 269_722); // "0.27M" in He et al. Table 6
+  assert.equal(m10.countParams(), resnetParamCount(20, 10)); // + BN moving mean/var
+  const m100 = buildModel(tf, { arch: "resnet", depth: 20, numClasses: 100, seed: 1 });
+  assert.equal(trainableParamCount(m100), handCount(3, 100));
+  assert.equal(trainableParamCount(m100), 275_572);
+  assert.equal(m100.countParams(), resnetParamCount(20, 100));
+  // Option-A shortcuts add no parameters: plain has the same count.
+  const plain = buildModel(tf, { arch: "plain", depth: 20, numClasses: 100, seed: 1 });
+  assert.equal(plain.countParams(), m100.countParams());
+  tf.dispose([...m10.weights, ...m100.weights, ...plain.weights].map((w) => w.read()));
+});
+
+Deno.test("feature layers have the documented shapes at full size", () => {
+  for (const arch of ["resnet", "plain", "allconv"] as const) {
+    const m = buildModel(tf, { arch, depth: 32, numClasses: 100, seed: 2 });
+    assert.deepEqual(m.getLayer("gap").outputShape, [null, 64], arch);
+    assert.deepEqual(m.getLayer("act").outputShape, [null, 8, 8, 64], arch);
+    assert.deepEqual(m.getLayer("bn").outputShape, [null, 8, 8, 64], arch);
+    assert.deepEqual(m.outputs[0].shape, [null, 100], arch);
+    const weighted = m.layers.filter((l) => ["Conv2D", "Dense"].includes(l.getClassName()));
+    assert.equal(weighted.length, 32, `${arch}-32 has 32 weighted layers`);
+    tf.dispose(m.weights.map((w) => w.read()));
+  }
+});
+
+Deno.test("tiny models run forward with the right output shape", () => {
+  for (const arch of ["resnet", "plain", "allconv"] as const) {
+    const m = buildModel(tf, { arch, depth: 8, numClasses: 10, width: 0.25, inputSize: 8 });
+    const y = tf.tidy(() => m.predict(tf.zeros([3, 8, 8, 3])) as import("@tensorflow/tfjs").Tensor);
+    assert.deepEqual(y.shape, [3, 10]);
+    y.dispose();
+  }
+  assert.deepEqual(stageChannels(0.25), [4, 8, 16]);
+});
+
+Deno.test("bad depth and arch are rejected", () => {
+  assert.throws(() => blocksPerStage(21), /6n\+2/);
+  assert.throws(() => buildModel(tf, { arch: "resnet", depth: 4, numClasses: 10 }), RangeError);
+  assert.throws(
+    // deno-lint-ignore no-explicit-any
+    () => buildModel(tf, { arch: "vgg" as any, depth: 20, numClasses: 10 }),
+    /unknown arch/,
+  );
+});
+
+Deno.test("same seed, same initial weights; other seed, other weights", () => {
+  const spec = { arch: "resnet" as const, depth: 8, numClasses: 4, width: 0.25, inputSize: 8 };
+  const a = buildModel(tf, { ...spec, seed: 5 }).getWeights()[0].dataSync();
+  const b = buildModel(tf, { ...spec, seed: 5 }).getWeights()[0].dataSync();
+  const c = buildModel(tf, { ...spec, seed: 6 }).getWeights()[0].dataSync();
+  assert.deepEqual(a, b);
+  assert.notDeepEqual(a, c);
+});
+
+Deno.test("learning-rate schedules", () => {
+  assert.equal(learningRateAt("step", 0.1, 0, 100, 0), 0.1);
+  assert.equal(learningRateAt("step", 0.1, 60, 100, 0), 0.01);
+  assert.ok(Math.abs(learningRateAt("step", 0.1, 80, 100, 0) - 0.001) < 1e-12);
+  assert.equal(learningRateAt("step", 0.1, 0, 100, 10), 0.01); // warm-up starts at lr/10
+  assert.ok(Math.abs(learningRateAt("cosine", 0.1, 50, 100, 0) - 0.05) < 1e-12);
+  assert.ok(learningRateAt("cosine", 0.1, 99, 100, 0) < 1e-3);
+  assert.ok(Math.abs(learningRateAt("onecycle", 0.1, 0, 100, 0) - 0.004) < 1e-12);
+  assert.ok(Math.abs(learningRateAt("onecycle", 0.1, 30, 100, 0) - 0.1) < 1e-12);
+  assert.ok(learningRateAt("onecycle", 0.1, 100, 100, 0) < 1e-5);
+});
+
+Deno.test("fast Conv2DBackpropFilter equals a naive loop", () => {
+  const g = {
+    batchSize: 2,
+    inHeight: 5,
+    inWidth: 6,
+    inChannels: 3,
+    outHeight: 3,
+    outWidth: 3,
+    outChannels: 4,
+    strideHeight: 2,
+    strideWidth: 2,
+    filterHeight: 3,
+    filterWidth: 3,
+    padInfo: { top: 1, left: 1 },
+  };
+  const x = Float32Array.from({ length: 2 * 5 * 6 * 3 }, (_, i) => Math.sin(i));
+  const dy = Float32Array.from({ length: 2 * 3 * 3 * 4 }, (_, i) => Math.cos(i));
+  const got = conv2dFilterGradNhwc(x, dy, g);
+  for (let kh = 0; kh < 3; kh++) {
+    for (let kw = 0; kw < 3; kw++) {
+      for (let ci = 0; ci < 3; ci++) {
+        for (let co = 0; co < 4; co++) {
+          let s = 0;
+          for (let b = 0; b < 2; b++) {
+            for (let oy = 0; oy < 3; oy++) {
+              for (let ox = 0; ox < 3; ox++) {
+                const iy = oy * 2 + kh - 1, ix = ox * 2 + kw - 1;
+                if (iy < 0 || iy >= 5 || ix < 0 || ix >= 6) continue;
+                s += x[((b * 5 + iy) * 6 + ix) * 3 + ci] * dy[((b * 3 + oy) * 3 + ox) * 4 + co];
+              }
+            }
+          }
+          assert.ok(Math.abs(got[((kh * 3 + kw) * 3 + ci) * 4 + co] - s) < 1e-5);
+        }
+      }
+    }
+  }
+});
+
+const tinyConfig: TrainConfig = {
+  ...DEFAULT_TRAIN_CONFIG,
+  model: { arch: "resnet", depth: 8, numClasses: 4, width: 0.25, inputSize: 8 },
+  epochs: 3,
+  batchSize: 16,
+  lr: 0.05,
+  schedule: "cosine",
+  seed: 3,
+};
+
+function tinyData() {
+  const train = syntheticImages(64, 4, 11);
+  const test = syntheticImages(32, 4, 12);
+  return {
+    train: { count: 64, ...train },
+    test: { count: 32, ...test },
+    mean: [0.5, 0.5, 0.5],
+    std: [0.25, 0.25, 0.25],
+  };
+}
+
+Deno.test("a few epochs on a separable problem reduce loss without leaking tensors", async () => {
+  const outDir = await Deno.makeTempDir();
+  const counts: number[] = [];
+  const result = await trainVision(tf, tinyData(), tinyConfig, {
+    outDir,
+    log: () => {},
+    quiet: true,
+    onEpoch: () => counts.push(tf.memory().numTensors),
+  });
+  const [first, last] = [result.curve[0], result.curve.at(-1)!];
+  assert.equal(result.curve.length, 3);
+  assert.ok(last.trainLoss < first.trainLoss, `${last.trainLoss} < ${first.trainLoss}`);
+  assert.ok(last.testTop1 > 0.5, `test top-1 ${last.testTop1} beats chance 0.25`);
+  assert.equal(last.testTop5, 1); // 4 classes: top-5 is everything
+  assert.equal(counts[0], counts[2], `tensor count flat across epochs: ${counts}`);
+  const curves = JSON.parse(await Deno.readTextFile(join(outDir, "curves.json")));
+  assert.equal(curves.length, 3);
+  assert.match(await Deno.readTextFile(join(outDir, "loss.svg")), /^<svg/);
+  assert.match(await Deno.readTextFile(join(outDir, "accuracy.svg")), /^<svg/);
+  // evaluate agrees with the logged test accuracy of the final model.
+  const data = tinyData();
+  const ev = evaluate(tf, result.model, data.test, data.mean, data.std, 7);
+  assert.ok(Math.abs(ev.top1 - last.testTop1) < 1e-9);
+  await Deno.remove(outDir, { recursive: true });
+});
+
+Deno.test("extractFeatures streams batches; features round-trip float32 and float16", async () => {
+  const model = buildModel(tf, { ...tinyConfig.model, seed: 1 });
+  const data = tinyData();
+  const before = tf.memory().numTensors;
+  const out = extractFeatures(model, data.test, "act", {
+    batchSize: 5,
+    mean: data.mean,
+    std: data.std,
+    tf,
+  });
+  assert.equal(tf.memory().numTensors, before);
+  assert.equal(out.dim, 2 * 2 * 16); // 8x8 input -> 2x2x16 at width 0.25
+  assert.equal(out.features.length, 32 * out.dim);
+  const row0 = Array.from(out.probs.subarray(0, 4)).reduce((a, b) => a + b, 0);
+  assert.ok(Math.abs(row0 - 1) < 1e-5);
+  const gap = extractFeatures(model, data.test, "gap", { batchSize: 32, ...data, tf });
+  assert.equal(gap.dim, 16);
+  assert.deepEqual(gap.logits, out.logits); // batch size does not change results
+
+  const dir = await Deno.makeTempDir();
+  const path = join(dir, "f.f32");
+  const meta = { layer: "act", sources: { model: "m", dataset: "d" } };
+  await writeFeatures(path, out.features, [32, out.dim], meta);
+  const back = await readFeatures(path);
+  assert.deepEqual(back.shape, [32, out.dim]);
+  assert.deepEqual(back.data, out.features);
+  await writeFeatures(path, out.features, [32, out.dim], meta, { float16: true });
+  const half = await readFeatures(path);
+  assert.equal(half.sidecar.dtype, "float16");
+  for (let i = 0; i < half.data.length; i++) {
+    assert.ok(
+      Math.abs(half.data[i] - out.features[i]) <= 1e-3 * Math.max(1, Math.abs(out.features[i])),
+    );
+  }
+  // A sidecar whose shape does not match the bytes is rejected.
+  const side = JSON.parse(await Deno.readTextFile(path + ".json"));
+  await Deno.writeTextFile(path + ".json", JSON.stringify({ ...side, shape: [31, out.dim] }));
+  await assert.rejects(readFeatures(path), ArtifactError);
+  await assert.rejects(writeFeatures(path, out.features, [2, 2], meta), /do not fill/);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("float16 encoding edge cases", () => {
+  const v = new Float32Array([0, -0, 1, -2.5, 65504, 70000, 1e-8, 6e-5, NaN]);
+  const back = float16ToFloat32(float32ToFloat16(v));
+  assert.deepEqual(Array.from(back.subarray(0, 5)), [0, -0, 1, -2.5, 65504]);
+  assert.equal(back[5], Infinity);
+  assert.equal(back[6], 0);
+  assert.ok(Math.abs(back[7] - 6e-5) < 1e-7);
+  assert.ok(Number.isNaN(back[8]));
+});
+
+Deno.test("selectBackend: explicit cpu works, webgpu is refused with a reason", async () => {
+  const cpu = await selectBackend("cpu", { allowSlow: false });
+  assert.equal(cpu.backend, "cpu");
+  assert.equal(cpu.tf.getBackend(), "cpu");
+  await assert.rejects(selectBackend("webgpu", { allowSlow: true }), BackendError);
+  assert.match(slowBackendMessage(["x: failed"]), /--backend cpu/);
+});
