@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { type FlagSpec, parseFlags } from "../lib/cli/args.ts";
 import { runTask } from "../lib/cli/run.ts";
 import { resolveDataDir } from "../lib/data/cifar.ts";
-import { writeJsonAtomic } from "../lib/io/artifact.ts";
+import { sha256File, writeJsonAtomic } from "../lib/io/artifact.ts";
 import { loadCorpus, writeCorpusText } from "../lib/text/corpus.ts";
 import {
   evaluateSimilarityFiles,
@@ -41,6 +41,7 @@ const spec = {
   peers: { type: "list", default: ["gensim", "fasttext"], help: "peers to run" },
   python: { type: "string", default: "/usr/bin/python3", help: "python with gensim" },
   dataDir: { type: "string", default: "", help: "folder with word-sim/" },
+  quick: { type: "boolean", default: false, help: "only the first 1M corpus tokens (suite)" },
   out: { type: "string", default: "data/bench/skipgram.json", help: "result JSON" },
 } as const satisfies FlagSpec;
 
@@ -88,11 +89,25 @@ async function main(): Promise<void> {
     summary: "Our skip-gram vs gensim and fastText: words/s and word-similarity rho.",
     examples: ["deno run -A bench/skipgram.ts --runs 3 --threads 2 --data-dir ../shared/data"],
   });
-  const corpusPath = join("data", "bench", "corpus.txt");
+  const corpusPath = join("data", "bench", f.quick ? "corpus-quick.txt" : "corpus.txt");
   const def = await loadCorpus({ defaultCorpus: true, files: [] });
+  if (f.quick) {
+    // --quick (deno task bench --quick): a 1M-token prefix of the corpus.
+    let tokens = 0, keep = 0;
+    while (keep < def.sentences.length && tokens < 1_000_000) {
+      tokens += def.sentences[keep++].length;
+    }
+    def.sentences = def.sentences.slice(0, keep);
+  }
   await writeCorpusText(corpusPath, def.sentences);
   // Ours reads the dump back exactly like the peers do (whitespace tokens, one sentence a line).
-  const corpus = await loadCorpus({ defaultCorpus: false, files: [corpusPath] });
+  const sentences = (await Deno.readTextFile(corpusPath)).split("\n")
+    .map((line) => line.split(/\s+/).filter((t) => t !== "")).filter((s) => s.length > 0);
+  const corpus = {
+    sentences,
+    tokens: sentences.reduce((n, s) => n + s.length, 0),
+    sha256: await sha256File(corpusPath),
+  };
   console.error(`corpus ${corpusPath}: ${corpus.tokens} tokens, ${corpus.sentences.length} lines`);
   const simFiles = await findSimilarityFiles([
     join(resolveDataDir(f.dataDir), "word-sim"),

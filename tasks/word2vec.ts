@@ -37,12 +37,12 @@ import {
 } from "../lib/text/word2vec_io.ts";
 
 const spec = {
-  dim: { type: "number", default: 200, help: "vector length" },
-  window: { type: "number", default: 5, help: "max context distance (dynamic window)" },
+  dim: { type: "number", default: 100, help: "vector length" },
+  window: { type: "number", default: 10, help: "max context distance (dynamic window)" },
   negative: { type: "number", default: 5, help: "negative samples per pair" },
   minCount: { type: "number", default: 5, help: "drop words rarer than this" },
-  sample: { type: "number", default: 1e-3, help: "frequent-word subsampling threshold (0 = off)" },
-  epochs: { type: "number", default: 10, help: "passes over the corpus" },
+  sample: { type: "number", default: 1e-4, help: "frequent-word subsampling threshold (0 = off)" },
+  epochs: { type: "number", default: 20, help: "passes over the corpus" },
   alpha: { type: "number", default: 0.025, help: "starting learning rate (decays to alpha*1e-4)" },
   threads: { type: "number", default: 2, help: "Hogwild workers (1 = in-process, deterministic)" },
   seed: { type: "number", default: 1, help: "random seed" },
@@ -113,7 +113,7 @@ async function main(): Promise<void> {
       "deno task word2vec --threads 2 --json",
       "deno task word2vec --retrofit wordnet --data-dir ../shared/data",
       "deno task word2vec --corpus my.txt --corpus more.txt --no-default-corpus --dim 100",
-      "deno task word2vec --vectors data/vectors/skipgram-200.bin --convert /tmp/v.txt",
+      "deno task word2vec --vectors data/vectors/skipgram-100.bin --convert /tmp/v.txt",
     ],
   });
   if (flags.threads < 1 || !Number.isInteger(flags.threads)) {

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
-  labelMatrix,
-  readFeatureSplit,
-  readWordVectorFile,
-  writeFeatureSplit,
+  loadCifarLabels,
+  loadDeviseSplit,
+  loadLabelVectors,
+  loadSoftmaxScores,
 } from "../lib/devise/data.ts";
 import { runAblation, writeAblation } from "../lib/devise/ablate.ts";
 import { Rng } from "../lib/io/rng.ts";
@@ -31,6 +31,10 @@ import {
   saveDeviseModel,
   trainDevise,
 } from "../lib/devise/train.ts";
+import { featurePath, writeFeatures } from "../lib/vision/extract.ts";
+import { writeTinyCifar } from "../lib/vision/fixture.ts";
+import { makeWordVectors } from "../lib/text/vectors.ts";
+import { writeWord2vecBinary, writeWord2vecText } from "../lib/text/word2vec_io.ts";
 
 const tf = await import("@tensorflow/tfjs");
 await tf.setBackend("cpu");
@@ -345,41 +349,222 @@ Deno.test("trainDevise rejects bad inputs", async () => {
   );
 });
 
-Deno.test("feature/vector readers round-trip and reject bad files", async () => {
-  const dir = await Deno.makeTempDir();
-  const features = Float32Array.from({ length: 6 }, (_, i) => i);
-  await writeFeatureSplit(dir, "train", {
-    features,
-    n: 3,
-    d: 2,
-    labels: new Int32Array([0, 1, 1]),
-    coarseLabels: new Int32Array([0, 0, 0]),
-    labelNames: ["apple", "maple_tree"],
-  });
-  const back = await readFeatureSplit(dir, "train");
-  assert.deepEqual(back.features, features);
-  assert.deepEqual([...back.labels], [0, 1, 1]);
-  assert.deepEqual([...back.coarseLabels!], [0, 0, 0]);
-  assert.deepEqual(back.labelNames, ["apple", "maple_tree"]);
-  await assert.rejects(() => readFeatureSplit(dir, "test"), /features not found/);
-  await assert.rejects(() => readFeatureSplit(dir, "train", "gap"), /gap\/train.f32/);
-  const bytes = await Deno.readFile(join(dir, "train.f32"));
-  await Deno.writeFile(join(dir, "train.f32"), bytes.subarray(0, 20));
-  await assert.rejects(() => readFeatureSplit(dir, "train"), /20 bytes on disk/);
-
-  const text = join(dir, "vec.txt");
-  await Deno.writeTextFile(text, "3 2\napple 1 0\nmaple 0 1\ntree 0 3\n");
-  const vectors = await readWordVectorFile(text);
-  const T = labelMatrix(vectors, ["apple", "maple_tree"]);
-  assert.deepEqual([...T].map((x) => Math.round(x * 1e6) / 1e6), [1, 0, 0, 1]);
-  assert.throws(() => labelMatrix(vectors, ["pear"]), /no word vector for 1 label\(s\): pear/);
-  await Deno.writeTextFile(text, "2 2\napple 1 0\nmaple 0 x\n");
-  await assert.rejects(() => readWordVectorFile(text), /vec.txt:3: 'x' is not a number/);
-  await Deno.writeTextFile(text, "apple 1 0\n");
-  await assert.rejects(
-    () => readWordVectorFile(text),
-    /vec.txt:1: expected a word2vec text header/,
+/**
+ * A tiny DeViSE world on disk: a synthetic CIFAR folder (6 of 100 classes used, names
+ * fine0..fine99), `gap` features that separate the classes, softmax `probs`, and word vectors
+ * for every fine label as word2vec text and binary.
+ */
+async function deviseFixture(dir: string) {
+  const dataDir = join(dir, "cifar");
+  await writeTinyCifar(dataDir, { trainCount: 240, testCount: 120, classes: 6, seed: 3 });
+  const rng = new Rng(9);
+  const d = 10, D = 16, C = 100;
+  const features = join(dir, "features");
+  const splits = {
+    train: await loadCifarLabels(dataDir, "cifar100", "train"),
+    test: await loadCifarLabels(dataDir, "cifar100", "test"),
+  };
+  for (const data of Object.values(splits)) {
+    const x = new Float32Array(data.count * d);
+    const probs = new Float32Array(data.count * C);
+    for (let i = 0; i < data.count; i++) {
+      for (let j = 0; j < d; j++) x[i * d + j] = rng.normal() + (j === data.labels[i] ? 4 : 0);
+      // A softmax that is right on even rows and picks class 99 on odd rows.
+      probs[i * C + (i % 2 ? 99 : data.labels[i])] = 1;
+    }
+    const meta = { dataset: data.dataset, split: data.split, sources: { dataset: data.sha256 } };
+    await writeFeatures(featurePath(features, "cifar100", data.split, "gap"), x, [data.count, d], {
+      ...meta,
+      layer: "gap",
+    });
+    await writeFeatures(
+      featurePath(features, "cifar100", data.split, "probs"),
+      probs,
+      [data.count, C],
+      { ...meta, layer: "probs" },
+    );
+  }
+  const words = Array.from({ length: C }, (_, i) => `fine${i}`);
+  const v = makeWordVectors(
+    words,
+    D,
+    Float32Array.from({ length: C * D }, () => rng.normal()),
   );
+  const text = join(dir, "vectors.txt"), binary = join(dir, "vectors.bin");
+  await writeWord2vecText(text, v);
+  await writeWord2vecBinary(binary, makeWordVectors(words, 4, v.data.slice(0, C * 4)));
+  return { dataDir, features, text, binary, splits, d, D, C };
+}
+
+Deno.test("data: extract's features + CIFAR labels + word2vec label vectors", async () => {
+  const dir = await Deno.makeTempDir();
+  const f = await deviseFixture(dir);
+  const train = await loadDeviseSplit(f.features, f.splits.train, "gap");
+  assert.equal(train.n, 240);
+  assert.equal(train.d, f.d);
+  assert.equal(train.data.labels, f.splits.train.labels);
+  assert.equal(train.path, join(f.features, "cifar100-train.gap.f32"));
+  assert.match(train.sha256, /^[0-9a-f]{64}$/);
+  assert.ok(!("images" in f.splits.train), "pixels are dropped");
+  await assert.rejects(
+    () => loadDeviseSplit(f.features, f.splits.train, "act"),
+    /cifar100-train\.act\.f32: features not found/,
+  );
+  // Features of another split (other record count) or other data are refused by name.
+  const other = join(dir, "other");
+  await writeFeatures(featurePath(other, "cifar100", "train", "gap"), new Float32Array(20), [
+    10,
+    2,
+  ], { dataset: "cifar100", split: "train", sources: {} });
+  await assert.rejects(
+    () => loadDeviseSplit(other, f.splits.train, "gap"),
+    /10 feature rows but cifar100 train has 240 records/,
+  );
+  await writeFeatures(featurePath(other, "cifar100", "train", "gap"), new Float32Array(480), [
+    240,
+    2,
+  ], { dataset: "cifar100", split: "test", sources: {} });
+  await assert.rejects(
+    () => loadDeviseSplit(other, f.splits.train, "gap"),
+    /split is 'test', expected 'train'/,
+  );
+  await writeFeatures(featurePath(other, "cifar100", "train", "gap"), new Float32Array(480), [
+    240,
+    2,
+  ], { sources: { dataset: "0".repeat(64) } });
+  await assert.rejects(
+    () => loadDeviseSplit(other, f.splits.train, "gap"),
+    /extracted from dataset sha256 000000000000… .*check --data-dir/,
+  );
+  // Corruption is caught by the sidecar checksum.
+  const gap = featurePath(f.features, "cifar100", "test", "gap");
+  const bytes = await Deno.readFile(gap);
+  bytes[5] ^= 1;
+  await Deno.writeFile(join(other, "cifar100-test.gap.f32"), bytes);
+  await Deno.copyFile(`${gap}.json`, join(other, "cifar100-test.gap.f32.json"));
+  await assert.rejects(() => loadDeviseSplit(other, f.splits.test, "gap"), /sha256/);
+
+  // Softmax scores: present -> n×C, absent -> null, wrong width -> error.
+  const probs = await loadSoftmaxScores(f.features, f.splits.test);
+  assert.equal(probs?.d, 100);
+  assert.equal(await loadSoftmaxScores(dir, f.splits.test), null);
+  await writeFeatures(featurePath(other, "cifar100", "test", "probs"), new Float32Array(1200), [
+    120,
+    10,
+  ], { sources: {} });
+  await assert.rejects(
+    () => loadSoftmaxScores(other, f.splits.test),
+    /10 columns but cifar100 has 100 classes/,
+  );
+
+  // Label vectors from text and binary word2vec files, unit rows.
+  for (const [path, dims] of [[f.text, f.D], [f.binary, 4]] as const) {
+    const v = await loadLabelVectors(path, f.splits.train.labelNames);
+    assert.equal(v.dims, dims);
+    assert.equal(v.T.length, 100 * dims);
+    const norm = Math.hypot(...v.T.subarray(0, dims));
+    assert.ok(Math.abs(norm - 1) < 1e-5, `row 0 norm ${norm}`);
+    assert.ok(v.rules.every((r) => r.rule === "exact"));
+  }
+  const small = join(dir, "small.txt");
+  await writeWord2vecText(
+    small,
+    makeWordVectors(["apple", "maple", "tree"], 2, new Float32Array([1, 0, 0, 1, 0, 3])),
+  );
+  const mt = await loadLabelVectors(small, ["apple", "maple_tree"]);
+  assert.deepEqual([...mt.T].map((x) => Math.round(x * 1e4) / 1e4), [1, 0, 0, 1]);
+  assert.deepEqual(mt.rules[1], {
+    label: "maple_tree",
+    rule: "mean-of-parts",
+    tokens: ["maple", "tree"],
+  });
+  await assert.rejects(
+    () => loadLabelVectors(small, ["apple", "pear", "fig"]),
+    /small\.txt: no word vector for 2 of 3 labels: pear, fig/,
+  );
+  await Deno.writeTextFile(small, "2 2\napple 1 0\nmaple 0 x\n");
+  await assert.rejects(() => loadLabelVectors(small, ["apple"]), /small\.txt/);
+  await Deno.remove(dir, { recursive: true });
+});
+
+/** Runs `deno task devise` as a subprocess; returns the exit code, stdout and stderr. */
+async function runDevise(args: string[]) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("../tasks/devise.ts", import.meta.url).pathname, ...args],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+Deno.test("devise task: trains on extract's layout, reports softmax next to DeViSE", async () => {
+  const dir = await Deno.makeTempDir();
+  const f = await deviseFixture(dir);
+  const common = ["--features", f.features, "--data-dir", f.dataDir, "--backend", "cpu"];
+  const fast = ["--epochs", "15", "--batch-size", "32", "--lr", "0.02", "--json"];
+  const out = join(dir, "run");
+  const r = await runDevise([...common, ...fast, "--vectors", f.text, "--out", out]);
+  assert.equal(r.code, 0, r.stderr);
+  const summary = JSON.parse(r.stdout.trim().split("\n").at(-1)!);
+  assert.ok(summary.hit["1"] > 0.7, `DeViSE hit@1 ${summary.hit["1"]}`);
+  // The planted softmax is right on even rows and says class 99 (superclass 19) on odd ones.
+  assert.equal(summary.softmax.hit["1"], 0.5);
+  assert.equal(summary.softmax.superclassErrorRate, 0);
+  assert.deepEqual(summary.results.map((x: { model: string }) => x.model), [
+    "softmax (visual model)",
+    "DeViSE (gap, hinge)",
+  ]);
+  // metrics.json is the task's summary (the report does not overwrite it).
+  assert.deepEqual(JSON.parse(await Deno.readTextFile(join(out, "metrics.json"))), summary);
+  const md = await Deno.readTextFile(join(out, "report.md"));
+  assert.ok(md.includes("| softmax (visual model) | 50.0% |"), md);
+  assert.ok(md.includes("DeViSE (gap, hinge)"), md);
+  const model = await loadDeviseModel(join(out, "model.f32"));
+  assert.equal(model.d, f.d);
+  assert.equal(model.dims, f.D);
+
+  // Ablation over layer (act missing -> skipped with a note), loss, dropout and vectors.
+  const abl = join(dir, "ablate");
+  const a = await runDevise([
+    ...common,
+    ...["--epochs", "2", "--batch-size", "64", "--json", "--vectors", f.text, "--out", abl],
+    ...["--ablate", "layer,loss,dropout,vectors", "--layers", "gap,act", "--dropouts", "0,0.5"],
+    ...["--ablate-vectors", f.binary],
+  ]);
+  assert.equal(a.code, 0, a.stderr);
+  const res = JSON.parse(a.stdout.trim().split("\n").at(-1)!);
+  const values = res.ablation.map((row: { factor: string; setting: Record<string, unknown> }) =>
+    `${row.factor}=${row.setting[row.factor]}`
+  );
+  assert.deepEqual(values, [
+    "layer=gap",
+    "loss=hinge",
+    "loss=hinge-euclid",
+    "loss=cosine",
+    "dropout=0",
+    "dropout=0.5",
+    `vectors=${f.text}`,
+    `vectors=${f.binary}`,
+  ]);
+  const table = await Deno.readTextFile(join(abl, "ablation.md"));
+  assert.match(table, /layer act skipped: .*cifar100-train\.act\.f32/);
+  assert.match(table, /softmax baseline .*hit@1 50\.0%/);
+
+  // Bad inputs: missing --vectors, vectors ablation without files, labels with no vector.
+  const noVec = await runDevise([...common, "--out", join(dir, "x")]);
+  assert.equal(noVec.code, 2);
+  assert.match(noVec.stderr, /--vectors is required/);
+  const noAbl = await runDevise([...common, "--vectors", f.text, "--ablate", "vectors"]);
+  assert.equal(noAbl.code, 2);
+  assert.match(noAbl.stderr, /--ablate-vectors/);
+  const partial = join(dir, "partial.txt");
+  await writeWord2vecText(partial, makeWordVectors(["fine0"], 2, new Float32Array([1, 0])));
+  const bad = await runDevise([...common, ...fast, "--vectors", partial, "--out", out]);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /partial\.txt: no word vector for 99 of 100 labels: fine1, fine2/);
+  assert.deepEqual(await loadDeviseModel(join(out, "model.f32")), model, "model untouched");
   await Deno.remove(dir, { recursive: true });
 });
 

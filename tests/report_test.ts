@@ -3,7 +3,13 @@ import { join } from "node:path";
 import { inflateSync } from "node:zlib";
 import { barChartSvg, escapeXml, heatmapSvg, lineChartSvg, niceTicks } from "../lib/report/svg.ts";
 import { crc32, encodePng, imageGridMarkdown, pngDataUri } from "../lib/report/image_grid.ts";
-import { formatCell, markdownTable, writeReport } from "../lib/report/report.ts";
+import {
+  formatCell,
+  markdownTable,
+  type ReportData,
+  reportNumbers,
+  writeReport,
+} from "../lib/report/report.ts";
 
 /**
  * A small well-formedness check: every tag is closed in order, attributes are quoted, and no
@@ -157,10 +163,10 @@ Deno.test("tables: formatting and markdown escaping", () => {
   );
 });
 
-Deno.test("writeReport writes md, self-contained html, svgs and metrics.json", async () => {
+Deno.test("writeReport writes md, self-contained html and svgs, not metrics.json", async () => {
   const dir = await Deno.makeTempDir();
   const image = Uint8Array.from({ length: 32 * 32 * 3 }, (_, i) => i % 251);
-  const paths = await writeReport(dir, {
+  const data: ReportData = {
     title: "DeViSE <tiny> & test",
     config: { epochs: 2, loss: "hinge", vectors: "data/w2v.f32" },
     results: [
@@ -200,7 +206,11 @@ Deno.test("writeReport writes md, self-contained html, svgs and metrics.json", a
       notes: ["unseen classes: cat, dog"],
     },
     notes: ["end-to-end fine-tuning not done"],
-  });
+  };
+  // A run's finish writes metrics.json; the report must not overwrite (or pre-empt) it.
+  await Deno.writeTextFile(join(dir, "metrics.json"), '{"owner":"run.finish"}');
+  const paths = await writeReport(dir, data);
+  assert.equal(await Deno.readTextFile(join(dir, "metrics.json")), '{"owner":"run.finish"}');
   const md = await Deno.readTextFile(paths.markdown);
   const html = await Deno.readTextFile(paths.html);
   for (
@@ -230,7 +240,11 @@ Deno.test("writeReport writes md, self-contained html, svgs and metrics.json", a
     assertWellFormed(text, svg);
     assert.ok(md.includes(`(${svg})`), `report.md links ${svg}`);
   }
-  const metrics = JSON.parse(await Deno.readTextFile(paths.metrics));
+  const metrics = reportNumbers(data) as {
+    results: { hit: Record<string, number> }[];
+    imageGrid: { image: string }[];
+    zeroShot: { tenWay: { accuracy: Record<string, (number | null)[]> } };
+  };
   assert.equal(metrics.results[1].hit["10"], 0.9);
   assert.equal(metrics.imageGrid[0].image, "<3072 bytes>");
   assert.equal(metrics.zeroShot.tenWay.accuracy.ConSE[1], null);

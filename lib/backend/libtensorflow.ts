@@ -428,7 +428,8 @@ async function _pipDownload(
     requirement,
   ]);
   const saved = out.match(/(?:Saved|File was already downloaded) (\S+\.whl)/);
-  if (saved) return resolve(wheelsDir, saved[1]);
+  // pip prints the path relative to our working directory (or absolute).
+  if (saved) return resolve(saved[1]);
   for await (const e of Deno.readDir(wheelsDir)) {
     if (!before.has(e.name) && e.name.endsWith(".whl")) return join(wheelsDir, e.name);
   }

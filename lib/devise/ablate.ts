@@ -137,17 +137,19 @@ export function ablationTable(rows: AblationRow[], base?: AblationSetting): Tabl
 }
 
 /**
- * Writes `ablation.md` (the table plus the base setting) and `ablation.json` (all rows).
+ * Writes `ablation.md` (the table, the base setting and `notes`, e.g. skipped layers) and
+ * `ablation.json` (base, all rows and the notes).
  *
  * @example
  * ```ts
- * await writeAblation(run.dir, result, base);
+ * await writeAblation(run.dir, result, base, ["layer act skipped: features missing"]);
  * ```
  */
 export async function writeAblation(
   dir: string,
   result: { rows: AblationRow[] },
   base: AblationSetting,
+  notes: string[] = [],
 ): Promise<{ markdown: string; json: string }> {
   const table = ablationTable(result.rows, base);
   const md = [
@@ -160,9 +162,11 @@ export async function writeAblation(
     "",
     markdownTable(table),
     "",
+    ...notes.map((n) => `- ${n}`),
+    ...(notes.length ? [""] : []),
   ].join("\n");
   const paths = { markdown: join(dir, "ablation.md"), json: join(dir, "ablation.json") };
   await writeFileAtomic(paths.markdown, md);
-  await writeJsonAtomic(paths.json, { base, rows: result.rows });
+  await writeJsonAtomic(paths.json, { base, rows: result.rows, notes });
   return paths;
 }

@@ -66,6 +66,10 @@ export interface PipelineMetrics {
   preset: string;
   visual: { checkpoint: string; top1: number; top5: number; reused: boolean };
   vectors: { path: string; words: number; dim: number; missingLabels: string[] };
+  /** Where the features and the DeViSE models are (read by `deno task zeroshot`). */
+  featureDir: string;
+  layers: FeatureLayer[];
+  deviseModels: Record<string, string>;
   results: ResultRow[];
   stageSeconds: Record<string, number>;
   report: string;
@@ -172,9 +176,10 @@ export async function runTrainPipeline(
   const results: ResultRow[] = [_row(`softmax (ResNet-${v.depth})`, probsTest, test, fineToCoarse)];
   const curves: LineChartOptions[] = [];
   const deviseScores: Record<string, Float32Array> = {};
+  const deviseModels: Record<string, string> = {};
   await timed("devise", async () => {
     for (const layer of cfg.settings.layers) {
-      const model = await _trainOrLoadDevise(
+      const { model, path } = await _trainOrLoadDevise(
         tf,
         cfg,
         run,
@@ -191,6 +196,7 @@ export async function runTrainPipeline(
       const testFeatures = await readFeatures(featurePath(featureDir, "cifar100", "test", layer));
       const scores = predictScores(tf, model, testFeatures.data, labels.data);
       deviseScores[layer] = scores;
+      deviseModels[layer] = path;
       results.push(_row(`DeViSE (${layer}, ${model.d}-D)`, scores, test, fineToCoarse));
     }
   });
@@ -227,6 +233,9 @@ export async function runTrainPipeline(
       dim: words.dim,
       missingLabels: labels.missing,
     },
+    featureDir,
+    layers: cfg.settings.layers,
+    deviseModels,
     results,
     stageSeconds: seconds,
     report: reportPaths.html,
@@ -258,7 +267,7 @@ async function _trainOrLoadDevise(
   labelData: Float32Array,
   vectorSources: Record<string, unknown>,
   curves: LineChartOptions[],
-): Promise<DeviseModel> {
+): Promise<{ model: DeviseModel; path: string }> {
   const trainPath = featurePath(featureDir, "cifar100", "train", layer);
   const testPath = featurePath(featureDir, "cifar100", "test", layer);
   const sources = {
@@ -269,7 +278,7 @@ async function _trainOrLoadDevise(
   const modelPath = join(cfg.workDir, `devise-${layer}-${await _key(sources)}.f32`);
   if (await artifactIsCurrent(modelPath, "devise-model", 1, sources)) {
     run.log(`   ${layer}: reusing ${modelPath}`);
-    return await loadDeviseModel(modelPath);
+    return { model: await loadDeviseModel(modelPath), path: modelPath };
   }
   const trainF = await readFeatures(trainPath);
   const testF = await readFeatures(testPath);
@@ -308,7 +317,7 @@ async function _trainOrLoadDevise(
       { name: "test", points: result.curves.map((c) => [c.epoch, c.testHit1]) },
     ],
   });
-  return result.model;
+  return { model: result.model, path: modelPath };
 }
 
 /** A seeded sample of test images with softmax and DeViSE top-5 labels. */

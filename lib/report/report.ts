@@ -1,7 +1,8 @@
 /**
- * Writes a run's report: `report.md` (tables, plots as sibling `.svg` files), a self-contained
- * `report.html` (inline CSS, inline SVG plots, images as PNG data URIs, no network references)
- * and `metrics.json` (every number in the report, no images).
+ * Writes a run's report: `report.md` (tables, plots as sibling `.svg` files) and a self-contained
+ * `report.html` (inline CSS, inline SVG plots, images as PNG data URIs, no network references).
+ * `metrics.json` is not written here: the run's `finish` owns it (see lib/cli/run.ts); use
+ * {@link reportNumbers} to put the report's numbers into it.
  *
  * @example
  * ```ts
@@ -15,7 +16,7 @@
  * @module
  */
 import { join } from "node:path";
-import { writeFileAtomic, writeJsonAtomic } from "../io/artifact.ts";
+import { writeFileAtomic } from "../io/artifact.ts";
 import { barChartSvg, escapeXml, heatmapSvg, type LineChartOptions, lineChartSvg } from "./svg.ts";
 import { type GridItem, imageGridHtml, imageGridMarkdown, pngDataUri } from "./image_grid.ts";
 
@@ -171,8 +172,8 @@ interface Section {
 }
 
 /**
- * Writes `report.md`, `report.html`, `metrics.json` and the plot `.svg` files into `dir`.
- * Returns the paths written.
+ * Writes `report.md`, `report.html` and the plot `.svg` files into `dir` (not `metrics.json`:
+ * `run.finish` writes that, so the two never overwrite each other). Returns the paths written.
  *
  * @example
  * ```ts
@@ -182,7 +183,7 @@ interface Section {
 export async function writeReport(
   dir: string,
   data: ReportData,
-): Promise<{ markdown: string; html: string; metrics: string; svgs: string[] }> {
+): Promise<{ markdown: string; html: string; svgs: string[] }> {
   await Deno.mkdir(dir, { recursive: true });
   const sections: Section[] = [];
   const svgs: string[] = [];
@@ -334,16 +335,22 @@ export async function writeReport(
   const paths = {
     markdown: join(dir, "report.md"),
     html: join(dir, "report.html"),
-    metrics: join(dir, "metrics.json"),
   };
   await writeFileAtomic(paths.markdown, md);
   await writeFileAtomic(paths.html, html);
-  await writeJsonAtomic(paths.metrics, _numbersOnly(data));
   return { ...paths, svgs };
 }
 
-/** The report data without pixels (images replaced by their shape). */
-function _numbersOnly(data: ReportData): Record<string, unknown> {
+/**
+ * The report data as plain JSON without pixels (images replaced by `<N bytes>`, non-finite
+ * numbers by null), e.g. to include in the metrics a task passes to `run.finish`.
+ *
+ * @example
+ * ```ts
+ * await run.finish({ ...summary, report: reportNumbers(data) }, flags.json);
+ * ```
+ */
+export function reportNumbers(data: ReportData): Record<string, unknown> {
   return JSON.parse(JSON.stringify(data, (_key, value) => {
     if (value instanceof Uint8Array) return `<${value.length} bytes>`;
     if (typeof value === "number" && !Number.isFinite(value)) return null;

@@ -1,0 +1,133 @@
+import assert from "node:assert/strict";
+import {
+  chooseUnseen,
+  classificationReport,
+  confusionSvg,
+  conseEmbed,
+  generalizedZeroShot,
+  harmonicMean,
+  hitAtK,
+  isHit,
+  meanOfDefined,
+  nearestLabel,
+  seenWordSet,
+  topWords,
+} from "../lib/zeroshot/eval.ts";
+import type { Neighbors } from "../lib/zeroshot/exact.ts";
+
+const close = (a: number, b: number, eps = 1e-6) =>
+  assert.ok(Math.abs(a - b) < eps, `${a} != ${b}`);
+
+Deno.test("ConSE: hand-computed convex combination and nearest target label", () => {
+  // Source label vectors s0=[1,0], s1=[0,1], s2=[-1,0]; probabilities 0.5, 0.3, 0.2.
+  const source = new Float32Array([1, 0, 0, 1, -1, 0]);
+  const probs = new Float32Array([0.5, 0.3, 0.2]);
+  const targets = new Float32Array([1, 0, 0, 1, Math.SQRT1_2, Math.SQRT1_2]);
+  // T=2: (0.5*s0 + 0.3*s1) / 0.8 = [0.625, 0.375]; cosines to targets 0.857, 0.514, 0.970.
+  const e2 = conseEmbed(probs, 3, source, 2, 2);
+  close(e2[0], 0.625);
+  close(e2[1], 0.375);
+  assert.deepEqual([...nearestLabel(e2, 2, targets)], [2]);
+  // T=1: just s0 -> target 0. T=3 (and T > C): (0.5 - 0.2, 0.3) / 1 = [0.3, 0.3] -> target 2.
+  assert.deepEqual([...conseEmbed(probs, 3, source, 2, 1)], [1, 0]);
+  assert.deepEqual([...nearestLabel(conseEmbed(probs, 3, source, 2, 1), 2, targets)], [0]);
+  const e3 = conseEmbed(probs, 3, source, 2, 10);
+  close(e3[0], 0.3);
+  close(e3[1], 0.3);
+  assert.throws(() => conseEmbed(probs, 3, new Float32Array(4), 2), /want 3x2/);
+});
+
+Deno.test("nearestLabel: cosine (not dot), candidates, zero label rows never chosen", () => {
+  // Label 0 is long but at 45 degrees; label 1 is short but aligned: cosine picks 1.
+  const labels = new Float32Array([10, 10, 0.1, 0, 0, 0]);
+  assert.deepEqual([...nearestLabel(new Float32Array([1, 0]), 2, labels)], [1]);
+  assert.deepEqual([...nearestLabel(new Float32Array([1, 0]), 2, labels, [0, 2])], [0]);
+  assert.deepEqual([...nearestLabel(new Float32Array([-1, -1]), 2, labels, [2])], [-1]);
+});
+
+Deno.test("classificationReport: per-class accuracy, confusion, mean; svg", () => {
+  const labels = Int32Array.of(0, 0, 1, 1, 1, 2);
+  const preds = Int32Array.of(0, 1, 1, 1, 0, 2);
+  const r = classificationReport(labels, preds, 4);
+  assert.deepEqual(r.confusion, [[1, 1, 0, 0], [1, 2, 0, 0], [0, 0, 1, 0], [0, 0, 0, 0]]);
+  close(r.perClassAccuracy[0], 0.5);
+  close(r.perClassAccuracy[1], 2 / 3);
+  close(r.perClassAccuracy[2], 1);
+  assert.ok(Number.isNaN(r.perClassAccuracy[3]));
+  close(r.meanAccuracy, (0.5 + 2 / 3 + 1) / 3);
+  close(r.accuracy, 4 / 6);
+  // A prediction of -1 (no candidate) is a miss, not a crash.
+  close(classificationReport(Int32Array.of(0), Int32Array.of(-1), 2).perClassAccuracy[0], 0);
+  assert.throws(() => classificationReport(Int32Array.of(0), Int32Array.of(0, 1), 2), /1 labels/);
+  assert.throws(() => classificationReport(Int32Array.of(5), Int32Array.of(0), 2), /outside/);
+  const svg = confusionSvg(r, ["a", "b", "c", "d"], "confusion");
+  assert.match(svg, /^<svg/);
+  assert.match(svg, /confusion/);
+});
+
+Deno.test("hit rule: plurals, phrase form, no head words", () => {
+  assert.ok(isHit(["butterflies"], "butterfly"));
+  assert.ok(isHit(["apple"], "apples"));
+  assert.ok(isHit(["pickup_trucks"], "pickup truck"));
+  assert.ok(isHit(["pickup_truck"], "pickup_truck"));
+  assert.ok(!isHit(["truck"], "pickup_truck"));
+  assert.ok(!isHit(["Butterfly"], "butterfly"));
+  const ranked = [["dog", "cats", "x"], ["truck", "car", "automobiles"]];
+  assert.deepEqual(hitAtK(ranked, ["cat", "automobile"], [1, 2, 5]), { 1: 0, 2: 0.5, 5: 1 });
+});
+
+Deno.test("topWords: unseen-only filter removes seen labels and their equivalents", () => {
+  const vocab = ["apple", "apples", "fruit", "truck", "trucks", "car", "pear"];
+  let asked = 0;
+  // A fake search that ranks the vocabulary in row order.
+  const search = (_q: Float32Array, k: number): Neighbors => {
+    asked = k;
+    const ids = vocab.map((_, i) => i).slice(0, k);
+    return { ids, distances: ids.map((i) => i / 10) };
+  };
+  const q = new Float32Array(2);
+  assert.deepEqual(topWords(search, vocab, q, 2), ["apple", "apples"]);
+  const seen = seenWordSet(["apple", "car"]);
+  assert.ok(seen.has("apples") && seen.has("cars"));
+  assert.deepEqual(topWords(search, vocab, q, 3, { words: seen }), ["fruit", "truck", "trucks"]);
+  assert.ok(asked >= 3);
+  // The true label is never filtered, even when it is also "seen".
+  assert.deepEqual(topWords(search, vocab, q, 2, { words: seen, trueLabel: "apple" }), [
+    "apple",
+    "apples",
+  ]);
+  // Fewer than k left: returns what remains.
+  assert.deepEqual(topWords(search, vocab, q, 10, { words: seen }), [
+    "fruit",
+    "truck",
+    "trucks",
+    "pear",
+  ]);
+});
+
+Deno.test("generalised zero-shot: K-way unseen, seen/unseen accuracy, harmonic mean", () => {
+  const labelVecs = new Float32Array([1, 0, 0, 1, -1, 0, 0, -1]);
+  const embedded = new Float32Array([1, 0.2, 1, 0.5, -1, 0.5, 1, -0.5]);
+  const labels = Int32Array.of(0, 1, 2, 3);
+  const g = generalizedZeroShot(embedded, 2, labels, labelVecs, [2, 3]);
+  close(g.unseenAccuracy, 1); // among {2, 3} both unseen examples are right
+  close(g.seenAccuracy, 0.5); // class 0 right, class 1 predicted as 0
+  close(g.unseenAllAccuracy, 0.5); // class 2 right, class 3 predicted as 0
+  close(g.harmonicMean, 0.5);
+  close(harmonicMean(0.6, 0.2), 0.3);
+  assert.equal(harmonicMean(0, 0), 0);
+  close(meanOfDefined([1, NaN, 0]), 0.5);
+});
+
+Deno.test("chooseUnseen: seeded, distinct, sorted; named lists; bad K", () => {
+  const a = chooseUnseen(100, 20, { seed: 1 });
+  assert.deepEqual(a, chooseUnseen(100, 20, { seed: 1 }));
+  assert.notDeepEqual(a, chooseUnseen(100, 20, { seed: 2 }));
+  assert.equal(new Set(a).size, 20);
+  assert.ok(a.every((c, i) => c >= 0 && c < 100 && (i === 0 || c > a[i - 1])));
+  const names = ["apple", "bear", "cloud"];
+  assert.deepEqual(chooseUnseen(3, 0, { named: ["cloud", "apple"], names }), [0, 2]);
+  assert.throws(() => chooseUnseen(3, 0, { named: ["dragon"], names }), /'dragon'/);
+  assert.throws(() => chooseUnseen(100, 100), /between 1 and 99/);
+  assert.throws(() => chooseUnseen(100, 0), /between 1 and 99/);
+});
