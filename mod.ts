@@ -96,3 +96,23 @@ export { barChartSvg, heatmapSvg, lineChartSvg } from "./lib/report/svg.ts";
 // The pipeline behind `deno task train`
 export { runTrainPipeline } from "./lib/pipeline/train.ts";
 export { PRESETS } from "./lib/pipeline/presets.ts";
+export { runZeroShot } from "./lib/pipeline/zeroshot.ts";
+
+// 5. Zero-shot
+export {
+  buildIndex,
+  type HnswIndex,
+  openOrBuildIndex,
+  searchIndex,
+  writeIndex,
+} from "./lib/zeroshot/index.ts";
+export { exactTopK, recallAtK } from "./lib/zeroshot/exact.ts";
+export {
+  classificationReport,
+  conseEmbed,
+  generalizedZeroShot,
+  hitAtK as vocabularyHitAtK,
+  isHit,
+  nearestLabel,
+  topWords,
+} from "./lib/zeroshot/eval.ts";

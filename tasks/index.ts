@@ -38,7 +38,11 @@ const spec = {
   m: { type: "number", default: 16, help: "HNSW M (graph degree)" },
   efConstruction: { type: "number", default: 200, help: "HNSW efConstruction" },
   ef: { type: "number", default: 100, help: "HNSW search ef" },
-  shards: { type: "number", default: 0, help: "build shards in parallel Workers (0 = auto)" },
+  shards: {
+    type: "number",
+    default: 0,
+    help: "build shards in parallel Workers (0 = auto: one per core above 500k vectors)",
+  },
   queries: { type: "number", default: 1000, help: "recall/throughput queries" },
   queryNoise: { type: "number", default: 0.5, help: "norm of the noise added to query rows" },
   seed: { type: "number", default: 1, help: "seed for synthetic data and queries" },
@@ -62,7 +66,7 @@ async function main() {
   const run = await startRun("index", flags.out, { ...flags }, { quiet: flags.quiet });
   const { vectors, path, source } = await _loadVectors(flags, run.log);
   const count = vectors.data.length / vectors.dim;
-  const shards = flags.shards || (count > 1_500_000 ? navigator.hardwareConcurrency : 1);
+  const shards = flags.shards || (count > 500_000 ? navigator.hardwareConcurrency : 1);
 
   const bar = new Progress("build index", count, { unit: "vec", quiet: flags.quiet });
   const opened = await openOrBuildIndex(vectors, {

@@ -26,6 +26,7 @@ for await (const chunk of child.stdout) {
 }
 const status = await child.status;
 // deno test's summary: "ok | 12 passed (3 steps) | 0 failed (3s)" or "FAILED | 1 passed | 2 failed".
+// deno-lint-ignore no-control-regex -- strip ANSI colour codes
 const clean = text.replace(/\x1b\[[0-9;]*m/g, "");
 const summary = [...clean.matchAll(/^(?:ok|FAILED) \| (\d+) passed.*?\| (\d+) failed/gm)].at(-1);
 const passed = summary ? Number(summary[1]) : 0;

@@ -150,6 +150,8 @@ async function main(): Promise<void> {
       source: flags.vectors,
       dim: preset.word2vec.dim,
       epochs: preset.word2vec.epochs,
+      retrofit: preset.word2vec.retrofit,
+      dataDir,
       url: flags.vectorsUrl || undefined,
     },
     workDir: flags.workDir,

@@ -34,7 +34,7 @@ async function _fixture(dir: string): Promise<PipelineConfig> {
         inputSize: 8,
       },
       layers: ["gap", "act"],
-      word2vec: { dim: 16, epochs: 1 },
+      word2vec: { dim: 16, epochs: 1, retrofit: "none" },
       devise: { epochs: 3, batchSize: 32, lr: 1e-2 },
       etaMinutes: 1,
     },

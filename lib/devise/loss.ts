@@ -24,6 +24,8 @@
  * ```
  * @module
  */
+import { normalizeRows } from "../text/vectors.ts";
+export { normalizeRows };
 import type * as tfType from "@tensorflow/tfjs";
 import type { Rng } from "../io/rng.ts";
 
@@ -287,22 +289,4 @@ export function labelScores(
     }
   }
   return out;
-}
-
-/**
- * Normalises each row of a row-major matrix to unit length in place (zero rows stay zero).
- *
- * @example
- * ```ts
- * normalizeRows(labelVectors, 300);
- * ```
- */
-export function normalizeRows(matrix: Float32Array, dims: number): Float32Array {
-  for (let r = 0; r < matrix.length / dims; r++) {
-    let s = 0;
-    for (let k = 0; k < dims; k++) s += matrix[r * dims + k] ** 2;
-    const inv = s > 0 ? 1 / Math.sqrt(s) : 0;
-    for (let k = 0; k < dims; k++) matrix[r * dims + k] *= inv;
-  }
-  return matrix;
 }

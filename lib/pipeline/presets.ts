@@ -38,7 +38,8 @@ export interface Preset {
   };
   /** Feature layers to extract and train DeViSE on (the report compares them). */
   layers: FeatureLayer[];
-  word2vec: { dim: number; epochs: number };
+  /** Our skip-gram vectors (used with `--vectors skipgram`); files are keyed by `dim`. */
+  word2vec: { dim: number; epochs: number; retrofit: "none" | "wordnet" };
   devise: { epochs: number; batchSize: number; lr: number };
   /** Rough wall time on this kind of machine, said before the run starts. */
   etaMinutes: number;
@@ -58,7 +59,7 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
       limit: 5000,
     },
     layers: ["gap", "act"],
-    word2vec: { dim: 100, epochs: 1 },
+    word2vec: { dim: 50, epochs: 2, retrofit: "wordnet" },
     devise: { epochs: 3, batchSize: 256, lr: 1e-3 },
     etaMinutes: 8,
   },
@@ -74,7 +75,7 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
       limit: 0,
     },
     layers: ["gap", "act"],
-    word2vec: { dim: 200, epochs: 10 },
+    word2vec: { dim: 100, epochs: 20, retrofit: "wordnet" },
     devise: { epochs: 20, batchSize: 256, lr: 1e-3 },
     etaMinutes: 120,
   },
@@ -90,7 +91,7 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
       limit: 0,
     },
     layers: ["gap", "act", "bn"],
-    word2vec: { dim: 300, epochs: 10 },
+    word2vec: { dim: 300, epochs: 20, retrofit: "wordnet" },
     devise: { epochs: 30, batchSize: 256, lr: 1e-3 },
     etaMinutes: 600,
   },

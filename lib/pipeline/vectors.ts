@@ -24,6 +24,10 @@ export interface VectorsChoice {
   dim: number;
   /** Skip-gram epochs (skipgram only). */
   epochs: number;
+  /** Retrofit the skip-gram vectors to WordNet (skipgram only). */
+  retrofit?: "none" | "wordnet";
+  /** Data folder (its word-sim/ sets are evaluated after training). */
+  dataDir?: string;
   /** Folder for trained and downloaded vectors (default `data/vectors`). */
   vectorsDir?: string;
   /** Overrides the named source's download URL. */
@@ -108,6 +112,9 @@ async function _skipgram(choice: VectorsChoice, dir: string, run: Run): Promise<
     String(choice.epochs),
     "--vectors-dir",
     dir,
+    "--retrofit",
+    choice.retrofit ?? "none",
+    ...(choice.dataDir ? ["--data-dir", choice.dataDir] : []),
     "--out",
     join(run.dir, "word2vec"),
     "--json",

@@ -102,7 +102,7 @@ export function vectorOf(v: WordVectors, word: string): Float32Array | undefined
  * normalizeRows(d, 2); // d = [0.6, 0.8, 0, 0]
  * ```
  */
-export function normalizeRows(data: Float32Array, dim: number): void {
+export function normalizeRows(data: Float32Array, dim: number): Float32Array {
   if (data.length % dim !== 0) {
     throw new RangeError(`data length ${data.length} is not a multiple of dim ${dim}`);
   }
@@ -113,6 +113,7 @@ export function normalizeRows(data: Float32Array, dim: number): void {
     const scale = 1 / Math.sqrt(sum);
     for (let j = 0; j < dim; j++) data[off + j] *= scale;
   }
+  return data;
 }
 
 /**

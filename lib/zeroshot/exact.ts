@@ -10,6 +10,9 @@
  * ```
  * @module
  */
+import { normalizeRows } from "../text/vectors.ts";
+
+export { normalizeRows };
 
 /** Row-major vectors: `data.length === count * dim`. `WordVectors` fits this shape. */
 export interface VectorRows {
@@ -25,25 +28,6 @@ export interface Neighbors {
   ids: number[];
   /** Cosine distances `1 - cos`, ascending. */
   distances: number[];
-}
-
-/**
- * Scales every row to unit length in place (zero rows stay zero). Returns `data`.
- *
- * @example
- * ```ts
- * normalizeRows(new Float32Array([3, 4]), 2); // [0.6, 0.8]
- * ```
- */
-export function normalizeRows(data: Float32Array, dim: number): Float32Array {
-  for (let off = 0; off < data.length; off += dim) {
-    let sum = 0;
-    for (let j = 0; j < dim; j++) sum += data[off + j] * data[off + j];
-    if (sum === 0) continue;
-    const scale = 1 / Math.sqrt(sum);
-    for (let j = 0; j < dim; j++) data[off + j] *= scale;
-  }
-  return data;
 }
 
 /**

@@ -1,0 +1,348 @@
+/**
+ * `deno task zeroshot`, top to bottom: CIFAR-10 test images through a DeViSE model trained on
+ * CIFAR-100 only. 10-way accuracy per class for DeViSE and ConSE (Norouzi et al. 2014) on the same
+ * visual model; with `--vocab full`, the nearest words of the whole vocabulary through an HNSW
+ * index (hit@k, plus an "unseen only" variant without the 100 training labels); with `--unseen K`,
+ * a seen/unseen split inside CIFAR-100 (generalised zero-shot).
+ *
+ * ```sh
+ * deno task zeroshot --vocab full --data-dir ../shared/data
+ * deno task zeroshot --unseen 20 --data-dir ../shared/data --json
+ * ```
+ * @module
+ */
+import type { Run } from "../cli/run.ts";
+import { Progress } from "../cli/progress.ts";
+import type { TF } from "../backend/select.ts";
+import { type CifarSplit, loadCifar } from "../data/cifar.ts";
+import {
+  type DeviseConfig,
+  embed,
+  type EpochStats,
+  loadDeviseModel,
+  trainDevise,
+} from "../devise/train.ts";
+import { featurePath, readFeatures } from "../vision/extract.ts";
+import { labelVectors } from "../text/labels.ts";
+import { readVectors } from "../text/word2vec_io.ts";
+import { normalizeRows } from "../text/vectors.ts";
+import { type ResultRow, type Table, writeReport } from "../report/report.ts";
+import { exactTopK, recallAtK } from "../zeroshot/exact.ts";
+import {
+  type HnswIndex,
+  indexPathFor,
+  openOrBuildIndex,
+  searchIndex,
+  vectorsSource,
+} from "../zeroshot/index.ts";
+import {
+  chooseUnseen,
+  classificationReport,
+  conseEmbed,
+  generalizedZeroShot,
+  hitAtK,
+  nearestLabel,
+  seenWordSet,
+  topWords,
+} from "../zeroshot/eval.ts";
+import { Rng } from "../io/rng.ts";
+
+/** Settings of one zero-shot run. */
+export interface ZeroShotConfig {
+  dataDir: string;
+  /** A `deno task train` run folder (its metrics.json names features, vectors, models). */
+  from: string;
+  layer: string;
+  vocab: "10" | "full";
+  /** Words returned per image (hit@k up to this). */
+  k: number;
+  m: number;
+  efConstruction: number;
+  ef: number;
+  /** ConSE: how many of the top CIFAR-100 labels are mixed. */
+  conseT: number;
+  /** Hold out this many CIFAR-100 classes (0 = skip the seen/unseen experiment). */
+  unseen: number;
+  unseenNames: string[];
+  /** Test images whose top-10 words are shown in the report. */
+  showImages: number;
+  seed: number;
+}
+
+const _KS = [1, 2, 5, 10, 20];
+
+/** Runs the zero-shot evaluation and writes the report into `run.dir`. */
+export async function runZeroShot(
+  tf: TF,
+  cfg: ZeroShotConfig,
+  run: Run,
+): Promise<Record<string, unknown>> {
+  // 1. What `train` produced: features, vectors and the DeViSE model of the chosen layer.
+  const trained = JSON.parse(await Deno.readTextFile(`${cfg.from}/metrics.json`));
+  const modelPath = trained.deviseModels?.[cfg.layer];
+  if (!modelPath) {
+    throw new Error(
+      `${cfg.from}/metrics.json has no DeViSE model for layer '${cfg.layer}' ` +
+        `(has: ${Object.keys(trained.deviseModels ?? {}).join(", ") || "none"})`,
+    );
+  }
+  const model = await loadDeviseModel(modelPath);
+  const words = await readVectors(trained.vectors.path);
+  const c10 = await loadCifar(cfg.dataDir, "cifar10", "test");
+  const c100 = await loadCifar(cfg.dataDir, "cifar100", "test");
+  const target = labelVectors(words, c10.labelNames);
+  const source = labelVectors(words, c100.labelNames);
+  const missing = [...target.missing, ...source.missing];
+  if (missing.length) throw new Error(`${trained.vectors.path}: no vector for ${missing}`);
+  const D = words.dim;
+  run.log(
+    `model ${modelPath} (${cfg.layer}, ${model.d}-D → ${D}-D); vectors ${words.words.length}`,
+  );
+
+  // 2. 10-way CIFAR-10: DeViSE embeds the image; ConSE mixes the softmax's top-T label vectors.
+  const dir = trained.featureDir as string;
+  const feats = await readFeatures(featurePath(dir, "cifar10", "test", cfg.layer));
+  const probs = await readFeatures(featurePath(dir, "cifar10", "test", "probs"));
+  const embedded = {
+    DeViSE: embed(tf, model, feats.data),
+    ConSE: conseEmbed(probs.data, 100, source.data, D, cfg.conseT),
+  };
+  const tenWay = Object.fromEntries(
+    Object.entries(embedded).map(([name, e]) => [
+      name,
+      classificationReport(c10.labels, nearestLabel(e, D, target.data), 10),
+    ]),
+  );
+  for (const [name, r] of Object.entries(tenWay)) {
+    run.log(
+      `10-way ${name}: mean per-class accuracy ${(100 * r.meanAccuracy).toFixed(2)}% (` +
+        r.perClassAccuracy.map((a, c) => `${c10.labelNames[c]} ${(100 * a).toFixed(1)}`)
+          .join(", ") +
+        ")",
+    );
+  }
+  const metrics: Record<string, unknown> = {
+    layer: cfg.layer,
+    model: modelPath,
+    tenWay: Object.fromEntries(
+      Object.entries(tenWay).map(([n, r]) => [n, {
+        meanAccuracy: r.meanAccuracy,
+        perClass: Object.fromEntries(r.perClassAccuracy.map((a, c) => [c10.labelNames[c], a])),
+      }]),
+    ),
+  };
+
+  // 3. Full vocabulary through HNSW: every word is a candidate label.
+  const tables: Table[] = [];
+  let fullVocab: ResultRow[] | undefined;
+  let topWordsShown: { image: Uint8Array; trueLabel: string; words: string[] }[] | undefined;
+  if (cfg.vocab === "full") {
+    const rows = { dim: D, data: words.data.slice() };
+    normalizeRows(rows.data, D);
+    const bar = new Progress("hnsw build", words.words.length, { unit: "vec" });
+    const opened = await openOrBuildIndex(rows, {
+      path: indexPathFor(trained.vectors.path, { m: cfg.m, efConstruction: cfg.efConstruction }),
+      source: await vectorsSource(trained.vectors.path),
+      m: cfg.m,
+      efConstruction: cfg.efConstruction,
+      onProgress: (done) => bar.tick(done - bar.count),
+      log: run.log,
+    });
+    bar.done();
+    const index = opened.index;
+    const quality = _indexQuality(index, rows, embedded.DeViSE, D, cfg);
+    run.log(
+      `index: ${words.words.length} vectors, M ${cfg.m}, efC ${cfg.efConstruction}, ef ${cfg.ef}: ` +
+        `recall@10 ${
+          quality.recallAt10.toFixed(4)
+        } vs exact on ${quality.queries} image queries, ` +
+        `${quality.queriesPerSecond.toFixed(0)} queries/s, ${opened.bytes} bytes, ` +
+        (opened.reused ? "reused" : `built in ${index.buildSeconds.toFixed(1)} s`),
+    );
+    const search = (q: Float32Array, k: number) => searchIndex(index, q, k, Math.max(cfg.ef, k));
+    const trueNames = [...c10.labels].map((y) => c10.labelNames[y]);
+    const seen = seenWordSet(c100.labelNames);
+    fullVocab = [];
+    const ranked: Record<string, string[][]> = {};
+    for (const [name, e] of Object.entries(embedded)) {
+      const all: string[][] = [], unseenOnly: string[][] = [];
+      const q = new Float32Array(D);
+      for (let i = 0; i < c10.count; i++) {
+        q.set(e.subarray(i * D, (i + 1) * D));
+        all.push(topWords(search, words.words, q, cfg.k));
+        unseenOnly.push(
+          topWords(search, words.words, q, cfg.k, { words: seen, trueLabel: trueNames[i] }),
+        );
+      }
+      ranked[name] = all;
+      fullVocab.push({ model: `${name}, all words`, hit: hitAtK(all, trueNames, _KS) });
+      fullVocab.push({ model: `${name}, unseen only`, hit: hitAtK(unseenOnly, trueNames, _KS) });
+    }
+    metrics.fullVocab = Object.fromEntries(fullVocab.map((r) => [r.model, r.hit]));
+    metrics.index = { ...quality, bytes: opened.bytes, reused: opened.reused };
+    tables.push({
+      title: "HNSW index",
+      columns: ["vectors", "M", "efConstruction", "ef", "recall@10", "queries/s", "bytes", "build"],
+      rows: [[
+        String(words.words.length),
+        String(cfg.m),
+        String(cfg.efConstruction),
+        String(cfg.ef),
+        quality.recallAt10.toFixed(4),
+        quality.queriesPerSecond.toFixed(0),
+        String(opened.bytes),
+        opened.reused ? "reused" : `${index.buildSeconds.toFixed(1)} s`,
+      ]],
+    });
+    const pick = new Rng(cfg.seed).permutation(c10.count).subarray(0, cfg.showImages);
+    topWordsShown = [...pick].map((i) => ({
+      image: c10.images.subarray(i * 3072, (i + 1) * 3072),
+      trueLabel: c10.labelNames[c10.labels[i]],
+      words: ranked.DeViSE[i].slice(0, 10),
+    }));
+  }
+
+  // 4. Seen/unseen inside CIFAR-100: retrain M without K classes, test on all 100.
+  if (cfg.unseen > 0 || cfg.unseenNames.length) {
+    const gzsl = await _seenUnseen(tf, cfg, run, dir, model.config, source.data, D, c100);
+    metrics.unseen = gzsl.metrics;
+    tables.push(gzsl.table);
+  }
+
+  // 5. Report.
+  const report = await writeReport(run.dir, {
+    title: `Zero-shot: CIFAR-10 through CIFAR-100 eyes (${cfg.layer} features)`,
+    config: { ...run.config, from: cfg.from, model: modelPath, vectors: trained.vectors.path },
+    zeroShot: {
+      tenWay: {
+        classes: c10.labelNames,
+        accuracy: Object.fromEntries(
+          Object.entries(tenWay).map(([n, r]) => [n, r.perClassAccuracy]),
+        ),
+        overall: Object.fromEntries(Object.entries(tenWay).map(([n, r]) => [n, r.meanAccuracy])),
+        confusion: {
+          title: "DeViSE 10-way confusion (rows: true)",
+          values: tenWay.DeViSE.confusion,
+        },
+      },
+      fullVocab,
+      topWords: topWordsShown,
+      notes: [
+        "A full-vocabulary hit counts when one of the top-k words is the true label, its `_` " +
+        "phrase form, or its simple plural/singular (lib/text/labels.ts labelEquivalents).",
+        '"Unseen only" removes the 100 CIFAR-100 labels and their equivalents from the candidates.',
+        `ConSE mixes the top ${cfg.conseT} CIFAR-100 label vectors weighted by softmax probability.`,
+      ],
+    },
+    tables,
+  });
+  metrics.report = report.html;
+  return metrics;
+}
+
+/** recall@10 of the index against exact search, and single-threaded queries/s. */
+function _indexQuality(
+  index: HnswIndex,
+  rows: { dim: number; data: Float32Array },
+  queries: Float32Array,
+  D: number,
+  cfg: ZeroShotConfig,
+) {
+  const n = Math.min(1000, queries.length / D);
+  const pick = new Rng(cfg.seed + 1).permutation(queries.length / D).subarray(0, n);
+  const found: number[][] = [];
+  const t0 = performance.now();
+  for (const i of pick) {
+    found.push(searchIndex(index, queries.subarray(i * D, (i + 1) * D), 10, cfg.ef).ids);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const truth = [...pick].map((i) => exactTopK(rows, queries.subarray(i * D, (i + 1) * D), 10));
+  return { queries: n, recallAt10: recallAtK(truth, found, 10), queriesPerSecond: n / seconds };
+}
+
+/** Generalised zero-shot inside CIFAR-100 for DeViSE (retrained on seen classes) and ConSE. */
+async function _seenUnseen(
+  tf: TF,
+  cfg: ZeroShotConfig,
+  run: Run,
+  dir: string,
+  deviseConfig: DeviseConfig,
+  labelData: Float32Array,
+  D: number,
+  test: CifarSplit,
+) {
+  const unseen = chooseUnseen(100, cfg.unseen, {
+    seed: cfg.seed,
+    named: cfg.unseenNames,
+    names: test.labelNames,
+  });
+  const unseenSet = new Set(unseen);
+  run.log(`unseen classes (${unseen.length}): ${unseen.map((c) => test.labelNames[c]).join(", ")}`);
+  const train = await loadCifar(cfg.dataDir, "cifar100", "train");
+  const trainF = await readFeatures(featurePath(dir, "cifar100", "train", cfg.layer));
+  const d = trainF.shape[1];
+  const keep = [...train.labels.keys()].filter((i) => !unseenSet.has(train.labels[i]));
+  const seenF = new Float32Array(keep.length * d);
+  keep.forEach((r, i) => seenF.set(trainF.data.subarray(r * d, (r + 1) * d), i * d));
+  const seenLabels = Int32Array.from(keep.map((r) => train.labels[r]));
+  const result = await trainDevise(tf, {
+    ...deviseConfig,
+    trainFeatures: seenF,
+    trainLabels: seenLabels,
+    labelVectors: labelData,
+    dims: D,
+    onEpoch: (s: EpochStats) =>
+      run.log(`   seen-only DeViSE epoch ${s.epoch}: loss ${s.trainLoss.toFixed(4)}`),
+  });
+  const testF = await readFeatures(featurePath(dir, "cifar100", "test", cfg.layer));
+  const testP = await readFeatures(featurePath(dir, "cifar100", "test", "probs"));
+  // ConSE may only mix seen labels: the softmax of unseen classes is dropped and renormalised.
+  const seenProbs = testP.data.slice();
+  for (let i = 0; i < test.count; i++) for (const c of unseen) seenProbs[i * 100 + c] = 0;
+  const methods = {
+    DeViSE: generalizedZeroShot(
+      embed(tf, result.model, testF.data),
+      D,
+      test.labels,
+      labelData,
+      unseen,
+    ),
+    ConSE: generalizedZeroShot(
+      conseEmbed(seenProbs, 100, labelData, D, cfg.conseT),
+      D,
+      test.labels,
+      labelData,
+      unseen,
+    ),
+  };
+  const table: Table = {
+    title: `Seen/unseen split of CIFAR-100 (${unseen.length} unseen classes, seed ${cfg.seed})`,
+    columns: [
+      "method",
+      `${unseen.length}-way unseen`,
+      "seen (of 100)",
+      "unseen (of 100)",
+      "harmonic mean",
+    ],
+    rows: Object.entries(methods).map(([n, m]) => [
+      n,
+      m.unseenAccuracy,
+      m.seenAccuracy,
+      m.unseenAllAccuracy,
+      m.harmonicMean,
+    ]),
+  };
+  for (const [n, m] of Object.entries(methods)) {
+    run.log(
+      `${n}: ${unseen.length}-way unseen ${(100 * m.unseenAccuracy).toFixed(1)}%, seen ` +
+        `${(100 * m.seenAccuracy).toFixed(1)}%, unseen-of-100 ${
+          (100 * m.unseenAllAccuracy).toFixed(1)
+        }%, ` +
+        `H ${(100 * m.harmonicMean).toFixed(1)}%`,
+    );
+  }
+  return {
+    metrics: { classes: unseen.map((c) => test.labelNames[c]), ...methods },
+    table,
+  };
+}
