@@ -23,12 +23,7 @@ import {
 import { findCifarFolder, resolveDataDir } from "../lib/data/cifar.ts";
 import { DEFAULT_DEVISE_CONFIG as DD, type DeviseConfig } from "../lib/devise/train.ts";
 import { LOSS_KINDS, type LossKind } from "../lib/devise/loss.ts";
-import {
-  defaultPreset,
-  PRESET_NAMES,
-  type PresetName,
-  PRESETS,
-} from "../lib/pipeline/presets.ts";
+import { defaultPreset, PRESET_NAMES, type PresetName, PRESETS } from "../lib/pipeline/presets.ts";
 import { runTrainPipeline } from "../lib/pipeline/train.ts";
 import { FEATURE_LAYERS, type FeatureLayer } from "../lib/vision/models.ts";
 
@@ -68,7 +63,8 @@ const spec = {
     help: "DeViSE loss",
   },
   margin: { type: "number", default: DD.margin, help: "hinge margin (Frome et al.: 0.1)" },
-  dropout: { type: "number", default: DD.dropout, help: "dropout on the image features" },
+  dropout: { type: "number", default: -1, help: "dropout on the image features (-1 = preset)" },
+  weightDecay: { type: "number", default: -1, help: "L2 penalty on M (-1 = preset)" },
   deviseEpochs: { type: "number", default: 0, help: "DeViSE epochs (0 = preset)" },
   deviseLr: { type: "number", default: 0, help: "DeViSE learning rate (0 = preset)" },
   seed: { type: "number", default: 1, help: "seed for every stage" },
@@ -119,7 +115,8 @@ async function main(): Promise<void> {
     ...DD,
     loss: flags.loss as LossKind,
     margin: flags.margin,
-    dropout: flags.dropout,
+    dropout: flags.dropout >= 0 ? flags.dropout : preset.devise.dropout,
+    weightDecay: flags.weightDecay >= 0 ? flags.weightDecay : preset.devise.weightDecay,
     epochs: flags.deviseEpochs || preset.devise.epochs,
     batchSize: preset.devise.batchSize,
     lr: flags.deviseLr || preset.devise.lr,

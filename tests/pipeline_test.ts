@@ -35,7 +35,7 @@ async function _fixture(dir: string): Promise<PipelineConfig> {
       },
       layers: ["gap", "act"],
       word2vec: { dim: 16, epochs: 1, retrofit: "none" },
-      devise: { epochs: 3, batchSize: 32, lr: 1e-2 },
+      devise: { epochs: 3, batchSize: 32, lr: 1e-2, dropout: 0, weightDecay: 0 },
       etaMinutes: 1,
     },
     dataDir: dir,

@@ -40,7 +40,8 @@ export interface Preset {
   layers: FeatureLayer[];
   /** Our skip-gram vectors (used with `--vectors skipgram`); files are keyed by `dim`. */
   word2vec: { dim: number; epochs: number; retrofit: "none" | "wordnet" };
-  devise: { epochs: number; batchSize: number; lr: number };
+  /** DeViSE training; dropout and weight decay regularise the 4096-D `act` map. */
+  devise: { epochs: number; batchSize: number; lr: number; dropout: number; weightDecay: number };
   /** Rough wall time on this kind of machine, said before the run starts. */
   etaMinutes: number;
 }
@@ -60,7 +61,7 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
     },
     layers: ["gap", "act"],
     word2vec: { dim: 50, epochs: 2, retrofit: "wordnet" },
-    devise: { epochs: 3, batchSize: 256, lr: 1e-3 },
+    devise: { epochs: 3, batchSize: 256, lr: 1e-3, dropout: 0, weightDecay: 0 },
     etaMinutes: 8,
   },
   cpu: {
@@ -76,7 +77,7 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
     },
     layers: ["gap", "act"],
     word2vec: { dim: 100, epochs: 20, retrofit: "wordnet" },
-    devise: { epochs: 20, batchSize: 256, lr: 1e-3 },
+    devise: { epochs: 20, batchSize: 256, lr: 3e-4, dropout: 0.5, weightDecay: 1e-4 },
     etaMinutes: 120,
   },
   paper: {
@@ -92,7 +93,7 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
     },
     layers: ["gap", "act", "bn"],
     word2vec: { dim: 300, epochs: 20, retrofit: "wordnet" },
-    devise: { epochs: 30, batchSize: 256, lr: 1e-3 },
+    devise: { epochs: 30, batchSize: 256, lr: 3e-4, dropout: 0.5, weightDecay: 1e-4 },
     etaMinutes: 600,
   },
 };
