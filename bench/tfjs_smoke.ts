@@ -43,7 +43,10 @@ function _resnet20(tf: Tf) {
 async function _main(): Promise<void> {
   const batch = Number(Deno.args[0] ?? 128);
   const steps = Number(Deno.args[1] ?? 5);
-  const setup = await setupLibtensorflow({ cacheDir: defaultCacheDir(), log: (l) => console.error(l) });
+  const setup = await setupLibtensorflow({
+    cacheDir: defaultCacheDir(),
+    log: (l) => console.error(l),
+  });
   const tf: Tf = await import("@tensorflow/tfjs-node");
 
   const a = tf.randomNormal([256, 256]);
