@@ -156,7 +156,10 @@ async function main(): Promise<void> {
     const base = join(flags.vectorsDir, `skipgram-${flags.dim}`);
     // Threads change the Hogwild schedule but not the model; they are recorded, not compared.
     const sources = { corpus: corpus.sha256, hyperparameters: hyper };
-    if (!flags.force && await artifactIsCurrent(`${base}.bin`, BIN_FORMAT, VERSION, sources)) {
+    // Both files must be complete: a kill between the two writes leaves only the .bin.
+    const current = await artifactIsCurrent(`${base}.bin`, BIN_FORMAT, VERSION, sources) &&
+      await artifactIsCurrent(`${base}.txt`, TXT_FORMAT, VERSION, sources);
+    if (!flags.force && current) {
       const sidecar = await readSidecar(`${base}.bin`, BIN_FORMAT, VERSION, {
         verifyChecksum: true,
       });

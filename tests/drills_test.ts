@@ -589,12 +589,9 @@ Deno.test("drill: kill -9 during word2vec training, re-run: same vectors", async
   }
 });
 
-// Known bug, found by this drill: tasks/word2vec.ts reuses a valid .bin without checking the
-// .txt, so a kill between the two writes leaves the .txt missing for good. Ignored (counted as
-// skipped) until fixed; run it with DEVISE_DRILLS_KNOWN_BUGS=1.
+// Found by this drill: word2vec used to reuse a valid .bin without checking the .txt.
 Deno.test({
   name: "drill: word2vec killed between the .bin and .txt writes, re-run restores the .txt",
-  ignore: Deno.env.get("DEVISE_DRILLS_KNOWN_BUGS") !== "1",
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "drill-w2v-txt-" });
     try {
