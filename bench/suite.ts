@@ -62,7 +62,8 @@ export function speedRatio(ours: number | null, peer: number | null, higherIsBet
 function _row(
   r: Omit<BenchRow, "ratio"> & { ratio?: number | null },
 ): BenchRow {
-  return { ...r, ratio: r.ratio ?? speedRatio(r.ours, r.peerValue, r.higherIsBetter) };
+  const ratio = r.ratio !== undefined ? r.ratio : speedRatio(r.ours, r.peerValue, r.higherIsBetter);
+  return { ...r, ratio }; // an explicit null (quality rows) stays null
 }
 
 function _num(x: unknown): number | null {
