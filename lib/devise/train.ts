@@ -422,7 +422,8 @@ export function evaluateDevise(
 
 /** Artifact format tag of a saved DeViSE model. */
 export const DEVISE_MODEL_FORMAT = "devise-model";
-const DEVISE_MODEL_VERSION = 1;
+/** Version of {@link DEVISE_MODEL_FORMAT}. */
+export const DEVISE_MODEL_VERSION = 1;
 
 /**
  * Saves M (then mean and std when standardised) as one little-endian float32 artifact; the

@@ -15,16 +15,23 @@ import { join } from "node:path";
 import type { Run } from "../cli/run.ts";
 import type { TF } from "../backend/select.ts";
 import { channelStats, type CifarSplit, loadCifar } from "../data/cifar.ts";
-import { sha256Hex } from "../io/artifact.ts";
+import { artifactIsCurrent, readSidecar, sha256Hex } from "../io/artifact.ts";
 import { Rng } from "../io/rng.ts";
-import { resolveCheckpoint } from "../vision/checkpoint.ts";
-import { extractAll, featurePath, readFeatures } from "../vision/extract.ts";
-import { modelFromCheckpoint } from "../vision/checkpoint.ts";
+import { modelFromCheckpoint, resolveCheckpoint } from "../vision/checkpoint.ts";
+import {
+  extractAll,
+  featurePath,
+  FEATURES_FORMAT,
+  FEATURES_VERSION,
+  readFeatures,
+} from "../vision/extract.ts";
 import type { FeatureLayer } from "../vision/models.ts";
 import { DEFAULT_TRAIN_CONFIG, trainVision } from "../vision/train.ts";
 import { labelVectors } from "../text/labels.ts";
 import { readVectors } from "../text/word2vec_io.ts";
 import {
+  DEVISE_MODEL_FORMAT,
+  DEVISE_MODEL_VERSION,
   type DeviseConfig,
   type DeviseModel,
   loadDeviseModel,
@@ -32,7 +39,6 @@ import {
   saveDeviseModel,
   trainDevise,
 } from "../devise/train.ts";
-import { artifactIsCurrent, readSidecar } from "../io/artifact.ts";
 import {
   fineToCoarseMap,
   hierarchicalPrecisionAtK,
@@ -271,12 +277,12 @@ async function _trainOrLoadDevise(
   const trainPath = featurePath(featureDir, "cifar100", "train", layer);
   const testPath = featurePath(featureDir, "cifar100", "test", layer);
   const sources = {
-    trainFeatures: (await readSidecar(trainPath, "devise-features", 1)).sha256,
+    trainFeatures: (await readSidecar(trainPath, FEATURES_FORMAT, FEATURES_VERSION)).sha256,
     vectors: vectorSources,
     config: cfg.devise,
   };
   const modelPath = join(cfg.workDir, `devise-${layer}-${await _key(sources)}.f32`);
-  if (await artifactIsCurrent(modelPath, "devise-model", 1, sources)) {
+  if (await artifactIsCurrent(modelPath, DEVISE_MODEL_FORMAT, DEVISE_MODEL_VERSION, sources)) {
     run.log(`   ${layer}: reusing ${modelPath}`);
     return { model: await loadDeviseModel(modelPath), path: modelPath };
   }
