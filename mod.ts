@@ -110,9 +110,11 @@ export { exactTopK, recallAtK } from "./lib/zeroshot/exact.ts";
 export {
   classificationReport,
   conseEmbed,
+  cslsPenalty,
   generalizedZeroShot,
   hitAtK as vocabularyHitAtK,
   isHit,
+  labelMappingCeiling,
   nearestLabel,
   topWords,
 } from "./lib/zeroshot/eval.ts";

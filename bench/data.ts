@@ -16,6 +16,7 @@ import { batchIndices, normalizeBatch } from "../lib/data/augment.ts";
 import { channelStats, loadCifar, resolveDataDir } from "../lib/data/cifar.ts";
 import { writeJsonAtomic } from "../lib/io/artifact.ts";
 import { Rng } from "../lib/io/rng.ts";
+import { median } from "./stats.ts";
 
 const spec = {
   dataDir: { type: "string", default: "", help: "data folder (else $DEVISE_DATA_DIR, else data)" },
@@ -26,12 +27,6 @@ const spec = {
   peer: { type: "boolean", default: true, help: "also run the numpy peer (--no-peer to skip)" },
   out: { type: "string", default: "data/bench/data.json", help: "result file" },
 } as const satisfies FlagSpec;
-
-function _median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 /** Images/s of preparing `count` images in batches, one value per run. */
 function _throughput(
@@ -97,13 +92,13 @@ async function main(): Promise<void> {
     decodeSeconds.push((performance.now() - t0) / 1000);
   }
   const split = train!;
-  console.error(`decode: ${split.count} images, median ${_median(decodeSeconds).toFixed(2)} s`);
+  console.error(`decode: ${split.count} images, median ${median(decodeSeconds).toFixed(2)} s`);
   const stats = channelStats(split.images);
   const normalize = _throughput(split.images, split.count, stats, flags, false);
   const augment = _throughput(split.images, split.count, stats, flags, true);
   console.error(
-    `deno: normalise ${_median(normalize).toFixed(0)} img/s, ` +
-      `normalise+augment ${_median(augment).toFixed(0)} img/s`,
+    `deno: normalise ${median(normalize).toFixed(0)} img/s, ` +
+      `normalise+augment ${median(augment).toFixed(0)} img/s`,
   );
   const peer = flags.peer ? await _numpyPeer(dataDir, flags) : { skipped: "--no-peer" };
   const result: Record<string, unknown> = {
@@ -116,10 +111,10 @@ async function main(): Promise<void> {
     batch: flags.batch,
     imagesPerRun: flags.images,
     runs: flags.runs,
-    decodeSecondsMedian: _median(decodeSeconds),
+    decodeSecondsMedian: median(decodeSeconds),
     decodeSeconds,
-    normalizeImagesPerSecMedian: _median(normalize),
-    augmentImagesPerSecMedian: _median(augment),
+    normalizeImagesPerSecMedian: median(normalize),
+    augmentImagesPerSecMedian: median(augment),
     normalizeImagesPerSec: normalize,
     augmentImagesPerSec: augment,
     peer,
@@ -127,9 +122,9 @@ async function main(): Promise<void> {
   if (!("skipped" in peer)) {
     const bestPeerAugment = Math.max(peer.augmentGatherImagesPerSec, peer.augmentLoopImagesPerSec);
     result.ratios = {
-      decodeSpeedupVsNumpy: peer.decodeSecondsMedian / _median(decodeSeconds),
-      normalizeSpeedupVsNumpy: _median(normalize) / peer.normalizeImagesPerSec,
-      augmentSpeedupVsBestNumpy: _median(augment) / bestPeerAugment,
+      decodeSpeedupVsNumpy: peer.decodeSecondsMedian / median(decodeSeconds),
+      normalizeSpeedupVsNumpy: median(normalize) / peer.normalizeImagesPerSec,
+      augmentSpeedupVsBestNumpy: median(augment) / bestPeerAugment,
     };
     console.error(
       `numpy ${peer.numpy}: decode ${peer.decodeSecondsMedian.toFixed(2)} s, normalise ${

@@ -23,6 +23,7 @@ import { writeJsonAtomic } from "../lib/io/artifact.ts";
 import { Rng } from "../lib/io/rng.ts";
 import { normalizeRows } from "../lib/devise/loss.ts";
 import { trainDevise } from "../lib/devise/train.ts";
+import { median } from "./stats.ts";
 
 const spec = {
   n: { type: "number", default: 50000, help: "training rows" },
@@ -39,11 +40,6 @@ const spec = {
   },
   out: { type: "string", default: "data/bench/devise_epoch.json", help: "result file" },
 } as const satisfies FlagSpec;
-
-function _median(xs: number[]): number {
-  const s = xs.toSorted((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 async function _torchPeer(flags: Record<string, unknown>) {
   if (!flags.python) return { skipped: "no --python" };
@@ -102,7 +98,7 @@ async function main() {
     lr: 1e-3,
     onEpoch: (s) => console.error(`tfjs ${backend} epoch ${s.epoch}: ${s.seconds.toFixed(1)} s`),
   });
-  const tfjsMedian = _median(result.epochSeconds);
+  const tfjsMedian = median(result.epochSeconds);
   console.error("running the PyTorch peer ...");
   const peer = await _torchPeer(flags);
   const peerMedian = typeof peer.medianEpochSeconds === "number" ? peer.medianEpochSeconds : null;

@@ -30,6 +30,7 @@ import { Rng } from "../lib/io/rng.ts";
 import { exactTopKBatch, recallAtK } from "../lib/zeroshot/exact.ts";
 import { buildIndex, searchIndex } from "../lib/zeroshot/index.ts";
 import { syntheticVectors } from "../lib/zeroshot/synthetic.ts";
+import { median, quantile } from "./stats.ts";
 
 const spec = {
   images: { type: "number", default: 1000, help: "query images per run" },
@@ -51,16 +52,6 @@ const spec = {
   peer: { type: "boolean", default: true, help: "run the Python peer (--no-peer skips)" },
   out: { type: "string", default: "data/bench/e2e_zeroshot.json", help: "result file" },
 } as const satisfies FlagSpec;
-
-function _median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
-
-function _quantile(xs: number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
-}
 
 async function _peer(
   python: string,
@@ -139,7 +130,7 @@ async function main(): Promise<void> {
       found.push(searchIndex(index, e, f.k, f.ef).ids);
       times.push(performance.now() - s);
     }
-    perImageMs.push(_median(times));
+    perImageMs.push(median(times));
     // Batched: one embed call for all images (amortised) + the median single search.
     const s = performance.now();
     const all = embed(tf, model, features);
@@ -150,7 +141,7 @@ async function main(): Promise<void> {
       searchIndex(index, all.subarray(i * f.dims, (i + 1) * f.dims), f.k, f.ef);
       searchMs.push(performance.now() - q);
     }
-    batchedMs.push(embedMsPerImage + _median(searchMs));
+    batchedMs.push(embedMsPerImage + median(searchMs));
     console.error(
       `run ${r + 1}: per image ${perImageMs.at(-1)!.toFixed(3)} ms (median), ` +
         `batched ${batchedMs.at(-1)!.toFixed(3)} ms/image`,
@@ -181,10 +172,10 @@ async function main(): Promise<void> {
     await Deno.remove(tmp);
   }
   const ours = {
-    perImageMsMedian: _median(perImageMs),
+    perImageMsMedian: median(perImageMs),
     perImageMs,
-    perImageMsP95LastRun: _quantile(perImageMs, 0.95),
-    batchedMsPerImageMedian: _median(batchedMs),
+    perImageMsP95LastRun: quantile(perImageMs, 0.95),
+    batchedMsPerImageMedian: median(batchedMs),
     batchedMsPerImage: batchedMs,
     buildSeconds,
     recallAtK: recall,

@@ -26,6 +26,7 @@ import { loadHnswlib } from "../lib/backend/hnswlib.ts";
 import { buildIndex, searchIndex, writeIndex } from "../lib/zeroshot/index.ts";
 import { exactTopKBatch, type Neighbors, recallAtK } from "../lib/zeroshot/exact.ts";
 import { syntheticVectors } from "../lib/zeroshot/synthetic.ts";
+import { median } from "./stats.ts";
 
 const spec = {
   n: { type: "number", default: 1_000_000, help: "vectors in the index" },
@@ -114,7 +115,7 @@ async function _benchKind(
         }
         qps.push(flags.queries / ((performance.now() - startMs) / 1000));
       }
-      const row = { ef, recallAt10: recallAtK(truth, found, 10), queriesPerSecond: _median(qps) };
+      const row = { ef, recallAt10: recallAtK(truth, found, 10), queriesPerSecond: median(qps) };
       log(
         `ef ${ef}: recall@10 ${row.recallAt10.toFixed(4)}, ${row.queriesPerSecond.toFixed(0)} q/s`,
       );
@@ -252,11 +253,6 @@ function _report(flags: Record<string, unknown>, results: unknown[]) {
     queries: "held-out draws from the same generator; truth = C++ brute force (cosine)",
     results,
   };
-}
-
-function _median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 if (import.meta.main) runTask(main);

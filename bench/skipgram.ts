@@ -26,6 +26,7 @@ import {
 import { trainSkipGram } from "../lib/text/skipgram.ts";
 import type { WordVectors } from "../lib/text/vectors.ts";
 import { readVectors } from "../lib/text/word2vec_io.ts";
+import { median as medianOf } from "./stats.ts";
 
 const spec = {
   runs: { type: "number", default: 3, help: "interleaved runs per trainer (medians reported)" },
@@ -55,15 +56,6 @@ interface RunResult {
   wordsPerSecond: number;
   rho: Record<string, number>;
   coverage: Record<string, number>;
-}
-
-function _median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0
-    ? NaN
-    : s.length % 2
-    ? s[(s.length - 1) / 2]
-    : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 async function _command(cmd: string, args: string[]): Promise<string> {
@@ -221,10 +213,10 @@ async function main(): Promise<void> {
     const rs = results.filter((r) => r.trainer === t);
     if (!rs.length) continue;
     const rho: Record<string, number> = {};
-    for (const k of Object.keys(rs[0].rho)) rho[k] = _median(rs.map((r) => r.rho[k]));
+    for (const k of Object.keys(rs[0].rho)) rho[k] = medianOf(rs.map((r) => r.rho[k]));
     median[t] = {
-      wordsPerSecond: _median(rs.map((r) => r.wordsPerSecond)),
-      trainSeconds: _median(rs.map((r) => r.trainSeconds)),
+      wordsPerSecond: medianOf(rs.map((r) => r.wordsPerSecond)),
+      trainSeconds: medianOf(rs.map((r) => r.trainSeconds)),
       rho,
     };
   }

@@ -24,6 +24,7 @@ import {
 } from "../lib/backend/select.ts";
 import { writeJsonAtomic } from "../lib/io/artifact.ts";
 import { buildModel } from "../lib/vision/models.ts";
+import { median } from "./stats.ts";
 
 const spec = {
   depths: { type: "list", default: ["20", "110"], help: "ResNet depths" },
@@ -41,10 +42,6 @@ const spec = {
 } as const satisfies FlagSpec;
 
 /** Median of numbers. */
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 /** Seconds per step for one depth (same step as lib/vision/train.ts). */
 function timeSteps(tf: TF, depth: number, batch: number, warmup: number, steps: number): number[] {

@@ -17,6 +17,7 @@ import { runTask, runtimeVersions } from "../lib/cli/run.ts";
 import { writeJsonAtomic } from "../lib/io/artifact.ts";
 import { Rng } from "../lib/io/rng.ts";
 import { readWord2vecBinary } from "../lib/text/word2vec_io.ts";
+import { median } from "./stats.ts";
 
 const spec = {
   rows: { type: "number", default: 1_000_000, help: "rows in the synthetic file" },
@@ -81,11 +82,6 @@ async function _timed(
   };
 }
 
-function _median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
-
 async function _child(path: string): Promise<void> {
   let sampled = Deno.memoryUsage().rss;
   const timer = setInterval(() => sampled = Math.max(sampled, Deno.memoryUsage().rss), 20);
@@ -145,18 +141,18 @@ async function main(): Promise<void> {
           `max RSS ${(rss / 2 ** 20).toFixed(0)} MiB`,
       );
     }
-    const med = _median(seconds);
+    const med = median(seconds);
     results[name] = {
       seconds,
       secondsMedian: med,
       mbPerSecMedian: fileBytes / 1e6 / med,
       // Whole-process user+sys (startup included): a load-independent view on a shared machine.
       processCpuSeconds: cpuSeconds,
-      processCpuSecondsMedian: _median(cpuSeconds),
-      mbPerCpuSecMedian: fileBytes / 1e6 / _median(cpuSeconds),
+      processCpuSecondsMedian: median(cpuSeconds),
+      mbPerCpuSecMedian: fileBytes / 1e6 / median(cpuSeconds),
       maxRssBytes: maxRss,
-      maxRssMedian: _median(maxRss),
-      peakMemoryRatio: _median(maxRss) / vectorBytes,
+      maxRssMedian: median(maxRss),
+      peakMemoryRatio: median(maxRss) / vectorBytes,
       ...(name === "gensim" ? { gensim: extra.gensim } : {}),
     };
   }

@@ -61,6 +61,11 @@ const spec = {
   },
   warmupEpochs: { type: "number", default: 0, help: "linear warm-up epochs (step, cosine)" },
   labelSmoothing: { type: "number", default: 0, help: "label smoothing epsilon" },
+  init: {
+    type: "string",
+    default: "",
+    help: "start from this run/checkpoint's weights (fresh optimizer and schedule)",
+  },
   augment: {
     type: "boolean",
     default: true,
@@ -87,6 +92,7 @@ async function main(): Promise<void> {
       "deno task pretrain --data-dir /work/shared/data --epochs 30 --out data/runs/resnet20",
       "deno task pretrain --data-dir /work/shared/data --out data/runs/resnet20 --resume",
       "deno task pretrain --data-dir /work/shared/data --limit 5000 --epochs 1 --backend cpu --json",
+      "deno task pretrain --data-dir /work/shared/data --init data/runs/resnet20 --epochs 8 --lr 0.08 --schedule onecycle --nesterov --out data/runs/resnet20-ft",
     ],
   });
   if (flags.resume && !flags.out) throw new Error("--resume needs --out <run folder> to resume");
@@ -124,6 +130,7 @@ async function main(): Promise<void> {
     seed: flags.seed,
     limit: flags.limit,
     augment: flags.augment,
+    init: flags.init,
   };
   const params = trainableParamCount(buildModel(tf, config.model));
   await run.updateConfig({

@@ -47,7 +47,7 @@ const spec = {
 } as const satisfies FlagSpec;
 
 const STAMP_PATH = join("data", ".setup.json");
-const STAMP_VERSION = 1;
+const STAMP_VERSION = 2; // 2: hnswlib-node built with -march=native
 
 async function _lockHash(): Promise<string> {
   const { sha256Hex } = await import("../lib/io/artifact.ts");

@@ -100,6 +100,45 @@ Deno.test("resume in-process continues with the identical curve; config changes 
   await Deno.remove(b, { recursive: true });
 });
 
+Deno.test("init: starts from a checkpoint's weights with a fresh optimizer; mismatches refused", async () => {
+  const a = await Deno.makeTempDir();
+  const b = await Deno.makeTempDir();
+  const first = await trainVision(tf, data(), { ...config, epochs: 1 }, {
+    outDir: a,
+    log: () => {},
+    quiet: true,
+  });
+  // lr 0: a warm-started model keeps exactly the weights it was given.
+  const kernels = (m: typeof first.model) =>
+    m.trainableWeights.map((w) => Array.from(w.read().dataSync()));
+  const warm = await trainVision(tf, data(), { ...config, epochs: 1, lr: 0, init: a }, {
+    outDir: b,
+    log: () => {},
+    quiet: true,
+  });
+  assert.deepEqual(kernels(warm.model), kernels(first.model));
+  const cold = await trainVision(tf, data(), { ...config, epochs: 1, lr: 0, seed: 10 }, {
+    outDir: await Deno.makeTempDir(),
+    log: () => {},
+    quiet: true,
+  });
+  assert.notDeepEqual(kernels(cold.model), kernels(first.model));
+  const wider = { ...config, model: { ...config.model, width: 0.5 }, init: a, epochs: 1 };
+  await assert.rejects(
+    trainVision(tf, data(), wider, { outDir: await Deno.makeTempDir(), log: () => {} }),
+    /model expects/,
+  );
+  await assert.rejects(
+    trainVision(tf, data(), { ...config, init: join(a, "nope") }, {
+      outDir: await Deno.makeTempDir(),
+      log: () => {},
+    }),
+    /no checkpoint found/,
+  );
+  await Deno.remove(a, { recursive: true });
+  await Deno.remove(b, { recursive: true });
+});
+
 Deno.test("corrupt or partial checkpoints give clear errors and are never taken as valid", async () => {
   const outDir = await Deno.makeTempDir();
   await trainVision(tf, data(), { ...config, epochs: 1 }, { outDir, log: () => {}, quiet: true });

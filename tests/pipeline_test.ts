@@ -4,6 +4,7 @@ import { startRun } from "../lib/cli/run.ts";
 import { useCpu } from "../lib/backend/select.ts";
 import { DEFAULT_DEVISE_CONFIG } from "../lib/devise/train.ts";
 import { type PipelineConfig, runTrainPipeline } from "../lib/pipeline/train.ts";
+import { runZeroShot, type ZeroShotConfig } from "../lib/pipeline/zeroshot.ts";
 import { writeTinyCifar } from "../lib/vision/fixture.ts";
 import { Rng } from "../lib/io/rng.ts";
 
@@ -13,8 +14,13 @@ const { tf, backend } = await useCpu();
 async function _fixture(dir: string): Promise<PipelineConfig> {
   await writeTinyCifar(dir, { trainCount: 160, testCount: 40, classes: 4, seed: 5 });
   const rng = new Rng(9);
-  const lines = ["104 16"];
-  for (const w of [...Array.from({ length: 100 }, (_, i) => `fine${i}`), "a", "b", "c", "d"]) {
+  const words = [
+    ...Array.from({ length: 100 }, (_, i) => `fine${i}`),
+    ...Array.from({ length: 10 }, (_, i) => `class${i}`), // the CIFAR-10 fixture's labels
+    ..."abcd",
+  ];
+  const lines = [`${words.length} 16`];
+  for (const w of words) {
     lines.push(`${w} ${Array.from({ length: 16 }, () => rng.normal().toFixed(5)).join(" ")}`);
   }
   await Deno.writeTextFile(join(dir, "vectors.txt"), lines.join("\n") + "\n");
@@ -93,5 +99,54 @@ Deno.test("train pipeline: a missing label vector is a clear error", async () =>
     }, run),
     /no vector for labels fine1, fine2/,
   );
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("zeroshot on the tiny pipeline: 10-way, ceiling, full vocabulary; changed vectors refused", async () => {
+  const dir = await Deno.makeTempDir();
+  const cfg = await _fixture(dir);
+  const train = await startRun("train", join(dir, "train"), {}, { quiet: true });
+  await train.finish({ ...await runTrainPipeline(tf, backend, cfg, train) }, false);
+  const zcfg: ZeroShotConfig = {
+    dataDir: dir,
+    from: join(dir, "train"),
+    layer: "gap",
+    vocab: "full",
+    k: 5,
+    m: 8,
+    efConstruction: 50,
+    ef: 50,
+    conseT: 1,
+    cslsK: 3,
+    cslsWeight: 1,
+    unseen: 0,
+    unseenNames: [],
+    showImages: 2,
+    seed: 1,
+  };
+  const zs = () => startRun("zeroshot", join(dir, `zs-${Math.random()}`), {}, { quiet: true });
+  const m = await runZeroShot(tf, zcfg, await zs());
+  const tenWay = m.tenWay as Record<string, { meanAccuracy: number }>;
+  assert.deepEqual(Object.keys(tenWay).sort(), [
+    "ConSE",
+    "ConSE + CSLS",
+    "DeViSE",
+    "DeViSE + CSLS",
+  ]);
+  // ConSE with T = 1 is a fixed map of the top-1 CIFAR-100 class: never above the ceiling.
+  const ceiling = (m.labelMappingCeiling as { meanAccuracy: number }).meanAccuracy;
+  assert.ok(
+    tenWay.ConSE.meanAccuracy <= ceiling + 1e-12,
+    `${tenWay.ConSE.meanAccuracy} > ${ceiling}`,
+  );
+  const full = m.fullVocab as Record<string, Record<string, number>>;
+  assert.ok(full["DeViSE, all words"]["1"] <= full["DeViSE, all words"]["5"]);
+  assert.ok((m.index as { recallAt10: number }).recallAt10 > 0.9); // 114 vectors: near exact
+  assert.match(await Deno.readTextFile(m.report as string), /Label-mapping ceiling/);
+
+  // Other vectors under the same path after training: the model's label space is gone.
+  const text = await Deno.readTextFile(cfg.vectors.source);
+  await Deno.writeTextFile(cfg.vectors.source, text.replace(/^class0 \S+/m, "class0 0.5"));
+  await assert.rejects(runZeroShot(tf, zcfg, await zs()), /trained on word vectors with sha256/);
   await Deno.remove(dir, { recursive: true });
 });

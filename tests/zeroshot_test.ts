@@ -4,10 +4,12 @@ import {
   classificationReport,
   confusionSvg,
   conseEmbed,
+  cslsPenalty,
   generalizedZeroShot,
   harmonicMean,
   hitAtK,
   isHit,
+  labelMappingCeiling,
   meanOfDefined,
   nearestLabel,
   seenWordSet,
@@ -63,6 +65,37 @@ Deno.test("classificationReport: per-class accuracy, confusion, mean; svg", () =
   const svg = confusionSvg(r, ["a", "b", "c", "d"], "confusion");
   assert.match(svg, /^<svg/);
   assert.match(svg, /confusion/);
+});
+
+Deno.test("labelMappingCeiling: majority map per source class, mean per-class accuracy", () => {
+  // 3 source classes, 2 target classes. Top-1 sources: 0,0,1 for target 0; 1,2,2 for target 1.
+  // Source 1 sees one image of each target: ties go to the lower target id (0).
+  const oneHot = (c: number) => [0, 1, 2].map((j) => (j === c ? 0.9 : 0.05));
+  const probs = new Float32Array([0, 0, 1, 1, 2, 2].flatMap(oneHot));
+  const labels = Int32Array.of(0, 0, 0, 1, 1, 1);
+  const { mapping, report } = labelMappingCeiling(probs, 3, labels, 2);
+  assert.deepEqual([...mapping], [0, 0, 1]);
+  close(report.perClassAccuracy[0], 1);
+  close(report.perClassAccuracy[1], 2 / 3);
+  close(report.meanAccuracy, 5 / 6);
+  assert.throws(() => labelMappingCeiling(probs, 4, labels, 2), /not 6 rows of 4/);
+});
+
+Deno.test("cslsPenalty: mean cosine to the k nearest sources; flips a hub's prediction", () => {
+  // Sources s0=[1,0], s1=[0.8,0.6], s2=[0,1]. Target t0=[1,0] (a hub near s0, s1), t1=[0,2].
+  const sources = new Float32Array([1, 0, 0.8, 0.6, 0, 1]);
+  const targets = new Float32Array([1, 0, 0, 2]);
+  const p = cslsPenalty(targets, sources, 2, 2, 1);
+  close(p[0], (1 + 0.8) / 2); // cosines 1, 0.8, 0
+  close(p[1], (1 + 0.6) / 2); // cosines 0, 0.6, 1 (norm ignored)
+  close(cslsPenalty(targets, sources, 2, 1, 0.5)[1], 0.5);
+  // A query at 44°: cosines 0.719 (t0) vs 0.695 (t1), so plain cosine picks the hub t0; with the
+  // penalty 0.719 - 0.9 < 0.695 - 0.8 and t1 wins, whatever the query's norm.
+  const at44 = new Float32Array([Math.cos((44 * Math.PI) / 180), Math.sin((44 * Math.PI) / 180)]);
+  assert.deepEqual([...nearestLabel(at44, 2, targets)], [0]);
+  assert.deepEqual([...nearestLabel(at44, 2, targets, undefined, p)], [1]);
+  assert.deepEqual([...nearestLabel(at44.map((x) => 3 * x), 2, targets, undefined, p)], [1]);
+  assert.throws(() => cslsPenalty(targets, sources, 2, 4), /k must be 1\.\.3/);
 });
 
 Deno.test("hit rule: plurals, phrase form, no head words", () => {

@@ -32,9 +32,9 @@ export interface BuildHnswlibOptions {
   /** Rebuild even when `addon.node` exists. */
   force?: boolean;
   /**
-   * Compile with `-march=native -O3` (AVX2/AVX-512 distance kernels). Faster on this machine, but
-   * the addon may crash with SIGILL on an older CPU, so it is off unless asked for (or
-   * `DEVISE_HNSW_NATIVE=1`).
+   * Compile with `-march=native -O3` so hnswlib's AVX2/AVX-512 distance kernels are used (the
+   * default; `DEVISE_HNSW_NATIVE=0` turns it off). Safe because the addon is built on the machine
+   * that runs it: the build stamp records the CPU, and a different CPU triggers a rebuild.
    */
   native?: boolean;
   /** Project root holding `node_modules/` (default: this repository). */
@@ -63,9 +63,10 @@ export function hnswlibPackageDir(root = _ROOT): string | null {
 }
 
 /**
- * Compiles the addon if `build/Release/addon.node` is missing (idempotent; milliseconds when it
- * exists). Runs `deno install` first when `node_modules` lacks the package. Throws with the tail
- * of node-gyp's output when compilation fails.
+ * Compiles the addon unless `build/Release/addon.node` exists with a build stamp
+ * (`devise-build.json`) of the same flags and CPU (idempotent; milliseconds when it does). Runs
+ * `deno install` first when `node_modules` lacks the package. Throws with the tail of node-gyp's
+ * output when compilation fails.
  *
  * @example
  * ```ts
@@ -85,20 +86,24 @@ export async function buildHnswlib(
     if (!dir) throw new Error(`deno install did not create ${_PACKAGE} under ${root}/node_modules`);
   }
   const addon = join(dir, "build", "Release", "addon.node");
-  if (!options.force && _isFile(addon)) return { built: false, path: addon };
-
-  const native = options.native ?? Deno.env.get("DEVISE_HNSW_NATIVE") === "1";
+  const native = options.native ?? Deno.env.get("DEVISE_HNSW_NATIVE") !== "0";
+  const stamp = { cxxflags: native ? _NATIVE_FLAGS : "", cpu: native ? _cpuSignature() : "any" };
+  const stampPath = join(dir, "build", "Release", "devise-build.json");
+  if (!options.force && _isFile(addon) && _readJson(stampPath) === JSON.stringify(stamp)) {
+    return { built: false, path: addon };
+  }
   const node = _which("node");
   if (!node) throw new Error("building hnswlib-node needs Node.js ('node' on PATH) for node-gyp");
   const gyp = _nodeGyp();
   const args = [...gyp.args, "rebuild"];
   const nodedir = _nodeDir(node);
   if (nodedir) args.push(`--nodedir=${nodedir}`);
-  const env: Record<string, string> = native ? { CXXFLAGS: "-march=native -O3" } : {};
+  const env: Record<string, string> = native ? { CXXFLAGS: _NATIVE_FLAGS } : {};
   log(`compiling hnswlib-node addon in ${dir} (${gyp.cmd} ${args.join(" ")})`);
   const startMs = performance.now();
   await _exec(gyp.cmd, args, dir, env);
   if (!_isFile(addon)) throw new Error(`node-gyp finished but ${addon} is missing`);
+  Deno.writeTextFileSync(stampPath, JSON.stringify(stamp));
   log(`built ${addon} in ${((performance.now() - startMs) / 1000).toFixed(1)} s`);
   return { built: true, path: addon };
 }
@@ -124,6 +129,27 @@ export async function loadHnswlib(): Promise<Hnswlib> {
       );
     }
     throw err;
+  }
+}
+
+const _NATIVE_FLAGS = "-march=native -O3";
+
+// What `-march=native` depends on: the CPU model and its feature flags (Linux), else the arch.
+function _cpuSignature(): string {
+  try {
+    const info = Deno.readTextFileSync("/proc/cpuinfo");
+    const first = (key: string) => info.match(new RegExp(`^${key}\\s*:\\s*(.*)$`, "m"))?.[1] ?? "";
+    return `${first("model name")} | ${first("flags")}`;
+  } catch {
+    return `${Deno.build.os}-${Deno.build.arch}`;
+  }
+}
+
+function _readJson(path: string): string | null {
+  try {
+    return JSON.stringify(JSON.parse(Deno.readTextFileSync(path)));
+  } catch {
+    return null;
   }
 }
 

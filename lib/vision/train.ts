@@ -20,7 +20,13 @@ import { writeJsonAtomic } from "../io/artifact.ts";
 import { Rng } from "../io/rng.ts";
 import { Progress } from "../cli/progress.ts";
 import { buildModel, type ModelSpec } from "./models.ts";
-import { loadCheckpoint, restoreInto, saveCheckpoint, type TrainState } from "./checkpoint.ts";
+import {
+  loadCheckpoint,
+  resolveCheckpoint,
+  restoreInto,
+  saveCheckpoint,
+  type TrainState,
+} from "./checkpoint.ts";
 import { writeCurves } from "./curves.ts";
 
 /** Learning-rate schedules. */
@@ -47,6 +53,11 @@ export interface TrainConfig {
   limit: number;
   /** Pad-crop + flip augmentation. */
   augment: boolean;
+  /**
+   * Start from this checkpoint's weights (run folder, checkpoints/ or epoch folder; its `last`),
+   * with a fresh optimizer and schedule: fine-tuning, or a second schedule on a finished run.
+   */
+  init?: string;
 }
 
 /** He et al. defaults for ResNet-20 on CIFAR-100. */
@@ -64,6 +75,7 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   seed: 1,
   limit: 0,
   augment: true,
+  init: "",
 };
 
 /** Images + labels of one split (a `CifarSplit` fits). */
@@ -243,6 +255,12 @@ export async function trainVision(
     } else {
       log(`--resume: no checkpoint in ${ckptRoot}; starting fresh`);
     }
+  }
+
+  if (startEpoch === 0 && config.init) {
+    const init = await resolveCheckpoint(config.init, "last");
+    await restoreInto(tf, init, model); // weights only: the optimizer and schedule start afresh
+    log(`initialised from ${init.dir} (epoch ${init.state.epoch}, top-1 ${init.state.bestTop1})`);
   }
 
   const vars = model.trainableWeights.map((w) => w.read() as tfjs.Variable);
@@ -431,6 +449,7 @@ function _subset(split: ImageSplit, limit: number, seed: number): ImageSplit {
 function _configKey(c: TrainConfig): string {
   const { model, epochs, batchSize, lr, momentum, nesterov, weightDecay, schedule } = c;
   const { warmupEpochs, labelSmoothing, seed, limit, augment } = c;
+  const init = c.init ? { init: c.init } : {}; // absent when unset: older checkpoints still match
   return JSON.stringify({
     model: {
       arch: model.arch,
@@ -451,6 +470,7 @@ function _configKey(c: TrainConfig): string {
     seed,
     limit,
     augment,
+    ...init,
   });
 }
 

@@ -1,7 +1,7 @@
 /**
  * Zero-shot evaluation: nearest-label prediction by cosine, per-class accuracy and confusion
  * matrices, ConSE (Norouzi et al. 2014), full-vocabulary hit@k, and generalised zero-shot
- * (seen/unseen split, harmonic mean).
+ * (seen/unseen split, harmonic mean), and the label-mapping ceiling of a visual model.
  *
  * Hit rule for hit@k: a prediction is a hit when any of its top-k vocabulary words is one of
  * `labelEquivalents(trueLabel)` (the label, its `_`-joined phrase form, and its simple
@@ -38,8 +38,9 @@ export interface ClassificationReport {
 
 /**
  * For each embedded row (`n * dim`), the index of the label vector (`C * dim`) with the highest
- * cosine. `candidates` restricts the choice (ids into the full label list). All-zero label rows
- * (labels without a vector) are never predicted.
+ * cosine, less `penalty[label]` when given (see {@link cslsPenalty}). `candidates` restricts the
+ * choice (ids into the full label list). All-zero label rows (labels without a vector) are never
+ * predicted.
  *
  * @example
  * ```ts
@@ -51,30 +52,79 @@ export function nearestLabel(
   dim: number,
   labelVectors: Float32Array,
   candidates?: readonly number[],
+  penalty?: Float32Array,
 ): Int32Array {
   const numLabels = labelVectors.length / dim;
   const ids = candidates ?? Array.from({ length: numLabels }, (_, i) => i);
-  const inv = ids.map((c) => {
-    let s = 0;
-    for (let j = 0; j < dim; j++) s += labelVectors[c * dim + j] ** 2;
-    return s > 0 ? 1 / Math.sqrt(s) : 0;
-  });
+  const inv = ids.map((c) => _invNorm(labelVectors, c, dim));
   const n = embedded.length / dim;
   const out = new Int32Array(n).fill(-1);
   for (let i = 0; i < n; i++) {
+    // Without a penalty the query's norm cannot change the argmax, so it is skipped.
+    const invQuery = penalty ? _invNorm(embedded, i, dim) : 1;
     let best = -Infinity;
     for (let c = 0; c < ids.length; c++) {
       if (inv[c] === 0) continue;
       let dot = 0;
       const lo = ids[c] * dim, eo = i * dim;
       for (let j = 0; j < dim; j++) dot += embedded[eo + j] * labelVectors[lo + j];
-      if (dot * inv[c] > best) {
-        best = dot * inv[c];
+      const score = dot * inv[c] * invQuery - (penalty ? penalty[ids[c]] : 0);
+      if (score > best) {
+        best = score;
         out[i] = ids[c];
       }
     }
   }
   return out;
+}
+
+/**
+ * Hubness penalty in the spirit of CSLS (Conneau et al. 2018), from label vectors alone: for each
+ * target label, `weight` times the mean cosine to its `k` nearest source labels (the labels the
+ * visual model was trained on). Target labels that sit close to many training labels ("hubs")
+ * attract predictions of every kind; subtracting the penalty from the cosine evens that out.
+ * `weight = 0.5` is CSLS's `2·cos − r` rescaled; no image and no target label is used.
+ *
+ * @example
+ * ```ts
+ * const penalty = cslsPenalty(cifar10Vecs, cifar100Vecs, 100, 10, 1);
+ * nearestLabel(embedded, 100, cifar10Vecs, undefined, penalty);
+ * ```
+ */
+export function cslsPenalty(
+  targets: Float32Array,
+  sources: Float32Array,
+  dim: number,
+  k: number,
+  weight = 1,
+): Float32Array {
+  const numTargets = targets.length / dim, numSources = sources.length / dim;
+  if (!Number.isInteger(k) || k < 1 || k > numSources) {
+    throw new Error(`CSLS k must be 1..${numSources} (source labels), got ${k}`);
+  }
+  const sourceInv = Array.from({ length: numSources }, (_, s) => _invNorm(sources, s, dim));
+  const out = new Float32Array(numTargets);
+  for (let t = 0; t < numTargets; t++) {
+    const tInv = _invNorm(targets, t, dim);
+    const cos = new Float64Array(numSources);
+    for (let s = 0; s < numSources; s++) {
+      let dot = 0;
+      for (let j = 0; j < dim; j++) dot += targets[t * dim + j] * sources[s * dim + j];
+      cos[s] = dot * tInv * sourceInv[s];
+    }
+    cos.sort();
+    let sum = 0;
+    for (let r = numSources - k; r < numSources; r++) sum += cos[r];
+    out[t] = (weight * sum) / k;
+  }
+  return out;
+}
+
+// 1/‖row‖ of row `r` (0 for an all-zero row).
+function _invNorm(rows: Float32Array, r: number, dim: number): number {
+  let s = 0;
+  for (let j = 0; j < dim; j++) s += rows[r * dim + j] ** 2;
+  return s > 0 ? 1 / Math.sqrt(s) : 0;
 }
 
 /**
@@ -171,6 +221,54 @@ export function conseEmbed(
     if (z > 0) { for (let j = 0; j < dim; j++) out[i * dim + j] /= z; }
   }
   return out;
+}
+
+/**
+ * A ceiling, not a result: the mean per-class accuracy of the best fixed map from source classes
+ * (the visual model's top-1 softmax prediction) to target classes, where each source class goes to
+ * the target class most of its images carry. It reads the target labels, so no zero-shot method
+ * may use it; it shows how much any semantic mapping (ConSE with T = 1, whatever the vectors) can
+ * get out of this visual model.
+ *
+ * @example
+ * ```ts
+ * const { mapping, report } = labelMappingCeiling(cifar10Probs, 100, cifar10.labels, 10);
+ * report.meanAccuracy; // e.g. 0.48: zero-shot above that needs a better visual model
+ * ```
+ */
+export function labelMappingCeiling(
+  probs: Float32Array,
+  numSource: number,
+  labels: Int32Array,
+  numTarget: number,
+): { mapping: Int32Array; report: ClassificationReport } {
+  if (probs.length !== labels.length * numSource) {
+    throw new Error(`${probs.length} probabilities are not ${labels.length} rows of ${numSource}`);
+  }
+  const top1 = new Int32Array(labels.length);
+  const counts = new Float64Array(numSource * numTarget);
+  for (let i = 0; i < labels.length; i++) {
+    let best = 0;
+    for (let c = 1; c < numSource; c++) {
+      if (probs[i * numSource + c] > probs[i * numSource + best]) best = c;
+    }
+    top1[i] = best;
+    // Weight by 1/class size so the map maximises mean per-class (not overall) accuracy.
+    counts[best * numTarget + labels[i]] += 1;
+  }
+  const classSize = new Float64Array(numTarget);
+  for (const y of labels) classSize[y]++;
+  const mapping = new Int32Array(numSource);
+  for (let s = 0; s < numSource; s++) {
+    let best = 0, bestScore = -1;
+    for (let t = 0; t < numTarget; t++) {
+      const score = classSize[t] ? counts[s * numTarget + t] / classSize[t] : 0;
+      if (score > bestScore) [best, bestScore] = [t, score];
+    }
+    mapping[s] = best;
+  }
+  const report = classificationReport(labels, top1.map((s) => mapping[s]), numTarget);
+  return { mapping, report };
 }
 
 /**
@@ -293,7 +391,8 @@ export function chooseUnseen(
 /**
  * Generalised zero-shot figures over all classes: `unseenAccuracy` (K-way among unseen classes
  * only, on unseen-class examples), and with all classes as candidates the mean per-class accuracy
- * on seen and unseen classes and their harmonic mean.
+ * on seen and unseen classes and their harmonic mean. `penalty` (per label) is passed to
+ * {@link nearestLabel} in both.
  *
  * @example
  * ```ts
@@ -307,6 +406,7 @@ export function generalizedZeroShot(
   labels: Int32Array,
   labelVectors: Float32Array,
   unseen: readonly number[],
+  penalty?: Float32Array,
 ): {
   unseenAccuracy: number;
   seenAccuracy: number;
@@ -321,10 +421,14 @@ export function generalizedZeroShot(
   const subLabels = Int32Array.from(rows.map((r) => labels[r]));
   const kWay = classificationReport(
     subLabels,
-    nearestLabel(sub, dim, labelVectors, unseen),
+    nearestLabel(sub, dim, labelVectors, unseen, penalty),
     numClasses,
   );
-  const all = classificationReport(labels, nearestLabel(embedded, dim, labelVectors), numClasses);
+  const all = classificationReport(
+    labels,
+    nearestLabel(embedded, dim, labelVectors, undefined, penalty),
+    numClasses,
+  );
   const pick = (want: boolean) =>
     meanOfDefined(all.perClassAccuracy.filter((_, c) => unseenSet.has(c) === want));
   const seenAccuracy = pick(false), unseenAllAccuracy = pick(true);
