@@ -46,7 +46,16 @@ const spec = {
   k: { type: "number", default: 20, help: "words per image for full-vocabulary hit@k" },
   m: { type: "number", default: 16, help: "HNSW graph degree M" },
   efConstruction: { type: "number", default: 200, help: "HNSW build candidate list" },
-  ef: { type: "number", default: 100, help: "HNSW search candidate list" },
+  ef: {
+    type: "number",
+    default: 0,
+    help: "HNSW search candidate list (0 = smallest of 50..3200 reaching --target-recall)",
+  },
+  targetRecall: {
+    type: "number",
+    default: 0.95,
+    help: "recall@10 of image queries vs exact search that --ef 0 aims for",
+  },
   conseT: { type: "number", default: 10, help: "ConSE: top-T CIFAR-100 labels mixed" },
   cslsK: {
     type: "number",
@@ -119,6 +128,7 @@ async function main(): Promise<void> {
     m: flags.m,
     efConstruction: flags.efConstruction,
     ef: flags.ef,
+    targetRecall: flags.targetRecall,
     conseT: flags.conseT,
     cslsK: flags.cslsK,
     cslsWeight: flags.cslsWeight,

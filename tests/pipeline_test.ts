@@ -115,7 +115,8 @@ Deno.test("zeroshot on the tiny pipeline: 10-way, ceiling, full vocabulary; chan
     k: 5,
     m: 8,
     efConstruction: 50,
-    ef: 50,
+    ef: 0,
+    targetRecall: 0.99,
     conseT: 1,
     cslsK: 3,
     cslsWeight: 1,
@@ -141,7 +142,12 @@ Deno.test("zeroshot on the tiny pipeline: 10-way, ceiling, full vocabulary; chan
   );
   const full = m.fullVocab as Record<string, Record<string, number>>;
   assert.ok(full["DeViSE, all words"]["1"] <= full["DeViSE, all words"]["5"]);
-  assert.ok((m.index as { recallAt10: number }).recallAt10 > 0.9); // 114 vectors: near exact
+  // --ef 0: ef grows from 50 until recall@10 vs exact reaches the target (or ef runs out).
+  const sweep = m.indexSweep as { ef: number; recallAt10: number }[];
+  assert.equal(sweep[0].ef, 50);
+  assert.ok(sweep.every((r, i) => i === 0 || r.ef === 2 * sweep[i - 1].ef));
+  assert.ok(sweep.slice(0, -1).every((r) => r.recallAt10 < 0.99));
+  assert.ok(sweep.at(-1)!.recallAt10 >= 0.99 || sweep.at(-1)!.ef === 3200);
   assert.match(await Deno.readTextFile(m.report as string), /Label-mapping ceiling/);
 
   // Other vectors under the same path after training: the model's label space is gone.
