@@ -47,6 +47,8 @@ export interface BenchDef {
   args(opts: { quick: boolean; runs: number; dataDir: string; out: string }): string[];
   /** Rows from the script's JSON. */
   adapt(json: Record<string, unknown>): BenchRow[];
+  /** Too long for a default run: runs only when named in `--only`, collected when its JSON exists. */
+  optIn?: boolean;
 }
 
 // deno-lint-ignore no-explicit-any
@@ -359,6 +361,20 @@ export const BENCHES: Readonly<Record<string, BenchDef>> = {
         ? ["--n", "20000", "--kinds", "clustered", "--clusters", "200", "--ef", "50,100,200"]
         : ["--n", "100000"]),
       ...(quick ? ["--queries", "500", "--repeats", "3"] : []),
+      ..._runsFlag(runs, "--repeats"),
+      ...["--out", out],
+    ],
+    adapt: _adaptHnsw,
+  },
+  "hnsw-1m": {
+    script: "bench/hnsw.ts",
+    // The issue's target set: 1M × 300 clustered, one shard, single-threaded queries (~25 min).
+    file: "hnsw.json",
+    optIn: true,
+    args: ({ quick, runs, out }) => [
+      ...(quick ? ["--n", "200000"] : ["--n", "1000000"]),
+      ...["--kinds", "clustered", "--shards", "1", "--no-peer", "--m", "32"],
+      ...["--ef", "40,50,60,80,100,120,150", "--queries", "1000", "--repeats", "5"],
       ..._runsFlag(runs, "--repeats"),
       ...["--out", out],
     ],

@@ -9,6 +9,7 @@
  * ```sh
  * deno task bench --quick
  * deno task bench --only data,w2v-parse --runs 5
+ * deno task bench --only hnsw-1m           # the 1M × 300 index target (~25 min, not by default)
  * deno task bench --collect-only          # rebuild results.md from existing data/bench/*.json
  * deno task bench --drills
  * ```
@@ -32,7 +33,8 @@ const spec = {
   only: {
     type: "list",
     default: [],
-    help: `benchmarks to run (${Object.keys(BENCHES).join(",")})`,
+    help: `benchmarks to run (${Object.keys(BENCHES).join(",")}; ` +
+      `${Object.keys(BENCHES).filter((n) => BENCHES[n].optIn).join(",")} only when named)`,
   },
   quick: { type: "boolean", default: false, help: "reduced sizes (< 5 min); separate results" },
   runs: { type: "number", default: 0, help: "repetitions per script (0 = each script's default)" },
@@ -148,7 +150,9 @@ async function main(): Promise<void> {
   if (flags.runs < 0 || !Number.isInteger(flags.runs)) {
     throw new UsageError(`--runs must be a whole number >= 0, got ${flags.runs}`);
   }
-  const selected = flags.only.length ? flags.only : Object.keys(BENCHES);
+  const selected = flags.only.length
+    ? flags.only
+    : Object.keys(BENCHES).filter((name) => !BENCHES[name].optIn);
   const dataDir = await _dataDir(flags.dataDir);
   const machine = await machineInfo();
   const mode = flags.quick ? "quick" : "full";
