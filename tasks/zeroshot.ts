@@ -44,7 +44,7 @@ const spec = {
     help: "10: the CIFAR-10 labels only; full: also every word of the vocabulary via HNSW",
   },
   k: { type: "number", default: 20, help: "words per image for full-vocabulary hit@k" },
-  m: { type: "number", default: 16, help: "HNSW graph degree M" },
+  m: { type: "number", default: 32, help: "HNSW graph degree M" },
   efConstruction: { type: "number", default: 200, help: "HNSW build candidate list" },
   ef: {
     type: "number",

@@ -59,7 +59,7 @@ export interface BuildOptions extends Partial<IndexParams> {
   onProgress?: (done: number, total: number) => void;
 }
 
-const _DEFAULTS: IndexParams = { m: 16, efConstruction: 200, seed: 100 };
+const _DEFAULTS: IndexParams = { m: 32, efConstruction: 200, seed: 100 };
 
 /**
  * Index file path for a vectors file: `<vectors>[.n<limit>].hnsw-m<M>-ef<efC>.bin`.
