@@ -8,6 +8,7 @@ import {
   markdownTable,
   type ReportData,
   reportNumbers,
+  resultsTable,
   writeReport,
 } from "../lib/report/report.ts";
 
@@ -161,6 +162,29 @@ Deno.test("tables: formatting and markdown escaping", () => {
     }])
       .includes("| 1 | cat | dog, **cat** |"),
   );
+});
+
+Deno.test("resultsTable: columns follow the data (hit@20 kept, no empty hierarchy columns)", () => {
+  const vocab = resultsTable([{ model: "v", hit: { "20": 0.3, "1": 0.1, "5": 0.2 } }]);
+  assert.deepEqual(vocab.columns, ["model", "hit@1", "hit@5", "hit@20"]);
+  assert.deepEqual(vocab.rows, [["v", 0.1, 0.2, 0.3]]);
+  const cifar = resultsTable([
+    {
+      model: "a",
+      hit: { "1": 0.5 },
+      superclassErrorRate: 0.3,
+      hierarchicalPrecision: { "1": 1, "2": 0.6 },
+    },
+    { model: "b", hit: { "1": 0.4, "2": 0.6 } },
+  ]);
+  assert.deepEqual(cifar.columns, [
+    "model",
+    "hit@1",
+    "hit@2",
+    "superclass-consistent errors",
+    "hP@2",
+  ]);
+  assert.deepEqual(cifar.rows[1], ["b", 0.4, 0.6, null, null]);
 });
 
 Deno.test("writeReport writes md, self-contained html and svgs, not metrics.json", async () => {

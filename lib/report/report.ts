@@ -95,20 +95,24 @@ export function formatCell(v: string | number | null | undefined, percent = true
  * ```
  */
 export function resultsTable(rows: ResultRow[], title = "Results"): Table {
-  const ks = ["1", "2", "5", "10"];
-  const hpKs = ["2", "5", "10"];
+  // Columns follow the data: every k any row has, hierarchy columns only when some row has them.
+  const keys = (pick: (r: ResultRow) => Record<string, number> | undefined) =>
+    [...new Set(rows.flatMap((r) => Object.keys(pick(r) ?? {})))].sort((a, b) => +a - +b);
+  const ks = keys((r) => r.hit);
+  const hpKs = keys((r) => r.hierarchicalPrecision).filter((k) => k !== "1");
+  const superclass = rows.some((r) => r.superclassErrorRate !== undefined);
   return {
     title,
     columns: [
       "model",
       ...ks.map((k) => `hit@${k}`),
-      "superclass-consistent errors",
+      ...(superclass ? ["superclass-consistent errors"] : []),
       ...hpKs.map((k) => `hP@${k}`),
     ],
     rows: rows.map((r) => [
       r.model,
       ...ks.map((k) => r.hit[k] ?? null),
-      r.superclassErrorRate ?? null,
+      ...(superclass ? [r.superclassErrorRate ?? null] : []),
       ...hpKs.map((k) => r.hierarchicalPrecision?.[k] ?? null),
     ]),
   };
