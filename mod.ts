@@ -111,10 +111,8 @@ export {
   classificationReport,
   conseEmbed,
   cslsPenalty,
-  generalizedZeroShot,
-  hitAtK as vocabularyHitAtK,
-  isHit,
   labelMappingCeiling,
   nearestLabel,
-  topWords,
 } from "./lib/zeroshot/eval.ts";
+export { hitAtK as vocabularyHitAtK, isHit, topWords } from "./lib/zeroshot/vocab.ts";
+export { generalizedZeroShot } from "./lib/zeroshot/gzsl.ts";

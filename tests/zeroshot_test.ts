@@ -1,20 +1,15 @@
 import assert from "node:assert/strict";
 import {
-  chooseUnseen,
   classificationReport,
   confusionSvg,
   conseEmbed,
   cslsPenalty,
-  generalizedZeroShot,
-  harmonicMean,
-  hitAtK,
-  isHit,
   labelMappingCeiling,
   meanOfDefined,
   nearestLabel,
-  seenWordSet,
-  topWords,
 } from "../lib/zeroshot/eval.ts";
+import { hitAtK, isHit, seenWordSet, topWords } from "../lib/zeroshot/vocab.ts";
+import { chooseUnseen, generalizedZeroShot, harmonicMean } from "../lib/zeroshot/gzsl.ts";
 import type { Neighbors } from "../lib/zeroshot/exact.ts";
 
 const close = (a: number, b: number, eps = 1e-6) =>

@@ -39,17 +39,14 @@ import {
   vectorsSource,
 } from "../zeroshot/index.ts";
 import {
-  chooseUnseen,
   classificationReport,
   conseEmbed,
   cslsPenalty,
-  generalizedZeroShot,
-  hitAtK,
   labelMappingCeiling,
   nearestLabel,
-  seenWordSet,
-  topWords,
 } from "../zeroshot/eval.ts";
+import { hitAtK, seenWordSet, topWords } from "../zeroshot/vocab.ts";
+import { chooseUnseen, generalizedZeroShot } from "../zeroshot/gzsl.ts";
 import { Rng } from "../io/rng.ts";
 
 /** Settings of one zero-shot run. */

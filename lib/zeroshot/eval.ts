@@ -1,13 +1,8 @@
 /**
- * Zero-shot evaluation: nearest-label prediction by cosine, per-class accuracy and confusion
- * matrices, ConSE (Norouzi et al. 2014), full-vocabulary hit@k, and generalised zero-shot
- * (seen/unseen split, harmonic mean), and the label-mapping ceiling of a visual model.
- *
- * Hit rule for hit@k: a prediction is a hit when any of its top-k vocabulary words is one of
- * `labelEquivalents(trueLabel)` (the label, its `_`-joined phrase form, and its simple
- * singular/plural; see lib/text/labels.ts). The "unseen only" variant first removes from the
- * candidates every equivalent of the 100 CIFAR-100 training labels (except equivalents of the
- * true label itself, so a query is never denied its own answer), then takes the top k.
+ * Zero-shot classification: nearest-label prediction by cosine (with an optional CSLS hubness
+ * penalty), per-class accuracy and confusion matrices, ConSE (Norouzi et al. 2014), and the
+ * label-mapping ceiling of a visual model. Full-vocabulary hit@k lives in `vocab.ts`, the
+ * seen/unseen split in `gzsl.ts`.
  *
  * @example
  * ```ts
@@ -18,9 +13,6 @@
  * @module
  */
 import { heatmapSvg } from "../report/svg.ts";
-import { labelEquivalents } from "../text/labels.ts";
-import { Rng } from "../io/rng.ts";
-import type { Neighbors } from "./exact.ts";
 
 /** Accuracy figures for one labelled prediction set. */
 export interface ClassificationReport {
@@ -269,187 +261,6 @@ export function labelMappingCeiling(
   }
   const report = classificationReport(labels, top1.map((s) => mapping[s]), numTarget);
   return { mapping, report };
-}
-
-/**
- * True when any of `words` is an equivalent of `trueLabel` (see the module doc's hit rule).
- *
- * @example
- * ```ts
- * isHit(["car", "trucks"], "truck"); // true
- * ```
- */
-export function isHit(
-  words: readonly string[],
-  trueLabel: string,
-  equivalents: (label: string) => string[] = labelEquivalents,
-): boolean {
-  const ok = new Set(equivalents(trueLabel));
-  return words.some((w) => ok.has(w));
-}
-
-/**
- * Every equivalent of the given (seen) labels: the words the "unseen only" variant removes.
- *
- * @example
- * ```ts
- * seenWordSet(["apple"]).has("apples"); // true
- * ```
- */
-export function seenWordSet(
-  seenLabels: readonly string[],
-  equivalents: (label: string) => string[] = labelEquivalents,
-): Set<string> {
-  return new Set(seenLabels.flatMap((l) => equivalents(l)));
-}
-
-/**
- * Top-k vocabulary words for one query via `search(query, k)` (HNSW or exact). With `exclude`,
- * those words are dropped (keeping equivalents of `trueLabel`) and the search repeated with a
- * larger k until k words remain or the vocabulary is exhausted.
- *
- * @example
- * ```ts
- * const words = topWords((q, k) => searchIndex(index, q, k, 100), vocab, query, 20);
- * ```
- */
-export function topWords(
-  search: (query: Float32Array, k: number) => Neighbors,
-  vocabulary: readonly string[],
-  query: Float32Array,
-  k: number,
-  exclude?: { words: Set<string>; trueLabel?: string; equivalents?: (l: string) => string[] },
-): string[] {
-  if (!exclude) return search(query, k).ids.map((id) => vocabulary[id]);
-  const keep = new Set(
-    exclude.trueLabel ? (exclude.equivalents ?? labelEquivalents)(exclude.trueLabel) : [],
-  );
-  for (let kq = k + 100;; kq *= 4) {
-    const words = search(query, Math.min(kq, vocabulary.length)).ids
-      .map((id) => vocabulary[id])
-      .filter((w) => keep.has(w) || !exclude.words.has(w));
-    if (words.length >= k || kq >= vocabulary.length) return words.slice(0, k);
-  }
-}
-
-/**
- * hit@k for each k: the fraction of queries whose top-k words contain an equivalent of the true
- * label. `ranked[i]` must hold at least max(ks) words (fewer counts as misses beyond its length).
- *
- * @example
- * ```ts
- * hitAtK([["dog", "cats"]], ["cat"], [1, 2]); // { "1": 0, "2": 1 }
- * ```
- */
-export function hitAtK(
-  ranked: readonly string[][],
-  trueLabels: readonly string[],
-  ks: readonly number[] = [1, 2, 5, 10, 20],
-  equivalents: (label: string) => string[] = labelEquivalents,
-): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const k of ks) {
-    let hits = 0;
-    for (let i = 0; i < ranked.length; i++) {
-      if (isHit(ranked[i].slice(0, k), trueLabels[i], equivalents)) hits++;
-    }
-    out[String(k)] = ranked.length === 0 ? NaN : hits / ranked.length;
-  }
-  return out;
-}
-
-/**
- * The held-out classes for `--unseen K`: a seeded choice of K of `numClasses` ids (sorted), or
- * the ids of `named` classes when given (unknown names throw).
- *
- * @example
- * ```ts
- * chooseUnseen(100, 20, { seed: 1 }); // 20 sorted class ids
- * chooseUnseen(100, 0, { named: ["apple"], names: CIFAR100_FINE_NAMES }); // [0]
- * ```
- */
-export function chooseUnseen(
-  numClasses: number,
-  k: number,
-  options: { seed?: number; named?: readonly string[]; names?: readonly string[] } = {},
-): number[] {
-  if (options.named && options.named.length > 0) {
-    const names = options.names ?? [];
-    return options.named.map((name) => {
-      const id = names.indexOf(name);
-      if (id < 0) throw new Error(`unseen class '${name}' is not a class name`);
-      return id;
-    }).sort((a, b) => a - b);
-  }
-  if (!Number.isInteger(k) || k < 1 || k >= numClasses) {
-    throw new Error(`--unseen must be between 1 and ${numClasses - 1}, got ${k}`);
-  }
-  const perm = new Rng(options.seed ?? 0).permutation(numClasses);
-  return Array.from(perm.subarray(0, k)).sort((a, b) => a - b);
-}
-
-/**
- * Generalised zero-shot figures over all classes: `unseenAccuracy` (K-way among unseen classes
- * only, on unseen-class examples), and with all classes as candidates the mean per-class accuracy
- * on seen and unseen classes and their harmonic mean. `penalty` (per label) is passed to
- * {@link nearestLabel} in both.
- *
- * @example
- * ```ts
- * const g = generalizedZeroShot(embedded, 300, labels, cifar100Vecs, unseen);
- * g.harmonicMean;
- * ```
- */
-export function generalizedZeroShot(
-  embedded: Float32Array,
-  dim: number,
-  labels: Int32Array,
-  labelVectors: Float32Array,
-  unseen: readonly number[],
-  penalty?: Float32Array,
-): {
-  unseenAccuracy: number;
-  seenAccuracy: number;
-  unseenAllAccuracy: number;
-  harmonicMean: number;
-} {
-  const numClasses = labelVectors.length / dim;
-  const unseenSet = new Set(unseen);
-  const rows = Array.from(labels.keys()).filter((i) => unseenSet.has(labels[i]));
-  const sub = new Float32Array(rows.length * dim);
-  rows.forEach((r, i) => sub.set(embedded.subarray(r * dim, (r + 1) * dim), i * dim));
-  const subLabels = Int32Array.from(rows.map((r) => labels[r]));
-  const kWay = classificationReport(
-    subLabels,
-    nearestLabel(sub, dim, labelVectors, unseen, penalty),
-    numClasses,
-  );
-  const all = classificationReport(
-    labels,
-    nearestLabel(embedded, dim, labelVectors, undefined, penalty),
-    numClasses,
-  );
-  const pick = (want: boolean) =>
-    meanOfDefined(all.perClassAccuracy.filter((_, c) => unseenSet.has(c) === want));
-  const seenAccuracy = pick(false), unseenAllAccuracy = pick(true);
-  return {
-    unseenAccuracy: meanOfDefined(kWay.perClassAccuracy),
-    seenAccuracy,
-    unseenAllAccuracy,
-    harmonicMean: harmonicMean(seenAccuracy, unseenAllAccuracy),
-  };
-}
-
-/**
- * Harmonic mean `2ab / (a + b)` (0 when both are 0).
- *
- * @example
- * ```ts
- * harmonicMean(0.6, 0.2); // 0.3
- * ```
- */
-export function harmonicMean(a: number, b: number): number {
-  return a + b === 0 ? 0 : (2 * a * b) / (a + b);
 }
 
 /**
