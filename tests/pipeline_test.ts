@@ -121,7 +121,7 @@ Deno.test("zeroshot on the tiny pipeline: 10-way, ceiling, full vocabulary; chan
     cslsK: 3,
     cslsWeight: 1,
     unseen: 0,
-    unseenNames: [],
+    unseenNames: ["fine1", "fine3"], // the fixture's images carry classes 0..3 only
     showImages: 2,
     seed: 1,
   };
@@ -149,6 +149,11 @@ Deno.test("zeroshot on the tiny pipeline: 10-way, ceiling, full vocabulary; chan
   assert.ok(sweep.slice(0, -1).every((r) => r.recallAt10 < 0.99));
   assert.ok(sweep.at(-1)!.recallAt10 >= 0.99 || sweep.at(-1)!.ef === 3200);
   assert.match(await Deno.readTextFile(m.report as string), /Label-mapping ceiling/);
+  const gzsl = m.unseen as Record<string, { ausuc: number; bestH: number; harmonicMean: number }>;
+  for (const name of ["DeViSE", "DeViSE + CSLS", "ConSE", "ConSE + CSLS"]) {
+    assert.ok(gzsl[name].ausuc >= 0 && gzsl[name].ausuc <= 1, name);
+    assert.ok(gzsl[name].bestH >= gzsl[name].harmonicMean - 1e-12, name); // gamma 0 is a point
+  }
 
   // Other vectors under the same path after training: the model's label space is gone.
   const text = await Deno.readTextFile(cfg.vectors.source);

@@ -9,8 +9,14 @@ import {
   nearestLabel,
 } from "../lib/zeroshot/eval.ts";
 import { hitAtK, isHit, seenWordSet, topWords } from "../lib/zeroshot/vocab.ts";
-import { chooseUnseen, generalizedZeroShot, harmonicMean } from "../lib/zeroshot/gzsl.ts";
+import {
+  chooseUnseen,
+  generalizedZeroShot,
+  harmonicMean,
+  seenUnseenCurve,
+} from "../lib/zeroshot/gzsl.ts";
 import type { Neighbors } from "../lib/zeroshot/exact.ts";
+import { Rng } from "../lib/io/rng.ts";
 
 const close = (a: number, b: number, eps = 1e-6) =>
   assert.ok(Math.abs(a - b) < eps, `${a} != ${b}`);
@@ -145,6 +151,37 @@ Deno.test("generalised zero-shot: K-way unseen, seen/unseen accuracy, harmonic m
   close(harmonicMean(0.6, 0.2), 0.3);
   assert.equal(harmonicMean(0, 0), 0);
   close(meanOfDefined([1, NaN, 0]), 0.5);
+});
+
+Deno.test("seenUnseenCurve: end points, gamma 0 = plain GZSL, AUSUC 1 vs 0 by switch order", () => {
+  // Labels c0 = [1,0] and c1 = [-1,0] seen (c1 has no images), c2 = [0,1] unseen.
+  const labelVecs = new Float32Array([1, 0, -1, 0, 0, 1]);
+  const at = (deg: number) => [Math.cos((deg * Math.PI) / 180), Math.sin((deg * Math.PI) / 180)];
+  const labels = Int32Array.of(0, 2);
+  // Separable: A (class 0) at 30° needs gamma > 0.366 to turn unseen, B (class 2) at 60° turns
+  // at gamma > -0.366: some gamma gets both right, so the area is 1.
+  const easy = seenUnseenCurve(new Float32Array([...at(30), ...at(60)]), 2, labels, labelVecs, [2]);
+  close(easy.ausuc, 1);
+  close(easy.best.harmonicMean, 1);
+  assert.deepEqual([easy.points[0].seen, easy.points[0].unseen], [1, 0]);
+  assert.deepEqual([easy.points.at(-1)!.seen, easy.points.at(-1)!.unseen], [0, 1]);
+  // A at 44° turns at 0.024, B at 40° only at 0.123: never both right, area 0.
+  const hard = seenUnseenCurve(new Float32Array([...at(44), ...at(40)]), 2, labels, labelVecs, [2]);
+  close(hard.ausuc, 0);
+  close(hard.best.harmonicMean, 0);
+  // On random data the gamma = 0 point is the plain generalised zero-shot, and the last point's
+  // unseen accuracy is the K-way one.
+  const rng = new Rng(4);
+  const vecs = Float32Array.from({ length: 6 * 5 }, () => rng.normal());
+  const emb = Float32Array.from({ length: 60 * 5 }, () => rng.normal());
+  const ys = Int32Array.from({ length: 60 }, (_, i) => i % 6);
+  const curve = seenUnseenCurve(emb, 5, ys, vecs, [1, 4]);
+  const plain = generalizedZeroShot(emb, 5, ys, vecs, [1, 4]);
+  const atZero = curve.points.filter((p) => p.gamma < 0).at(-1)!;
+  close(atZero.seen, plain.seenAccuracy);
+  close(atZero.unseen, plain.unseenAllAccuracy);
+  close(curve.points.at(-1)!.unseen, plain.unseenAccuracy);
+  assert.ok(curve.ausuc >= 0 && curve.ausuc <= 1);
 });
 
 Deno.test("chooseUnseen: seeded, distinct, sorted; named lists; bad K", () => {

@@ -30,6 +30,7 @@ import { labelVectors } from "../text/labels.ts";
 import { readVectors } from "../text/word2vec_io.ts";
 import { normalizeRows } from "../text/vectors.ts";
 import { type ResultRow, type Table, writeReport } from "../report/report.ts";
+import type { LineChartOptions } from "../report/svg.ts";
 import { exactTopK, recallAtK } from "../zeroshot/exact.ts";
 import {
   type HnswIndex,
@@ -46,7 +47,7 @@ import {
   nearestLabel,
 } from "../zeroshot/eval.ts";
 import { hitAtK, seenWordSet, topWords } from "../zeroshot/vocab.ts";
-import { chooseUnseen, generalizedZeroShot } from "../zeroshot/gzsl.ts";
+import { chooseUnseen, generalizedZeroShot, seenUnseenCurve } from "../zeroshot/gzsl.ts";
 import { Rng } from "../io/rng.ts";
 
 /** Settings of one zero-shot run. */
@@ -247,11 +248,13 @@ export async function runZeroShot(
     }));
   }
 
+  const charts: LineChartOptions[] = [];
   // 4. Seen/unseen inside CIFAR-100: retrain M without K classes, test on all 100.
   if (cfg.unseen > 0 || cfg.unseenNames.length) {
     const gzsl = await _seenUnseen(tf, cfg, run, dir, model.config, source.data, D, c100);
     metrics.unseen = gzsl.metrics;
     tables.push(gzsl.table);
+    charts.push(gzsl.chart);
   }
 
   // 5. Report.
@@ -285,6 +288,7 @@ export async function runZeroShot(
       ],
     },
     tables,
+    curves: charts,
   });
   metrics.report = report.html;
   return metrics;
@@ -372,18 +376,25 @@ async function _seenUnseen(
   const penalty = cfg.cslsK > 0
     ? cslsPenalty(labelData, seenRows, D, cfg.cslsK, cfg.cslsWeight)
     : undefined;
-  const methods: Record<string, ReturnType<typeof generalizedZeroShot>> = {};
-  for (const [name, e] of Object.entries(embedded)) {
-    methods[name] = generalizedZeroShot(e, D, test.labels, labelData, unseen);
-    if (penalty) {
-      methods[`${name} + CSLS`] = generalizedZeroShot(
-        e,
-        D,
-        test.labels,
-        labelData,
-        unseen,
-        penalty,
-      );
+  type Method = ReturnType<typeof generalizedZeroShot> & { ausuc: number; bestH: number };
+  const methods: Record<string, Method> = {};
+  const curves: LineChartOptions["series"] = [];
+  const variants = (name: string) =>
+    penalty
+      ? [[name, undefined], [`${name} + CSLS`, penalty]] as const
+      : [[name, undefined]] as const;
+  for (const [method, e] of Object.entries(embedded)) {
+    for (const [name, pen] of variants(method)) {
+      const curve = seenUnseenCurve(e, D, test.labels, labelData, unseen, pen);
+      methods[name] = {
+        ...generalizedZeroShot(e, D, test.labels, labelData, unseen, pen),
+        ausuc: curve.ausuc,
+        bestH: curve.best.harmonicMean,
+      };
+      // A few hundred points draw the curve; there is one per image that changes it.
+      const step = Math.max(1, Math.ceil(curve.points.length / 300));
+      const shown = curve.points.filter((_, i) => i % step === 0 || i === curve.points.length - 1);
+      curves.push({ name, points: shown.map((p) => [p.unseen, p.seen]) });
     }
   }
   const table: Table = {
@@ -394,6 +405,8 @@ async function _seenUnseen(
       "seen (of 100)",
       "unseen (of 100)",
       "harmonic mean",
+      "AUSUC",
+      "best H (γ tuned on test)",
     ],
     rows: Object.entries(methods).map(([n, m]) => [
       n,
@@ -401,6 +414,8 @@ async function _seenUnseen(
       m.seenAccuracy,
       m.unseenAllAccuracy,
       m.harmonicMean,
+      m.ausuc,
+      m.bestH,
     ]),
   };
   for (const [n, m] of Object.entries(methods)) {
@@ -408,12 +423,19 @@ async function _seenUnseen(
       `${n}: ${unseen.length}-way unseen ${(100 * m.unseenAccuracy).toFixed(1)}%, seen ` +
         `${(100 * m.seenAccuracy).toFixed(1)}%, unseen-of-100 ${
           (100 * m.unseenAllAccuracy).toFixed(1)
-        }%, ` +
-        `H ${(100 * m.harmonicMean).toFixed(1)}%`,
+        }%, H ${(100 * m.harmonicMean).toFixed(1)}%; AUSUC ${m.ausuc.toFixed(4)}, best H ` +
+        `${(100 * m.bestH).toFixed(1)}% (γ tuned on test)`,
     );
   }
+  const chart: LineChartOptions = {
+    title: "Seen–unseen accuracy as unseen scores are raised (calibrated stacking)",
+    xLabel: "unseen accuracy (of 100)",
+    yLabel: "seen accuracy (of 100)",
+    series: curves,
+  };
   return {
     metrics: { classes: unseen.map((c) => test.labelNames[c]), ...methods },
     table,
+    chart,
   };
 }

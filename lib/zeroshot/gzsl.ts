@@ -106,3 +106,96 @@ export function generalizedZeroShot(
 export function harmonicMean(a: number, b: number): number {
   return a + b === 0 ? 0 : (2 * a * b) / (a + b);
 }
+
+/** One point of {@link seenUnseenCurve}: accuracies when unseen scores are raised by `gamma`. */
+export interface SeenUnseenPoint {
+  gamma: number;
+  seen: number;
+  unseen: number;
+}
+
+/**
+ * The seen–unseen accuracy curve of calibrated stacking (Chao et al. 2016): every class is a
+ * candidate, and the unseen classes' cosines are raised by `gamma` from −∞ (all predictions seen)
+ * to +∞ (all unseen). Its area (AUSUC, in [0, 1]) measures generalised zero-shot without choosing
+ * `gamma`; `best` is the point of highest harmonic mean, which picks `gamma` on the test labels
+ * themselves and is therefore a ceiling, not a result. `penalty` is subtracted per label as in
+ * {@link nearestLabel}.
+ *
+ * @example
+ * ```ts
+ * const { ausuc, best } = seenUnseenCurve(embedded, 100, labels, cifar100Vecs, unseen);
+ * ```
+ */
+export function seenUnseenCurve(
+  embedded: Float32Array,
+  dim: number,
+  labels: Int32Array,
+  labelVectors: Float32Array,
+  unseen: readonly number[],
+  penalty?: Float32Array,
+): { points: SeenUnseenPoint[]; ausuc: number; best: SeenUnseenPoint & { harmonicMean: number } } {
+  const numClasses = labelVectors.length / dim;
+  const isUnseen = new Uint8Array(numClasses);
+  for (const c of unseen) isUnseen[c] = 1;
+  const all = Array.from({ length: numClasses }, (_, c) => c);
+  const seenIds = all.filter((c) => !isUnseen[c]), unseenIds = all.filter((c) => isUnseen[c]);
+  const bestSeen = nearestLabel(embedded, dim, labelVectors, seenIds, penalty);
+  const bestUnseen = nearestLabel(embedded, dim, labelVectors, unseenIds, penalty);
+  const perClass = new Float64Array(numClasses);
+  for (const y of labels) perClass[y]++;
+  const groupSize = (ids: number[]) => ids.filter((c) => perClass[c] > 0).length;
+  const seenClasses = groupSize(seenIds), unseenClasses = groupSize(unseenIds);
+  // Image i switches from its best seen to its best unseen class once gamma passes
+  // d_i = score(best seen) − score(best unseen); only correct switches move the curve.
+  const events: { at: number; seen: number; unseen: number }[] = [];
+  let seen = 0;
+  for (let i = 0; i < labels.length; i++) {
+    const y = labels[i];
+    const gain = 1 / perClass[y];
+    const seenHit = !isUnseen[y] && bestSeen[i] === y ? gain / seenClasses : 0;
+    const unseenHit = isUnseen[y] && bestUnseen[i] === y ? gain / unseenClasses : 0;
+    seen += seenHit;
+    if (seenHit || unseenHit) {
+      const at = _score(embedded, i, labelVectors, bestSeen[i], dim, penalty) -
+        _score(embedded, i, labelVectors, bestUnseen[i], dim, penalty);
+      events.push({ at, seen: -seenHit, unseen: unseenHit });
+    }
+  }
+  events.sort((a, b) => a.at - b.at);
+  const points: SeenUnseenPoint[] = [{ gamma: -Infinity, seen, unseen: 0 }];
+  let unseenAcc = 0;
+  for (let e = 0; e < events.length; e++) {
+    seen += events[e].seen;
+    unseenAcc += events[e].unseen;
+    if (e + 1 < events.length && events[e + 1].at === events[e].at) continue; // ties: one step
+    points.push({ gamma: events[e].at, seen: Math.max(0, seen), unseen: unseenAcc });
+  }
+  let ausuc = 0;
+  for (let p = 1; p < points.length; p++) {
+    const [a, b] = [points[p - 1], points[p]];
+    ausuc += (b.unseen - a.unseen) * (a.seen + b.seen) / 2;
+  }
+  const best = points.map((p) => ({ ...p, harmonicMean: harmonicMean(p.seen, p.unseen) }))
+    .reduce((a, b) => (b.harmonicMean > a.harmonicMean ? b : a));
+  return { points, ausuc, best };
+}
+
+// Cosine of row i with label c, less its penalty (the score nearestLabel maximises).
+function _score(
+  embedded: Float32Array,
+  i: number,
+  labelVectors: Float32Array,
+  c: number,
+  dim: number,
+  penalty?: Float32Array,
+): number {
+  let dot = 0, qq = 0, ll = 0;
+  for (let j = 0; j < dim; j++) {
+    const q = embedded[i * dim + j], l = labelVectors[c * dim + j];
+    dot += q * l;
+    qq += q * q;
+    ll += l * l;
+  }
+  return (qq && ll ? dot / Math.sqrt(qq * ll) : 0) - (penalty ? penalty[c] : 0);
+}
