@@ -14,6 +14,7 @@
  */
 import * as tfjs from "@tensorflow/tfjs";
 import { installFastCpuKernels } from "./cpu_fast.ts";
+import { useNativeReluGrad } from "./native_grads.ts";
 
 /** The tfjs namespace type (tfjs-node re-exports all of it, plus `tf.node`). */
 export type TF = typeof tfjs;
@@ -118,6 +119,7 @@ export async function selectBackend(
       await tf.setBackend("tensorflow");
       await tf.ready();
       if (tf.getBackend() !== "tensorflow") throw new Error(`active backend is ${tf.getBackend()}`);
+      useNativeReluGrad(tf);
       const label = pkg === "gpu" ? "tensorflow-gpu" : "tensorflow";
       return { tf, backend: label, reason: `${label}: native libtensorflow loaded` };
     } catch (err) {
