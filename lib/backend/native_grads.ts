@@ -5,6 +5,7 @@
  * (`deno run -A bench/train_step.ts` measures it). TensorFlow's own `ReluGrad` kernel does the same
  * in one pass. {@link useNativeReluGrad} registers it as a tfjs kernel and points the `Relu`
  * gradient at it on that backend; every other backend keeps tfjs's formula.
+ * `DEVISE_NATIVE_GRADS=0` makes `selectBackend` leave tfjs's gradient in place (for A/B timing).
  *
  * @example
  * ```ts

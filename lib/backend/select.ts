@@ -119,7 +119,7 @@ export async function selectBackend(
       await tf.setBackend("tensorflow");
       await tf.ready();
       if (tf.getBackend() !== "tensorflow") throw new Error(`active backend is ${tf.getBackend()}`);
-      useNativeReluGrad(tf);
+      if (Deno.env.get("DEVISE_NATIVE_GRADS") !== "0") useNativeReluGrad(tf); // 0: tfjs's own
       const label = pkg === "gpu" ? "tensorflow-gpu" : "tensorflow";
       return { tf, backend: label, reason: `${label}: native libtensorflow loaded` };
     } catch (err) {
