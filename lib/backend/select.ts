@@ -14,7 +14,7 @@
  */
 import * as tfjs from "@tensorflow/tfjs";
 import { installFastCpuKernels } from "./cpu_fast.ts";
-import { useNativeReluGrad } from "./native_grads.ts";
+import { useNativeBatchNorm, useNativeReluGrad } from "./native_grads.ts";
 
 /** The tfjs namespace type (tfjs-node re-exports all of it, plus `tf.node`). */
 export type TF = typeof tfjs;
@@ -119,7 +119,10 @@ export async function selectBackend(
       await tf.setBackend("tensorflow");
       await tf.ready();
       if (tf.getBackend() !== "tensorflow") throw new Error(`active backend is ${tf.getBackend()}`);
-      if (Deno.env.get("DEVISE_NATIVE_GRADS") !== "0") useNativeReluGrad(tf); // 0: tfjs's own
+      if (Deno.env.get("DEVISE_NATIVE_GRADS") !== "0") { // 0: tfjs's own (A/B timing)
+        useNativeReluGrad(tf);
+        useNativeBatchNorm(tf);
+      }
       const label = pkg === "gpu" ? "tensorflow-gpu" : "tensorflow";
       return { tf, backend: label, reason: `${label}: native libtensorflow loaded` };
     } catch (err) {
