@@ -40,6 +40,7 @@ export { Rng } from "./lib/io/rng.ts";
 // Backends
 export { type BackendName, selectBackend, type TF } from "./lib/backend/select.ts";
 export { probeTensorflowBackend, setupLibtensorflow } from "./lib/backend/libtensorflow.ts";
+export { useNativeBatchNorm, useNativeReluGrad } from "./lib/backend/native_grads.ts";
 
 // 1. Data
 export {

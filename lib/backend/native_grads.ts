@@ -1,16 +1,19 @@
 /**
- * Native gradients for the `tensorflow` backend. tfjs differentiates ReLU as `dy * step(x)`, and
- * tfjs-node builds `step` from six TensorFlow ops (IsNan, Greater, Fill, OnesLike, two Selects),
- * each a full pass over the activations: about a quarter of a ResNet-20 training step
- * (`deno run -A bench/train_step.ts` measures it). TensorFlow's own `ReluGrad` kernel does the same
- * in one pass. {@link useNativeReluGrad} registers it as a tfjs kernel and points the `Relu`
- * gradient at it on that backend; every other backend keeps tfjs's formula.
- * `DEVISE_NATIVE_GRADS=0` makes `selectBackend` leave tfjs's gradient in place (for A/B timing).
+ * Native kernels for training on the `tensorflow` backend, where tfjs's own formulations cost
+ * most of a ResNet step (measured with `tf.profile`, ResNet-20, batch 128):
+ * - ReLU: tfjs differentiates it as `dy * step(x)`, and tfjs-node builds `step` from six
+ *   TensorFlow ops (IsNan, Greater, Fill, OnesLike, two Selects), each a full pass over the
+ *   activations. {@link useNativeReluGrad} uses TensorFlow's one-pass `ReluGrad` instead.
+ * - Batch norm in training: tfjs-layers computes the batch moments and the normalisation as
+ *   separate ops and differentiates each of them. {@link useNativeBatchNorm} runs
+ *   `FusedBatchNormV3` forward and `FusedBatchNormGradV3` backward, with tfjs-layers' statistics.
+ * `selectBackend` turns both on for the native backends; `DEVISE_NATIVE_GRADS=0` leaves tfjs's
+ * own code in place (A/B timing: `bench/train_step.ts`). Other backends are never affected.
  *
  * @example
  * ```ts
- * const { tf } = await selectBackend("tensorflow", { allowSlow: false });
- * useNativeReluGrad(tf); // selectBackend already does this for the native backends
+ * const { tf } = await selectBackend("tensorflow", { allowSlow: false }); // both already on
+ * useNativeReluGrad(tf); // idempotent
  * ```
  * @module
  */
