@@ -10,10 +10,12 @@ import {
 } from "../lib/zeroshot/eval.ts";
 import { hitAtK, isHit, seenWordSet, topWords } from "../lib/zeroshot/vocab.ts";
 import {
+  calibrationGamma,
   chooseUnseen,
   generalizedZeroShot,
   harmonicMean,
   seenUnseenCurve,
+  unseenBoost,
 } from "../lib/zeroshot/gzsl.ts";
 import type { Neighbors } from "../lib/zeroshot/exact.ts";
 import { Rng } from "../lib/io/rng.ts";
@@ -182,6 +184,26 @@ Deno.test("seenUnseenCurve: end points, gamma 0 = plain GZSL, AUSUC 1 vs 0 by sw
   close(atZero.unseen, plain.unseenAllAccuracy);
   close(curve.points.at(-1)!.unseen, plain.unseenAccuracy);
   assert.ok(curve.ausuc >= 0 && curve.ausuc <= 1);
+});
+
+Deno.test("calibrationGamma: middle of the best-H step; unseenBoost applies it", () => {
+  const labelVecs = new Float32Array([1, 0, -1, 0, 0, 1]); // c0, c1 seen; c2 unseen
+  const at = (deg: number) => [Math.cos((deg * Math.PI) / 180), Math.sin((deg * Math.PI) / 180)];
+  const labels = Int32Array.of(0, 2);
+  // B (class 2) at 30° needs gamma > cos30 − sin30 = 0.366 to be right; A (class 0) at 10° stays
+  // right until gamma > cos10 − sin10 = 0.811. Plain GZSL (gamma 0) gets B wrong.
+  const emb = new Float32Array([...at(10), ...at(30)]);
+  const gamma = calibrationGamma(seenUnseenCurve(emb, 2, labels, labelVecs, [2]));
+  close(gamma, (0.8112 + 0.3660) / 2, 1e-3);
+  close(generalizedZeroShot(emb, 2, labels, labelVecs, [2]).harmonicMean, 0);
+  const boosted = generalizedZeroShot(emb, 2, labels, labelVecs, [2], unseenBoost(3, [2], gamma));
+  close(boosted.harmonicMean, 1);
+  // No image changes accuracy: gamma 0; a CSLS base penalty is kept under the boost.
+  assert.equal(calibrationGamma({ points: [{ gamma: -Infinity, seen: 1, unseen: 0 }] }), 0);
+  assert.deepEqual(
+    [...unseenBoost(3, [2], 0.25, new Float32Array([0.5, 0.5, 0.5]))],
+    [0.5, 0.5, 0.25],
+  );
 });
 
 Deno.test("chooseUnseen: seeded, distinct, sorted; named lists; bad K", () => {

@@ -199,3 +199,49 @@ function _score(
   }
   return (qq && ll ? dot / Math.sqrt(qq * ll) : 0) - (penalty ? penalty[c] : 0);
 }
+
+/**
+ * The calibration `gamma` of calibrated stacking, chosen on a validation curve (Chao et al. 2016
+ * pick it on held-out seen classes, never on the test): the middle of the step of
+ * {@link seenUnseenCurve} with the highest harmonic mean, so that images on either edge of that
+ * step fall the way the curve counted them.
+ *
+ * @example
+ * ```ts
+ * const gamma = calibrationGamma(seenUnseenCurve(valEmbedded, 100, valLabels, vecs, pseudoUnseen));
+ * generalizedZeroShot(testEmbedded, 100, labels, vecs, unseen, unseenBoost(100, unseen, gamma));
+ * ```
+ */
+export function calibrationGamma(curve: { points: SeenUnseenPoint[] }): number {
+  const { points } = curve;
+  let p = 0;
+  for (let i = 1; i < points.length; i++) {
+    const h = (q: SeenUnseenPoint) => harmonicMean(q.seen, q.unseen);
+    if (h(points[i]) > h(points[p])) p = i;
+  }
+  // Step p holds for gamma in [points[p].gamma, points[p + 1].gamma); the ends are open.
+  const lo = points[p].gamma, hi = points[p + 1]?.gamma ?? Infinity;
+  if (lo === -Infinity) return Number.isFinite(hi) ? hi - 1e-3 : 0;
+  if (hi === Infinity) return lo + 1e-3;
+  return (lo + hi) / 2;
+}
+
+/**
+ * A per-label penalty (as taken by {@link generalizedZeroShot} and `nearestLabel`) that raises the
+ * `unseen` labels' scores by `gamma` on top of an optional `base` penalty (CSLS).
+ *
+ * @example
+ * ```ts
+ * unseenBoost(3, [2], 0.1); // Float32Array [0, 0, -0.1]
+ * ```
+ */
+export function unseenBoost(
+  numClasses: number,
+  unseen: readonly number[],
+  gamma: number,
+  base?: Float32Array,
+): Float32Array {
+  const out = base ? Float32Array.from(base) : new Float32Array(numClasses);
+  for (const c of unseen) out[c] -= gamma;
+  return out;
+}
