@@ -289,8 +289,15 @@ export async function runZeroShot(
         `"+ CSLS" subtracts ${cfg.cslsWeight} × the mean cosine of each candidate label to its ` +
         `${cfg.cslsK} nearest training labels (a hubness correction from label vectors alone).`,
         "The label-mapping ceiling sends each image's top-1 CIFAR-100 class to the CIFAR-10 class " +
-        "most images of that CIFAR-100 class belong to: no semantic map of top-1 predictions can " +
-        "beat it, so a 10-way accuracy far above it needs a better visual model.",
+        "most images of that CIFAR-100 class belong to (it reads the CIFAR-10 test labels): no " +
+        "semantic map of top-1 predictions can beat it.",
+        ...(metrics.unseen
+          ? [
+            '"H, γ from validation" raises the unseen labels\' scores by γ (calibrated stacking), ' +
+            "with γ the best-H point on held-out training images of a second, pseudo-unseen " +
+            "split of the seen classes; it never reads test labels. AUSUC and best H read them.",
+          ]
+          : []),
       ],
     },
     tables,
