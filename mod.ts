@@ -112,8 +112,8 @@ export {
   classificationReport,
   conseEmbed,
   cslsPenalty,
-  labelMappingCeiling,
   nearestLabel,
 } from "./lib/zeroshot/eval.ts";
+export { labelMappingCeiling, softmaxReadoutCeiling } from "./lib/zeroshot/ceiling.ts";
 export { hitAtK as vocabularyHitAtK, isHit, topWords } from "./lib/zeroshot/vocab.ts";
 export { generalizedZeroShot } from "./lib/zeroshot/gzsl.ts";

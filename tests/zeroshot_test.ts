@@ -4,10 +4,10 @@ import {
   confusionSvg,
   conseEmbed,
   cslsPenalty,
-  labelMappingCeiling,
   meanOfDefined,
   nearestLabel,
 } from "../lib/zeroshot/eval.ts";
+import { labelMappingCeiling, softmaxReadoutCeiling } from "../lib/zeroshot/ceiling.ts";
 import { hitAtK, isHit, seenWordSet, topWords } from "../lib/zeroshot/vocab.ts";
 import {
   calibrationGamma,
@@ -82,6 +82,26 @@ Deno.test("labelMappingCeiling: majority map per source class, mean per-class ac
   close(report.perClassAccuracy[1], 2 / 3);
   close(report.meanAccuracy, 5 / 6);
   assert.throws(() => labelMappingCeiling(probs, 4, labels, 2), /not 6 rows of 4/);
+});
+
+Deno.test("softmaxReadoutCeiling: reads what top-1 hides; cross-fit; seeded; bad shape", () => {
+  // Every image's top-1 is source 0; the target is which of sources 1 and 2 comes second.
+  const rng = new Rng(3);
+  const labels = Int32Array.from({ length: 60 }, (_, i) => i % 2);
+  const probs = new Float32Array(
+    [...labels].flatMap((y) => {
+      const second = 0.25 + 0.1 * rng.next();
+      return y === 0 ? [0.6, second, 0.4 - second] : [0.6, 0.4 - second, second];
+    }),
+  );
+  close(labelMappingCeiling(probs, 3, labels, 2).report.meanAccuracy, 0.5);
+  const readout = softmaxReadoutCeiling(probs, 3, labels, 2, { seed: 1 });
+  close(readout.meanAccuracy, 1);
+  assert.deepEqual(readout, softmaxReadoutCeiling(probs, 3, labels, 2, { seed: 1 }));
+  // Labels unrelated to the probabilities: held-out folds stay near chance, not memorised.
+  const noise = Int32Array.from({ length: 60 }, () => rng.int(2));
+  assert.ok(softmaxReadoutCeiling(probs, 3, noise, 2, { seed: 1 }).meanAccuracy < 0.75);
+  assert.throws(() => softmaxReadoutCeiling(probs, 4, labels, 2), /not 60x4/);
 });
 
 Deno.test("cslsPenalty: mean cosine to the k nearest sources; flips a hub's prediction", () => {

@@ -216,54 +216,6 @@ export function conseEmbed(
 }
 
 /**
- * A ceiling, not a result: the mean per-class accuracy of the best fixed map from source classes
- * (the visual model's top-1 softmax prediction) to target classes, where each source class goes to
- * the target class most of its images carry. It reads the target labels, so no zero-shot method
- * may use it; it shows how much any semantic mapping (ConSE with T = 1, whatever the vectors) can
- * get out of this visual model.
- *
- * @example
- * ```ts
- * const { mapping, report } = labelMappingCeiling(cifar10Probs, 100, cifar10.labels, 10);
- * report.meanAccuracy; // e.g. 0.48: zero-shot above that needs a better visual model
- * ```
- */
-export function labelMappingCeiling(
-  probs: Float32Array,
-  numSource: number,
-  labels: Int32Array,
-  numTarget: number,
-): { mapping: Int32Array; report: ClassificationReport } {
-  if (probs.length !== labels.length * numSource) {
-    throw new Error(`${probs.length} probabilities are not ${labels.length} rows of ${numSource}`);
-  }
-  const top1 = new Int32Array(labels.length);
-  const counts = new Float64Array(numSource * numTarget);
-  for (let i = 0; i < labels.length; i++) {
-    let best = 0;
-    for (let c = 1; c < numSource; c++) {
-      if (probs[i * numSource + c] > probs[i * numSource + best]) best = c;
-    }
-    top1[i] = best;
-    // Weight by 1/class size so the map maximises mean per-class (not overall) accuracy.
-    counts[best * numTarget + labels[i]] += 1;
-  }
-  const classSize = new Float64Array(numTarget);
-  for (const y of labels) classSize[y]++;
-  const mapping = new Int32Array(numSource);
-  for (let s = 0; s < numSource; s++) {
-    let best = 0, bestScore = -1;
-    for (let t = 0; t < numTarget; t++) {
-      const score = classSize[t] ? counts[s * numTarget + t] / classSize[t] : 0;
-      if (score > bestScore) [best, bestScore] = [t, score];
-    }
-    mapping[s] = best;
-  }
-  const report = classificationReport(labels, top1.map((s) => mapping[s]), numTarget);
-  return { mapping, report };
-}
-
-/**
  * Mean of the finite values (NaN when none).
  *
  * @example
