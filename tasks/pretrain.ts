@@ -5,6 +5,7 @@
  * ```sh
  * deno task pretrain --data-dir /work/shared/data --epochs 30 --out data/runs/resnet20
  * deno task pretrain --data-dir /work/shared/data --limit 5000 --epochs 1 --json
+ * deno task pretrain --data-dir /work/shared/data --unseen 20 --out data/runs/resnet20-unseen20
  * ```
  * @module
  */
@@ -24,7 +25,9 @@ import {
   type Schedule,
   SCHEDULES,
   trainVision,
+  withoutClasses,
 } from "../lib/vision/train.ts";
+import { chooseUnseen } from "../lib/zeroshot/gzsl.ts";
 
 /** `--limit` at or below this counts as a smoke run, which may use the slow cpu backend. */
 const SMOKE_LIMIT = 5000;
@@ -76,7 +79,14 @@ const spec = {
     default: 0,
     help: "train on the first N images of a seeded shuffle (0 = all)",
   },
-  seed: { type: "number", default: 1, help: "seed for init, data order and augmentation" },
+  unseen: {
+    type: "number",
+    default: 0,
+    help: "hold out K classes from training and testing: the seeded choice of " +
+      "`zeroshot --unseen K` with the same --seed (0 = none)",
+  },
+  unseenNames: { type: "list", default: [], help: "hold out these classes instead of --unseen" },
+  seed: { type: "number", default: 1, help: "seed for init, data order, augmentation, --unseen" },
   backend: { type: "string", default: "auto", choices: BACKEND_NAMES, help: "tfjs backend" },
   resume: { type: "boolean", default: false, help: "continue from <out>/checkpoints/last.json" },
   out: { type: "string", default: "", help: "run folder (default data/runs/pretrain-<timestamp>)" },
@@ -92,6 +102,7 @@ async function main(): Promise<void> {
       "deno task pretrain --data-dir /work/shared/data --epochs 30 --out data/runs/resnet20",
       "deno task pretrain --data-dir /work/shared/data --out data/runs/resnet20 --resume",
       "deno task pretrain --data-dir /work/shared/data --limit 5000 --epochs 1 --backend cpu --json",
+      "deno task pretrain --data-dir /work/shared/data --unseen 20 --epochs 10 --out data/runs/resnet20-unseen20",
       "deno task pretrain --data-dir /work/shared/data --init data/runs/resnet20 --epochs 8 --lr 0.08 --schedule onecycle --nesterov --out data/runs/resnet20-ft",
     ],
   });
@@ -108,7 +119,15 @@ async function main(): Promise<void> {
   const dataDir = resolveDataDir(flags.dataDir);
   const train = await loadCifar(dataDir, "cifar100", "train");
   const test = await loadCifar(dataDir, "cifar100", "test");
-  const { mean, std } = channelStats(train.images);
+  const excludeClasses = flags.unseen > 0 || flags.unseenNames.length
+    ? chooseUnseen(train.labelNames.length, flags.unseen, {
+      seed: flags.seed,
+      named: flags.unseenNames,
+      names: train.labelNames,
+    })
+    : [];
+  // Held-out classes stay out of the input statistics too.
+  const { mean, std } = channelStats(withoutClasses(train, excludeClasses).images);
   const config = {
     ...D,
     model: {
@@ -131,6 +150,7 @@ async function main(): Promise<void> {
     limit: flags.limit,
     augment: flags.augment,
     init: flags.init,
+    excludeClasses,
   };
   const params = trainableParamCount(buildModel(tf, config.model));
   await run.updateConfig({
@@ -138,10 +158,11 @@ async function main(): Promise<void> {
     data: { dataDir, train: train.sha256, test: test.sha256, mean, std },
   });
   run.log(
-    `${flags.arch}-${flags.depth} (${params} trainable params) on ${
-      config.limit || train.count
-    } images, ` +
-      `${config.epochs} epochs, batch ${config.batchSize}, backend ${backend}`,
+    `${flags.arch}-${flags.depth} (${params} trainable params), ${config.epochs} epochs, batch ` +
+      `${config.batchSize}, backend ${backend}` +
+      (excludeClasses.length
+        ? `; held out: ${excludeClasses.map((c) => train.labelNames[c]).join(", ")}`
+        : ""),
   );
   const result = await trainVision(tf, { train, test, mean, std }, config, {
     outDir: run.dir,

@@ -307,3 +307,21 @@ Deno.test("SIGKILL mid-run, then --resume: same curve as an uninterrupted run", 
   assert.deepEqual(probs.shape, [320, 100]);
   await Deno.remove(dataDir, { recursive: true });
 });
+
+Deno.test("pretrain --unseen-names holds classes out; an unknown name is refused", async () => {
+  const dataDir = await Deno.makeTempDir();
+  await writeTinyCifar(dataDir, { trainCount: 64, testCount: 32, classes: 4, seed: 5 });
+  const out = join(dataDir, "held");
+  const run = await pretrain(dataDir, out, ["--epochs", "1", "--unseen-names", "fine1,fine3"])
+    .output();
+  const stderr = new TextDecoder().decode(run.stderr);
+  assert.ok(run.success, stderr);
+  const ckpt = (await loadCheckpoint(join(out, "checkpoints"), "last"))!;
+  assert.deepEqual(ckpt.state.config.excludeClasses, [1, 3]);
+  assert.match(await Deno.readTextFile(join(out, "log.txt")), /held out: fine1, fine3/);
+  assert.match(await Deno.readTextFile(join(out, "log.txt")), /32 training, 16 test images/);
+  const bad = await pretrain(dataDir, join(dataDir, "bad"), ["--unseen-names", "dragon"]).output();
+  assert.ok(!bad.success);
+  assert.match(new TextDecoder().decode(bad.stderr), /'dragon' is not a class name/);
+  await Deno.remove(dataDir, { recursive: true });
+});

@@ -154,6 +154,7 @@ Deno.test("zeroshot on the tiny pipeline: 10-way, ceiling, full vocabulary; chan
   assert.match(reportText, /H, γ from validation/);
   type Gzsl = { ausuc: number; bestH: number; harmonicMean: number };
   const gzsl = m.unseen as Record<string, Gzsl & { calibrated: Gzsl & { gamma: number } }>;
+  assert.equal(gzsl.visualNeverSaw, false); // the tiny visual model trained on every class
   for (const name of ["DeViSE", "DeViSE + CSLS", "ConSE", "ConSE + CSLS"]) {
     const g = gzsl[name];
     assert.ok(g.ausuc >= 0 && g.ausuc <= 1, name);

@@ -16,6 +16,7 @@ import {
   learningRateAt,
   type TrainConfig,
   trainVision,
+  withoutClasses,
 } from "../lib/vision/train.ts";
 import {
   extractFeatures,
@@ -190,6 +191,47 @@ Deno.test("a few epochs on a separable problem reduce loss without leaking tenso
   const data = tinyData();
   const ev = evaluate(tf, result.model, data.test, data.mean, data.std, 7);
   assert.ok(Math.abs(ev.top1 - last.testTop1) < 1e-9);
+  await Deno.remove(outDir, { recursive: true });
+});
+
+Deno.test("held-out classes never reach training or the test score; resume checks them", async () => {
+  const data = tinyData();
+  const kept = withoutClasses(data.train, [1, 2, 3]);
+  assert.ok(kept.count > 0 && kept.labels.every((y) => y === 0));
+  assert.equal(withoutClasses(data.train, []), data.train);
+  for (let i = 0; i < kept.count; i++) { // images travel with their labels
+    const src = [...data.train.labels.keys()].filter((j) => data.train.labels[j] === 0)[i];
+    assert.deepEqual(
+      kept.images.subarray(i * 3072, (i + 1) * 3072),
+      data.train.images.subarray(src * 3072, (src + 1) * 3072),
+    );
+  }
+  const outDir = await Deno.makeTempDir();
+  const lines: string[] = [];
+  const config = { ...tinyConfig, epochs: 2, excludeClasses: [1, 2, 3] };
+  const result = await trainVision(tf, data, config, {
+    outDir,
+    log: (l) => lines.push(l),
+    quiet: true,
+  });
+  const testKept = withoutClasses(data.test, [1, 2, 3]);
+  assert.ok(
+    lines.some((l) =>
+      l.includes(`${kept.count} training, ${testKept.count} test images (3 classes held out)`)
+    ),
+  );
+  // Only class 0 was trained and scored, so the held-in test set is all hits.
+  assert.equal(result.curve.at(-1)!.testTop1, 1);
+  assert.ok(evaluate(tf, result.model, data.test, data.mean, data.std).top1 < 0.5);
+  await assert.rejects(
+    trainVision(tf, data, { ...config, excludeClasses: [1] }, {
+      outDir,
+      resume: true,
+      log: () => {},
+      quiet: true,
+    }),
+    /different config/,
+  );
   await Deno.remove(outDir, { recursive: true });
 });
 

@@ -16,6 +16,7 @@ import {
   harmonicMean,
   seenUnseenCurve,
   unseenBoost,
+  visualNeverSaw,
 } from "../lib/zeroshot/gzsl.ts";
 import type { Neighbors } from "../lib/zeroshot/exact.ts";
 import { Rng } from "../lib/io/rng.ts";
@@ -224,6 +225,17 @@ Deno.test("calibrationGamma: middle of the best-H step; unseenBoost applies it",
     [...unseenBoost(3, [2], 0.25, new Float32Array([0.5, 0.5, 0.5]))],
     [0.5, 0.5, 0.25],
   );
+});
+
+Deno.test("visualNeverSaw: same held-out set, none, or a refused mismatch", () => {
+  const names = ["apple", "bear", "cloud", "dolphin"];
+  assert.equal(visualNeverSaw([2, 0], [0, 2], names), true);
+  assert.equal(visualNeverSaw([], [0, 2], names), false);
+  assert.throws(
+    () => visualNeverSaw([1], [0, 2], names),
+    /without bear, but the unseen .* apple, cloud/,
+  );
+  assert.throws(() => visualNeverSaw([0, 2, 3], [0, 2], names), /same --unseen K/);
 });
 
 Deno.test("chooseUnseen: seeded, distinct, sorted; named lists; bad K", () => {

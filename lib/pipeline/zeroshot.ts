@@ -26,6 +26,7 @@ import {
 } from "../devise/train.ts";
 import { readSidecar, sha256File } from "../io/artifact.ts";
 import { featurePath, readFeatures } from "../vision/extract.ts";
+import { resolveCheckpoint } from "../vision/checkpoint.ts";
 import { labelVectors } from "../text/labels.ts";
 import { readVectors } from "../text/word2vec_io.ts";
 import { normalizeRows } from "../text/vectors.ts";
@@ -48,6 +49,7 @@ import {
   generalizedZeroShot,
   seenUnseenCurve,
   unseenBoost,
+  visualNeverSaw,
 } from "../zeroshot/gzsl.ts";
 import { Rng } from "../io/rng.ts";
 
@@ -257,7 +259,11 @@ export async function runZeroShot(
   const charts: LineChartOptions[] = [];
   // 4. Seen/unseen inside CIFAR-100: retrain M without K classes, test on all 100.
   if (cfg.unseen > 0 || cfg.unseenNames.length) {
-    const gzsl = await _seenUnseen(tf, cfg, run, dir, model.config, source.data, D, c100);
+    const visual = trained.visual?.checkpoint as string | undefined;
+    const excluded = visual
+      ? (await resolveCheckpoint(visual, "last")).state.config.excludeClasses as number[]
+      : undefined;
+    const gzsl = await _seenUnseen(tf, cfg, run, dir, model.config, source.data, D, c100, excluded);
     metrics.unseen = gzsl.metrics;
     tables.push(gzsl.table);
     charts.push(gzsl.chart);
@@ -350,6 +356,7 @@ async function _seenUnseen(
   labelData: Float32Array,
   D: number,
   test: CifarSplit,
+  visualExcluded: number[] = [],
 ) {
   const unseen = chooseUnseen(100, cfg.unseen, {
     seed: cfg.seed,
@@ -357,7 +364,13 @@ async function _seenUnseen(
     names: test.labelNames,
   });
   const unseenSet = new Set(unseen);
+  const neverSeen = visualNeverSaw(visualExcluded, unseen, test.labelNames);
   run.log(`unseen classes (${unseen.length}): ${unseen.map((c) => test.labelNames[c]).join(", ")}`);
+  run.log(
+    neverSeen
+      ? "the visual model was trained without them (pretrain --unseen)"
+      : "the visual model saw them (pretrain without --unseen): their features are privileged",
+  );
   const train = await loadCifar(cfg.dataDir, "cifar100", "train");
   const trainF = await readFeatures(featurePath(dir, "cifar100", "train", cfg.layer));
   const trainP = await readFeatures(featurePath(dir, "cifar100", "train", "probs"));
@@ -434,7 +447,8 @@ async function _seenUnseen(
     }
   }
   const table: Table = {
-    title: `Seen/unseen split of CIFAR-100 (${unseen.length} unseen classes, seed ${cfg.seed})`,
+    title: `Seen/unseen split of CIFAR-100 (${unseen.length} unseen classes, seed ${cfg.seed}; ` +
+      `visual model ${neverSeen ? "never saw them" : "saw them"})`,
     columns: [
       "method",
       `${unseen.length}-way unseen`,
@@ -475,7 +489,11 @@ async function _seenUnseen(
     series: curves,
   };
   return {
-    metrics: { classes: unseen.map((c) => test.labelNames[c]), ...methods },
+    metrics: {
+      classes: unseen.map((c) => test.labelNames[c]),
+      visualNeverSaw: neverSeen,
+      ...methods,
+    },
     table,
     chart,
   };

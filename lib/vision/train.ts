@@ -58,6 +58,11 @@ export interface TrainConfig {
    * with a fresh optimizer and schedule: fine-tuning, or a second schedule on a finished run.
    */
   init?: string;
+  /**
+   * Class ids kept out of training and of the test evaluation, so that `zeroshot --unseen` can
+   * hold out classes the visual model never saw (empty or absent: all classes).
+   */
+  excludeClasses?: number[];
 }
 
 /** He et al. defaults for ResNet-20 on CIFAR-100. */
@@ -230,7 +235,13 @@ export async function trainVision(
   const modelSpec: ModelSpec = { ...config.model, seed: config.model.seed ?? config.seed };
   const model = buildModel(tf, modelSpec);
   const optimizer = tf.train.momentum(config.lr, config.momentum, config.nesterov);
-  const train = _subset(data.train, config.limit, config.seed);
+  const excluded = config.excludeClasses ?? [];
+  const train = _subset(withoutClasses(data.train, excluded), config.limit, config.seed);
+  const test = withoutClasses(data.test, excluded);
+  log(
+    `${train.count} training, ${test.count} test images` +
+      (excluded.length ? ` (${excluded.length} classes held out)` : ""),
+  );
   let rng = new Rng(config.seed);
   let curve: EpochRecord[] = [];
   let bestTop1 = -1, bestEpoch = 0, startEpoch = 0;
@@ -309,7 +320,7 @@ export async function trainVision(
     bar.done();
     imagesSeen += seen;
     trainSeconds += epochSeconds;
-    const ev = evaluate(tf, model, data.test, data.mean, data.std);
+    const ev = evaluate(tf, model, test, data.mean, data.std);
     const record: EpochRecord = {
       epoch,
       lr,
@@ -432,6 +443,25 @@ export function batchToInput(tf: TF, buf: Float32Array, n: number, size: number)
   return pooled;
 }
 
+/**
+ * The images of `split` whose label is not one of `classes` (the split itself when none).
+ *
+ * @example
+ * ```ts
+ * withoutClasses(train, [3, 17]).count; // 49000 of CIFAR-100's 50000
+ * ```
+ */
+export function withoutClasses(split: ImageSplit, classes: readonly number[]): ImageSplit {
+  if (classes.length === 0) return split;
+  const drop = new Set(classes);
+  const keep = [...split.labels.keys()].filter((i) => !drop.has(split.labels[i]));
+  const images = new Uint8Array(keep.length * 3072);
+  keep.forEach((src, i) =>
+    images.set(split.images.subarray(src * 3072, (src + 1) * 3072), i * 3072)
+  );
+  return { count: keep.length, images, labels: Int32Array.from(keep, (i) => split.labels[i]) };
+}
+
 /** The first `limit` images of a seeded shuffle (all when 0). */
 function _subset(split: ImageSplit, limit: number, seed: number): ImageSplit {
   if (!limit || limit >= split.count) return split;
@@ -449,7 +479,9 @@ function _subset(split: ImageSplit, limit: number, seed: number): ImageSplit {
 function _configKey(c: TrainConfig): string {
   const { model, epochs, batchSize, lr, momentum, nesterov, weightDecay, schedule } = c;
   const { warmupEpochs, labelSmoothing, seed, limit, augment } = c;
-  const init = c.init ? { init: c.init } : {}; // absent when unset: older checkpoints still match
+  // Absent when unset, so that older checkpoints still match.
+  const init = c.init ? { init: c.init } : {};
+  const exclude = c.excludeClasses?.length ? { excludeClasses: c.excludeClasses } : {};
   return JSON.stringify({
     model: {
       arch: model.arch,
@@ -471,6 +503,7 @@ function _configKey(c: TrainConfig): string {
     limit,
     augment,
     ...init,
+    ...exclude,
   });
 }
 

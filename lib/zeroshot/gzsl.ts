@@ -245,3 +245,30 @@ export function unseenBoost(
   for (const c of unseen) out[c] -= gamma;
   return out;
 }
+
+/**
+ * Whether a visual model trained without the classes `excluded` (its `pretrain --unseen`) never
+ * saw the `unseen` classes: true when the two sets are equal, false when it held out nothing (it
+ * saw every class, so unseen-class features are privileged); a different non-empty set throws,
+ * since the experiment would then mix classes it saw and did not see.
+ *
+ * @example
+ * ```ts
+ * visualNeverSaw([3, 7], [7, 3], names); // true
+ * visualNeverSaw([], [3, 7], names); // false
+ * ```
+ */
+export function visualNeverSaw(
+  excluded: readonly number[],
+  unseen: readonly number[],
+  names: readonly string[],
+): boolean {
+  if (excluded.length === 0) return false;
+  const a = [...excluded].sort((x, y) => x - y), b = [...unseen].sort((x, y) => x - y);
+  if (a.length === b.length && a.every((c, i) => c === b[i])) return true;
+  const list = (ids: number[]) => ids.map((c) => names[c] ?? c).join(", ");
+  throw new Error(
+    `the visual model was trained without ${list(a)}, but the unseen classes are ${list(b)}: ` +
+      "use the same --unseen K (or --unseen-names) and --seed as its pretrain run",
+  );
+}
