@@ -1,0 +1,328 @@
+/**
+ * `deno task zeroshot --unseen K`: a seen/unseen split inside CIFAR-100. DeViSE is retrained
+ * without the K held-out classes and ConSE mixes only seen labels; both are scored K-way on the
+ * unseen classes and over all 100 (generalised zero-shot), plain and with calibrated stacking whose
+ * γ is picked on a second split of the training classes, never on the test.
+ *
+ * ```sh
+ * deno task pretrain --data-dir ../shared/data --unseen 20 --out data/runs/resnet20-unseen20
+ * deno task train --data-dir ../shared/data --visual data/runs/resnet20-unseen20
+ * deno task zeroshot --unseen 20 --data-dir ../shared/data --json
+ * ```
+ * @module
+ */
+import type { Run } from "../cli/run.ts";
+import type { TF } from "../backend/select.ts";
+import { type CifarSplit, loadCifar } from "../data/cifar.ts";
+import { type DeviseConfig, embed, type EpochStats, trainDevise } from "../devise/train.ts";
+import { Rng } from "../io/rng.ts";
+import type { Table } from "../report/report.ts";
+import type { LineChartOptions } from "../report/svg.ts";
+import { resolveCheckpoint } from "../vision/checkpoint.ts";
+import { featurePath, readFeatures } from "../vision/extract.ts";
+import { conseEmbed, cslsPenalty } from "../zeroshot/eval.ts";
+import {
+  calibrationGamma,
+  chooseUnseen,
+  generalizedZeroShot,
+  seenUnseenCurve,
+  unseenBoost,
+  visualNeverSaw,
+} from "../zeroshot/gzsl.ts";
+import type { ZeroShotConfig } from "./zeroshot.ts";
+
+/** Generalised zero-shot inside CIFAR-100 for DeViSE (retrained on seen classes) and ConSE. */
+export async function seenUnseenSplit(
+  tf: TF,
+  cfg: ZeroShotConfig,
+  run: Run,
+  inputs: {
+    /** `train`'s feature folder (CIFAR-100 train/test features and softmax outputs). */
+    featureDir: string;
+    /** Settings of the DeViSE model being evaluated; the seen-only ones are trained alike. */
+    deviseConfig: DeviseConfig;
+    /** CIFAR-100 label vectors, 100 rows of `D`. */
+    labelData: Float32Array;
+    D: number;
+    test: CifarSplit;
+    /** The visual model's checkpoint, to tell whether it saw the unseen classes. */
+    visualCheckpoint?: string;
+  },
+) {
+  const { featureDir: dir, deviseConfig, labelData, D, test } = inputs;
+  const visualExcluded = inputs.visualCheckpoint
+    ? (await resolveCheckpoint(inputs.visualCheckpoint, "last")).state.config
+      .excludeClasses as number[] | undefined
+    : undefined;
+  const unseen = chooseUnseen(100, cfg.unseen, {
+    seed: cfg.seed,
+    named: cfg.unseenNames,
+    names: test.labelNames,
+  });
+  const unseenSet = new Set(unseen);
+  const neverSeen = visualNeverSaw(visualExcluded ?? [], unseen, test.labelNames);
+  run.log(`unseen classes (${unseen.length}): ${unseen.map((c) => test.labelNames[c]).join(", ")}`);
+  run.log(
+    neverSeen
+      ? "the visual model was trained without them (pretrain --unseen)"
+      : "the visual model saw them (pretrain without --unseen): their features are privileged",
+  );
+  const train = await loadCifar(cfg.dataDir, "cifar100", "train");
+  const trainF = await readFeatures(featurePath(dir, "cifar100", "train", cfg.layer));
+  const trainP = await readFeatures(featurePath(dir, "cifar100", "train", "probs"));
+  const seenIds = [...Array(100).keys()].filter((c) => !unseenSet.has(c));
+  const seenRowsOf = (classes: Set<number>) =>
+    [...train.labels.keys()].filter((i) => classes.has(train.labels[i]));
+  const seenModel = await _trainDeviseOn(
+    tf,
+    deviseConfig,
+    trainF,
+    seenRowsOf(new Set(seenIds)),
+    train.labels,
+    labelData,
+    D,
+    (s) => run.log(`   seen-only DeViSE epoch ${s.epoch}: loss ${s.trainLoss.toFixed(4)}`),
+  );
+  const testF = await readFeatures(featurePath(dir, "cifar100", "test", cfg.layer));
+  const testP = await readFeatures(featurePath(dir, "cifar100", "test", "probs"));
+  const embedded = {
+    DeViSE: embed(tf, seenModel, testF.data),
+    ConSE: _conseWithout(testP.data, unseen, labelData, D, cfg.conseT),
+  };
+  // CSLS against the seen labels only: the unseen ones were never trained on.
+  const penalty = cfg.cslsK > 0
+    ? cslsPenalty(labelData, _rows(labelData, seenIds, D), D, cfg.cslsK, cfg.cslsWeight)
+    : undefined;
+  const variants = (name: string) =>
+    penalty
+      ? [[name, undefined], [`${name} + CSLS`, penalty]] as const
+      : [[name, undefined]] as const;
+  const gammas = await _validationGammas(tf, cfg, run, deviseConfig, {
+    seenIds,
+    trainF,
+    trainP,
+    labels: train.labels,
+    labelData,
+    D,
+    variants,
+  });
+  type Method = ReturnType<typeof generalizedZeroShot> & {
+    ausuc: number;
+    bestH: number;
+    calibrated: { gamma: number; seen: number; unseen: number; harmonicMean: number };
+  };
+  const methods: Record<string, Method> = {};
+  const curves: LineChartOptions["series"] = [];
+  for (const [method, e] of Object.entries(embedded)) {
+    for (const [name, pen] of variants(method)) {
+      const curve = seenUnseenCurve(e, D, test.labels, labelData, unseen, pen);
+      const gamma = gammas[name];
+      const cal = generalizedZeroShot(
+        e,
+        D,
+        test.labels,
+        labelData,
+        unseen,
+        unseenBoost(100, unseen, gamma, pen),
+      );
+      methods[name] = {
+        ...generalizedZeroShot(e, D, test.labels, labelData, unseen, pen),
+        ausuc: curve.ausuc,
+        bestH: curve.best.harmonicMean,
+        calibrated: {
+          gamma,
+          seen: cal.seenAccuracy,
+          unseen: cal.unseenAllAccuracy,
+          harmonicMean: cal.harmonicMean,
+        },
+      };
+      // A few hundred points draw the curve; there is one per image that changes it.
+      const step = Math.max(1, Math.ceil(curve.points.length / 300));
+      const shown = curve.points.filter((_, i) => i % step === 0 || i === curve.points.length - 1);
+      curves.push({ name, points: shown.map((p) => [p.unseen, p.seen]) });
+    }
+  }
+  const table: Table = {
+    title: `Seen/unseen split of CIFAR-100 (${unseen.length} unseen classes, seed ${cfg.seed}; ` +
+      `visual model ${neverSeen ? "never saw them" : "saw them"})`,
+    columns: [
+      "method",
+      `${unseen.length}-way unseen`,
+      "seen (of 100)",
+      "unseen (of 100)",
+      "harmonic mean",
+      "H, γ from validation",
+      "AUSUC",
+      "best H (γ tuned on test)",
+    ],
+    rows: Object.entries(methods).map(([n, m]) => [
+      n,
+      m.unseenAccuracy,
+      m.seenAccuracy,
+      m.unseenAllAccuracy,
+      m.harmonicMean,
+      m.calibrated.harmonicMean,
+      m.ausuc,
+      m.bestH,
+    ]),
+  };
+  for (const [n, m] of Object.entries(methods)) {
+    run.log(
+      `${n}: ${unseen.length}-way unseen ${(100 * m.unseenAccuracy).toFixed(1)}%, seen ` +
+        `${(100 * m.seenAccuracy).toFixed(1)}%, unseen-of-100 ${
+          (100 * m.unseenAllAccuracy).toFixed(1)
+        }%, H ${(100 * m.harmonicMean).toFixed(1)}%; γ ${m.calibrated.gamma.toFixed(3)} from ` +
+        `validation: seen ${(100 * m.calibrated.seen).toFixed(1)}%, unseen ${
+          (100 * m.calibrated.unseen).toFixed(1)
+        }%, H ${(100 * m.calibrated.harmonicMean).toFixed(1)}%; AUSUC ${m.ausuc.toFixed(4)}, ` +
+        `best H ${(100 * m.bestH).toFixed(1)}% (γ tuned on test)`,
+    );
+  }
+  const chart: LineChartOptions = {
+    title: "Seen–unseen accuracy as unseen scores are raised (calibrated stacking)",
+    xLabel: "unseen accuracy (of 100)",
+    yLabel: "seen accuracy (of 100)",
+    series: curves,
+  };
+  return {
+    metrics: {
+      classes: unseen.map((c) => test.labelNames[c]),
+      visualNeverSaw: neverSeen,
+      ...methods,
+    },
+    table,
+    chart,
+  };
+}
+
+/**
+ * Calibrated stacking's gamma per method, chosen without test labels (Chao et al. 2016): the seen
+ * classes are split again (same share held out, seed + 1), DeViSE is retrained on the pseudo-seen
+ * ones minus a fifth of their images, and gamma is the best-H step of the seen–unseen curve over
+ * those held-out images plus every image of the pseudo-unseen classes. These are training images,
+ * which the visual model has fit, so their scores are sharper than the test's.
+ */
+async function _validationGammas(
+  tf: TF,
+  cfg: ZeroShotConfig,
+  run: Run,
+  deviseConfig: DeviseConfig,
+  d: {
+    seenIds: number[];
+    trainF: { data: Float32Array; shape: number[] };
+    trainP: { data: Float32Array };
+    labels: Int32Array;
+    labelData: Float32Array;
+    D: number;
+    variants: (name: string) => readonly (readonly [string, Float32Array | undefined])[];
+  },
+): Promise<Record<string, number>> {
+  const { seenIds, labels, labelData, D } = d;
+  const numUnseen = 100 - seenIds.length;
+  const k = Math.max(1, Math.round((numUnseen * seenIds.length) / 100));
+  const rng = new Rng(cfg.seed + 1);
+  const pseudoUnseen = new Set(
+    [...rng.permutation(seenIds.length).subarray(0, k)].map((i) => seenIds[i]),
+  );
+  const seen = new Set(seenIds);
+  const fit: number[] = [], val: number[] = [];
+  let pseudoSeenImages = 0;
+  for (const i of rng.permutation(labels.length)) {
+    const y = labels[i];
+    if (!seen.has(y)) continue;
+    if (pseudoUnseen.has(y) || pseudoSeenImages++ % 5 === 4) val.push(i);
+    else fit.push(i);
+  }
+  run.log(
+    `   validation split for γ: ${seenIds.length - k} pseudo-seen / ${k} pseudo-unseen classes, ` +
+      `${fit.length} fit / ${val.length} held-out images`,
+  );
+  const model = await _trainDeviseOn(
+    tf,
+    deviseConfig,
+    d.trainF,
+    fit,
+    labels,
+    labelData,
+    D,
+    (s) => run.log(`   validation DeViSE epoch ${s.epoch}: loss ${s.trainLoss.toFixed(4)}`),
+  );
+  // Validation candidates are the seen classes only, renumbered 0..seen-1.
+  const local = new Map(seenIds.map((c, i) => [c, i]));
+  const valLabels = Int32Array.from(val.map((i) => local.get(labels[i])!));
+  const valVecs = _rows(labelData, seenIds, D);
+  const pseudoLocal = [...pseudoUnseen].map((c) => local.get(c)!);
+  const pseudoSeenRows = _rows(labelData, seenIds.filter((c) => !pseudoUnseen.has(c)), D);
+  const pick = (data: Float32Array, width: number) => {
+    const out = new Float32Array(val.length * width);
+    val.forEach((r, i) => out.set(data.subarray(r * width, (r + 1) * width), i * width));
+    return out;
+  };
+  const dropped = [...Array(100).keys()].filter((c) => !local.has(c) || pseudoUnseen.has(c));
+  const embedded: Record<string, Float32Array> = {
+    DeViSE: embed(tf, model, pick(d.trainF.data, d.trainF.shape[1])),
+    ConSE: _conseWithout(pick(d.trainP.data, 100), dropped, labelData, D, cfg.conseT),
+  };
+  const valPenalty = cfg.cslsK > 0
+    ? cslsPenalty(valVecs, pseudoSeenRows, D, cfg.cslsK, cfg.cslsWeight)
+    : undefined;
+  const gammas: Record<string, number> = {};
+  for (const [method, e] of Object.entries(embedded)) {
+    for (const [name, pen] of d.variants(method)) {
+      const curve = seenUnseenCurve(e, D, valLabels, valVecs, pseudoLocal, pen && valPenalty);
+      gammas[name] = calibrationGamma(curve);
+      run.log(
+        `   ${name}: γ ${gammas[name].toFixed(3)} (validation best H ${
+          (100 * curve.best.harmonicMean).toFixed(1)
+        }%)`,
+      );
+    }
+  }
+  return gammas;
+}
+
+// DeViSE trained on the given rows of the training features.
+async function _trainDeviseOn(
+  tf: TF,
+  deviseConfig: DeviseConfig,
+  features: { data: Float32Array; shape: number[] },
+  rows: number[],
+  labels: Int32Array,
+  labelData: Float32Array,
+  D: number,
+  onEpoch: (s: EpochStats) => void,
+) {
+  const d = features.shape[1];
+  const sub = new Float32Array(rows.length * d);
+  rows.forEach((r, i) => sub.set(features.data.subarray(r * d, (r + 1) * d), i * d));
+  const result = await trainDevise(tf, {
+    ...deviseConfig,
+    trainFeatures: sub,
+    trainLabels: Int32Array.from(rows.map((r) => labels[r])),
+    labelVectors: labelData,
+    dims: D,
+    onEpoch,
+  });
+  return result.model;
+}
+
+// ConSE that may only mix the classes not in `dropped` (their softmax is zeroed; ConSE divides
+// by the kept mass).
+function _conseWithout(
+  probs: Float32Array,
+  dropped: readonly number[],
+  labelData: Float32Array,
+  D: number,
+  topT: number,
+): Float32Array {
+  const kept = probs.slice();
+  for (let i = 0; i < kept.length / 100; i++) for (const c of dropped) kept[i * 100 + c] = 0;
+  return conseEmbed(kept, 100, labelData, D, topT);
+}
+
+// The label vectors of `ids`, stacked.
+function _rows(labelData: Float32Array, ids: readonly number[], D: number): Float32Array {
+  const out = new Float32Array(ids.length * D);
+  ids.forEach((c, i) => out.set(labelData.subarray(c * D, (c + 1) * D), i * D));
+  return out;
+}
