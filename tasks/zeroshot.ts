@@ -63,7 +63,12 @@ const spec = {
     help: 'CSLS hubness penalty over the k nearest training labels ("+ CSLS" rows; 0 = off)',
   },
   cslsWeight: { type: "number", default: 1, help: "CSLS penalty weight (0.5 = 2·cos − r)" },
-  unseen: { type: "number", default: 0, help: "hold out K CIFAR-100 classes (0 = skip)" },
+  unseen: {
+    type: "number",
+    default: 0,
+    help: "hold out K CIFAR-100 classes from DeViSE (seeded; 0 = skip); a visual model from " +
+      "`pretrain --unseen K` with the same --seed never saw them either",
+  },
   unseenNames: { type: "list", default: [], help: "hold out these CIFAR-100 classes instead" },
   images: { type: "number", default: 10, help: "test images shown with their top-10 words" },
   seed: { type: "number", default: 1, help: "seed for image and class choices" },
