@@ -55,7 +55,7 @@ export { downloadFile, extractTarGz } from "./lib/data/download.ts";
 
 // 2. Vision
 export { buildModel, type FeatureLayer, type ModelSpec } from "./lib/vision/models.ts";
-export { type TrainConfig, trainVision } from "./lib/vision/train.ts";
+export { type TrainConfig, trainVision, withoutClasses } from "./lib/vision/train.ts";
 export { modelFromCheckpoint, resolveCheckpoint } from "./lib/vision/checkpoint.ts";
 export { extractFeatures, readFeatures, writeFeatures } from "./lib/vision/extract.ts";
 
@@ -116,4 +116,10 @@ export {
 } from "./lib/zeroshot/eval.ts";
 export { labelMappingCeiling, softmaxReadoutCeiling } from "./lib/zeroshot/ceiling.ts";
 export { hitAtK as vocabularyHitAtK, isHit, topWords } from "./lib/zeroshot/vocab.ts";
-export { generalizedZeroShot } from "./lib/zeroshot/gzsl.ts";
+export {
+  calibrationGamma,
+  chooseUnseen,
+  generalizedZeroShot,
+  seenUnseenCurve,
+  unseenBoost,
+} from "./lib/zeroshot/gzsl.ts";
