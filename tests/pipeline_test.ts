@@ -135,7 +135,14 @@ Deno.test("zeroshot on the tiny pipeline: 10-way, ceiling, full vocabulary; chan
     "DeViSE + CSLS",
   ]);
   // ConSE with T = 1 is a fixed map of the top-1 CIFAR-100 class: never above the ceiling.
-  const ceiling = (m.labelMappingCeiling as { meanAccuracy: number }).meanAccuracy;
+  const mapCeiling = m.labelMappingCeiling as {
+    meanAccuracy: number;
+    mappedFrom: Record<string, string[]>;
+  };
+  const ceiling = mapCeiling.meanAccuracy;
+  // The map sends each of the 100 source classes to exactly one of the 10 targets.
+  assert.equal(Object.values(mapCeiling.mappedFrom).flat().length, 100);
+  assert.equal(new Set(Object.values(mapCeiling.mappedFrom).flat()).size, 100);
   assert.ok(
     tenWay.ConSE.meanAccuracy <= ceiling + 1e-12,
     `${tenWay.ConSE.meanAccuracy} > ${ceiling}`,

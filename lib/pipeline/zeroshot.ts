@@ -143,12 +143,20 @@ export async function runZeroShot(
     );
   }
   // How far any CIFAR-100 → CIFAR-10 mapping could go with this visual model (reads labels).
-  const ceiling = labelMappingCeiling(probs.data, 100, c10.labels, 10).report;
+  const { mapping, report: ceiling } = labelMappingCeiling(probs.data, 100, c10.labels, 10);
+  // Which CIFAR-100 classes the ceiling's map sends to each CIFAR-10 class: visual, not semantic.
+  const mappedFrom = c10.labelNames.map((_, t) =>
+    c100.labelNames.filter((_, s) => mapping[s] === t)
+  );
   const readout = softmaxReadoutCeiling(probs.data, 100, c10.labels, 10, { seed: cfg.seed });
   run.log(
     `ceilings (use CIFAR-10 labels; not results): label mapping ` +
       `${(100 * ceiling.meanAccuracy).toFixed(2)}%, softmax readout ` +
       `${(100 * readout.meanAccuracy).toFixed(2)}% mean per-class`,
+  );
+  run.log(
+    `label-mapping ceiling's map: ` +
+      c10.labelNames.map((n, t) => `${n} ← ${mappedFrom[t].join(" ") || "-"}`).join("; "),
   );
   const perClass = (r: { perClassAccuracy: number[] }) =>
     Object.fromEntries(r.perClassAccuracy.map((a, c) => [c10.labelNames[c], a]));
@@ -161,7 +169,11 @@ export async function runZeroShot(
         perClass: perClass(r),
       }]),
     ),
-    labelMappingCeiling: { meanAccuracy: ceiling.meanAccuracy, perClass: perClass(ceiling) },
+    labelMappingCeiling: {
+      meanAccuracy: ceiling.meanAccuracy,
+      perClass: perClass(ceiling),
+      mappedFrom: Object.fromEntries(c10.labelNames.map((n, t) => [n, mappedFrom[t]])),
+    },
     softmaxReadoutCeiling: { meanAccuracy: readout.meanAccuracy, perClass: perClass(readout) },
   };
 
