@@ -1,5 +1,5 @@
 /**
- * Tests for lib/data/cifar.ts and lib/data/augment.ts on tiny CIFAR-10/100 fixtures written in
+ * Tests for lib/data/cifar.ts, lib/data/augment.ts and lib/io/rows.ts on tiny CIFAR-10/100 fixtures written in
  * the official binary formats (plain and gzipped) into temp folders.
  * @module
  */
@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
+import { takeRows } from "../lib/io/rows.ts";
 import {
   bytesPerRecord,
   channelStats,
@@ -382,4 +383,16 @@ Deno.test("batchIndices: every index once per epoch, seeded, dropLast", () => {
   ]]);
   assert.deepEqual([...batchIndices(10, 4, null, { dropLast: true })].length, 2);
   assert.throws(() => [...batchIndices(10, 0, null)], RangeError);
+});
+
+Deno.test("takeRows copies the chosen rows in order, repeats allowed, keeping the array type", () => {
+  const m = new Float32Array([1, 2, 3, 4, 5, 6]); // 3 rows of 2
+  assert.deepEqual(takeRows(m, 2, [2, 0, 2]), new Float32Array([5, 6, 1, 2, 5, 6]));
+  const picked = takeRows(m, 2, [1]);
+  picked[0] = 99; // a copy, not a view
+  assert.equal(m[2], 3);
+  const bytes = takeRows(new Uint8Array([7, 8, 9]), 1, Int32Array.of(2, 1));
+  assert.ok(bytes instanceof Uint8Array);
+  assert.deepEqual(bytes, new Uint8Array([9, 8]));
+  assert.equal(takeRows(m, 2, []).length, 0);
 });

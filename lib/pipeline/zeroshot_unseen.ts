@@ -16,6 +16,7 @@ import type { TF } from "../backend/select.ts";
 import { type CifarSplit, loadCifar } from "../data/cifar.ts";
 import { type DeviseConfig, embed, type EpochStats, trainDevise } from "../devise/train.ts";
 import { Rng } from "../io/rng.ts";
+import { takeRows } from "../io/rows.ts";
 import type { Table } from "../report/report.ts";
 import type { LineChartOptions } from "../report/svg.ts";
 import { resolveCheckpoint } from "../vision/checkpoint.ts";
@@ -71,13 +72,12 @@ export async function seenUnseenSplit(
   const trainF = await readFeatures(featurePath(dir, "cifar100", "train", cfg.layer));
   const trainP = await readFeatures(featurePath(dir, "cifar100", "train", "probs"));
   const seenIds = [...Array(100).keys()].filter((c) => !unseenSet.has(c));
-  const seenRowsOf = (classes: Set<number>) =>
-    [...train.labels.keys()].filter((i) => classes.has(train.labels[i]));
+  const seenSet = new Set(seenIds);
   const seenModel = await _trainDeviseOn(
     tf,
     deviseConfig,
     trainF,
-    seenRowsOf(new Set(seenIds)),
+    [...train.labels.keys()].filter((i) => seenSet.has(train.labels[i])),
     train.labels,
     labelData,
     D,
@@ -91,7 +91,7 @@ export async function seenUnseenSplit(
   };
   // CSLS against the seen labels only: the unseen ones were never trained on.
   const penalty = cfg.cslsK > 0
-    ? cslsPenalty(labelData, _rows(labelData, seenIds, D), D, cfg.cslsK, cfg.cslsWeight)
+    ? cslsPenalty(labelData, takeRows(labelData, D, seenIds), D, cfg.cslsK, cfg.cslsWeight)
     : undefined;
   const variants = (name: string) =>
     penalty
@@ -250,18 +250,13 @@ async function _validationGammas(
   // Validation candidates are the seen classes only, renumbered 0..seen-1.
   const local = new Map(seenIds.map((c, i) => [c, i]));
   const valLabels = Int32Array.from(val.map((i) => local.get(labels[i])!));
-  const valVecs = _rows(labelData, seenIds, D);
+  const valVecs = takeRows(labelData, D, seenIds);
   const pseudoLocal = [...pseudoUnseen].map((c) => local.get(c)!);
-  const pseudoSeenRows = _rows(labelData, seenIds.filter((c) => !pseudoUnseen.has(c)), D);
-  const pick = (data: Float32Array, width: number) => {
-    const out = new Float32Array(val.length * width);
-    val.forEach((r, i) => out.set(data.subarray(r * width, (r + 1) * width), i * width));
-    return out;
-  };
+  const pseudoSeenRows = takeRows(labelData, D, seenIds.filter((c) => !pseudoUnseen.has(c)));
   const dropped = [...Array(100).keys()].filter((c) => !local.has(c) || pseudoUnseen.has(c));
   const embedded: Record<string, Float32Array> = {
-    DeViSE: embed(tf, model, pick(d.trainF.data, d.trainF.shape[1])),
-    ConSE: _conseWithout(pick(d.trainP.data, 100), dropped, labelData, D, cfg.conseT),
+    DeViSE: embed(tf, model, takeRows(d.trainF.data, d.trainF.shape[1], val)),
+    ConSE: _conseWithout(takeRows(d.trainP.data, 100, val), dropped, labelData, D, cfg.conseT),
   };
   const valPenalty = cfg.cslsK > 0
     ? cslsPenalty(valVecs, pseudoSeenRows, D, cfg.cslsK, cfg.cslsWeight)
@@ -292,12 +287,9 @@ async function _trainDeviseOn(
   D: number,
   onEpoch: (s: EpochStats) => void,
 ) {
-  const d = features.shape[1];
-  const sub = new Float32Array(rows.length * d);
-  rows.forEach((r, i) => sub.set(features.data.subarray(r * d, (r + 1) * d), i * d));
   const result = await trainDevise(tf, {
     ...deviseConfig,
-    trainFeatures: sub,
+    trainFeatures: takeRows(features.data, features.shape[1], rows),
     trainLabels: Int32Array.from(rows.map((r) => labels[r])),
     labelVectors: labelData,
     dims: D,
@@ -318,11 +310,4 @@ function _conseWithout(
   const kept = probs.slice();
   for (let i = 0; i < kept.length / 100; i++) for (const c of dropped) kept[i * 100 + c] = 0;
   return conseEmbed(kept, 100, labelData, D, topT);
-}
-
-// The label vectors of `ids`, stacked.
-function _rows(labelData: Float32Array, ids: readonly number[], D: number): Float32Array {
-  const out = new Float32Array(ids.length * D);
-  ids.forEach((c, i) => out.set(labelData.subarray(c * D, (c + 1) * D), i * D));
-  return out;
 }

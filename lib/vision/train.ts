@@ -18,6 +18,7 @@ import type { TF } from "../backend/select.ts";
 import { batchIndices, normalizeBatch } from "../data/augment.ts";
 import { writeJsonAtomic } from "../io/artifact.ts";
 import { Rng } from "../io/rng.ts";
+import { takeRows } from "../io/rows.ts";
 import { Progress } from "../cli/progress.ts";
 import { buildModel, type ModelSpec } from "./models.ts";
 import {
@@ -455,24 +456,22 @@ export function withoutClasses(split: ImageSplit, classes: readonly number[]): I
   if (classes.length === 0) return split;
   const drop = new Set(classes);
   const keep = [...split.labels.keys()].filter((i) => !drop.has(split.labels[i]));
-  const images = new Uint8Array(keep.length * 3072);
-  keep.forEach((src, i) =>
-    images.set(split.images.subarray(src * 3072, (src + 1) * 3072), i * 3072)
-  );
-  return { count: keep.length, images, labels: Int32Array.from(keep, (i) => split.labels[i]) };
+  return {
+    count: keep.length,
+    images: takeRows(split.images, 3072, keep),
+    labels: Int32Array.from(keep, (i) => split.labels[i]),
+  };
 }
 
 /** The first `limit` images of a seeded shuffle (all when 0). */
 function _subset(split: ImageSplit, limit: number, seed: number): ImageSplit {
   if (!limit || limit >= split.count) return split;
   const order = new Rng(seed ^ 0x5bd1e995).permutation(split.count).subarray(0, limit);
-  const images = new Uint8Array(limit * 3072);
-  const labels = new Int32Array(limit);
-  order.forEach((src, i) => {
-    images.set(split.images.subarray(src * 3072, (src + 1) * 3072), i * 3072);
-    labels[i] = split.labels[src];
-  });
-  return { count: limit, images, labels };
+  return {
+    count: limit,
+    images: takeRows(split.images, 3072, order),
+    labels: Int32Array.from(order, (i) => split.labels[i]),
+  };
 }
 
 /** Stable JSON of the config fields that shape the curve. */

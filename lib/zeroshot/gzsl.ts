@@ -11,6 +11,7 @@
  * @module
  */
 import { Rng } from "../io/rng.ts";
+import { takeRows } from "../io/rows.ts";
 import { classificationReport, meanOfDefined, nearestLabel } from "./eval.ts";
 
 /**
@@ -71,8 +72,7 @@ export function generalizedZeroShot(
   const numClasses = labelVectors.length / dim;
   const unseenSet = new Set(unseen);
   const rows = Array.from(labels.keys()).filter((i) => unseenSet.has(labels[i]));
-  const sub = new Float32Array(rows.length * dim);
-  rows.forEach((r, i) => sub.set(embedded.subarray(r * dim, (r + 1) * dim), i * dim));
+  const sub = takeRows(embedded, dim, rows);
   const subLabels = Int32Array.from(rows.map((r) => labels[r]));
   const kWay = classificationReport(
     subLabels,
