@@ -13,9 +13,8 @@ import {
   writeWord2vecBinary,
   writeWord2vecText,
 } from "../lib/text/word2vec_io.ts";
+import { floatToHalf, halfToFloat } from "../lib/io/float16.ts";
 import {
-  floatToHalf,
-  halfToFloat,
   makeWordVectors,
   normalizeRows,
   rowOf,
@@ -242,7 +241,18 @@ Deno.test("text malformed input names the line", async () => {
   const wrong = await tempFile(dir, "w.txt", "2 3\na 1 2 3\nb 1 2\n");
   await rejects(readWord2vecText(wrong), /w\.txt:3: expected 3 numbers after word "b", found 2/);
   const nan = await tempFile(dir, "n.txt", "1 2\na 1 x1\n");
-  await rejects(readWord2vecText(nan), /n\.txt:2: value 2 of "a": expected a number, found "x1"/);
+  await rejects(
+    readWord2vecText(nan),
+    /n\.txt:2: value 2 of "a": expected a finite number, found "x1"/,
+  );
+  // Non-finite values are refused with file, line and column, whatever their spelling.
+  for (const bad of ["nan", "-NaN", "Infinity", "-inf", "1e999"]) {
+    const f = await tempFile(dir, "nf.txt", `2 2\na 1 2\nb 3 ${bad}\n`);
+    await rejects(
+      readWord2vecText(f),
+      new RegExp(`nf\\.txt:3: value 2 of "b": expected a finite number, found "${bad}"`),
+    );
+  }
   const short = await tempFile(dir, "s.txt", "4 2\na 1 2\nb 3 4\n");
   await rejects(readWord2vecText(short), /s\.txt: header says 4 rows but the file ends after 2/);
   const extra = await tempFile(dir, "e.txt", "1 2\na 1 2\nb 3 4\n");
@@ -251,6 +261,37 @@ Deno.test("text malformed input names the line", async () => {
   await rejects(readWord2vecText(glove), /g\.txt:2: expected 2 numbers after word "b", found 3/);
   const junk = await tempFile(dir, "j.txt", "hello\n");
   await rejects(readWord2vecText(junk), /j\.txt:1: expected a 'count dim' header/);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("binary vectors with NaN or Infinity are refused with the byte, row and value", async () => {
+  const dir = await Deno.makeTempDir();
+  for (const [bad, shown] of [[NaN, "NaN"], [Infinity, "Infinity"], [-Infinity, "-Infinity"]]) {
+    const bytes = concat([
+      "2 2\n",
+      "a ",
+      f32bytes([1, 2]),
+      "\n",
+      "b ",
+      f32bytes([3, bad as number]),
+      "\n",
+    ]);
+    const f = await tempFile(dir, "nf.bin", bytes);
+    await rejects(
+      readWord2vecBinary(f),
+      new RegExp(
+        `nf\\.bin: byte 21: row 1 \\("b"\\), value 2: expected a finite float32, found ${shown}`,
+      ),
+    );
+    await rejects(readWord2vecBinary(f, { float16: true }), /row 1 \("b"\), value 2/);
+  }
+  // The largest finite float32 is fine.
+  const ok = await tempFile(
+    dir,
+    "ok.bin",
+    concat(["1 1\n", "a ", f32bytes([3.4028234663852886e38]), "\n"]),
+  );
+  assert.equal((await readWord2vecBinary(ok)).data[0], 3.4028234663852886e38);
   await Deno.remove(dir, { recursive: true });
 });
 

@@ -18,13 +18,8 @@ import {
   trainVision,
   withoutClasses,
 } from "../lib/vision/train.ts";
-import {
-  extractFeatures,
-  float16ToFloat32,
-  float32ToFloat16,
-  readFeatures,
-  writeFeatures,
-} from "../lib/vision/extract.ts";
+import { float16ToFloat32, float32ToFloat16 } from "../lib/io/float16.ts";
+import { extractFeatures, readFeatures, writeFeatures } from "../lib/vision/extract.ts";
 import { syntheticImages } from "../lib/vision/fixture.ts";
 
 const { tf } = await useCpu();

@@ -59,6 +59,10 @@
  * @module
  */
 import { dirname, join, resolve } from "node:path";
+import { writeFileAtomic } from "../io/artifact.ts";
+import { runCommand, which } from "../io/exec.ts";
+import { exists, readJsonOrNull } from "../io/fs.ts";
+import { pipDownload } from "../io/wheel.ts";
 
 /** Which addon package to set up: `cpu` is `@tensorflow/tfjs-node`, `gpu` `-node-gpu`. */
 export type TensorflowVariant = "cpu" | "gpu";
@@ -324,7 +328,7 @@ async function _findLibtensorflow(
 /** Throws unless `dir` has the lib/ and include/ files the build needs. */
 async function _checkLayout(dir: string): Promise<void> {
   for (const rel of ["lib/libtensorflow.so", "lib/libtensorflow_framework.so"]) {
-    if (!await _exists(join(dir, rel))) {
+    if (!await exists(join(dir, rel))) {
       throw new Error(
         `${dir} lacks ${rel} (need lib/libtensorflow.so, lib/libtensorflow_framework.so and ` +
           `include/tensorflow/c/c_api.h; for a wheel's libtensorflow_cc.so.2 add the symlink ` +
@@ -332,9 +336,18 @@ async function _checkLayout(dir: string): Promise<void> {
       );
     }
   }
-  if (!await _exists(join(dir, "include/tensorflow/c/c_api.h"))) {
+  if (!await exists(join(dir, "include/tensorflow/c/c_api.h"))) {
     throw new Error(`${dir} lacks include/tensorflow/c/c_api.h`);
   }
+}
+
+// Fixed tags: the library is the same for every Python, and TF skips new Pythons for a while.
+function _wheelOptions(wheelsDir: string, log: (line: string) => void) {
+  return {
+    wheelsDir,
+    platforms: ["manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64"],
+    log: (line: string) => log(`libtensorflow: ${line}`),
+  };
 }
 
 /** `pip download`s the wheel (unless cached) and unpacks the libraries and headers into `dir`. */
@@ -348,11 +361,11 @@ async function _unpackWheel(
 ): Promise<void> {
   const project = variant === "gpu" ? "tensorflow" : "tensorflow-cpu";
   const wheelsDir = join(cacheDir, "wheels");
-  const wheel = await _pipDownload(wheelsDir, `${project}==${version}`, log);
+  const wheel = (await pipDownload(`${project}==${version}`, _wheelOptions(wheelsDir, log))).path;
   const tmp = `${dir}.tmp-${Deno.pid}`;
   await Deno.remove(tmp, { recursive: true }).catch(() => {});
   log(`libtensorflow: unpacking ${wheel}`);
-  await _run("python3", ["-c", _PY_EXTRACT, wheel, tmp, ..._WHEEL_MEMBERS]);
+  await runCommand("python3", ["-c", _PY_EXTRACT, wheel, tmp, ..._WHEEL_MEMBERS]);
   const tf = join(tmp, "tensorflow");
   await Deno.mkdir(join(tmp, "lib"));
   await Deno.mkdir(join(tmp, "include"));
@@ -371,7 +384,7 @@ async function _unpackWheel(
   let cuda = false;
   if (variant === "gpu" && withCuda) {
     // The wheel's RUNPATH has $ORIGIN/../nvidia/<name>/lib: unpack the CUDA wheels beside lib/.
-    const metadata = await _runText("python3", [
+    const metadata = await runCommand("python3", [
       "-c",
       `import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1])\n` +
       `print(z.read(next(n for n in z.namelist() if n.endswith(".dist-info/METADATA"))).decode())`,
@@ -380,8 +393,8 @@ async function _unpackWheel(
     const reqs = [...metadata.matchAll(/^Requires-Dist: (nvidia-[^;]+); extra == "and-cuda"/gm)]
       .map((m) => m[1].replace(/\s+/g, ""));
     for (const req of reqs) {
-      const w = await _pipDownload(wheelsDir, req, log);
-      await _run("python3", ["-c", _PY_EXTRACT, w, tmp, "nvidia/"]);
+      const w = (await pipDownload(req, _wheelOptions(wheelsDir, log))).path;
+      await runCommand("python3", ["-c", _PY_EXTRACT, w, tmp, "nvidia/"]);
     }
     cuda = true;
   }
@@ -389,51 +402,6 @@ async function _unpackWheel(
   await Deno.writeTextFile(join(tmp, _MARKER_NAME), JSON.stringify(marker, null, 2) + "\n");
   await Deno.remove(dir, { recursive: true }).catch(() => {});
   await Deno.rename(tmp, dir);
-}
-
-/** Downloads one wheel into `wheelsDir` (reusing one already there) and returns its path. */
-async function _pipDownload(
-  wheelsDir: string,
-  requirement: string,
-  log: (line: string) => void,
-): Promise<string> {
-  await Deno.mkdir(wheelsDir, { recursive: true });
-  const exact = requirement.match(/^([A-Za-z0-9_.-]+)==([^,;]+)$/);
-  if (exact) {
-    const prefix = `${exact[1].replace(/-/g, "_")}-${exact[2]}-`;
-    for await (const e of Deno.readDir(wheelsDir)) {
-      if (e.name.startsWith(prefix) && e.name.endsWith(".whl")) return join(wheelsDir, e.name);
-    }
-  }
-  log(`libtensorflow: pip download ${requirement}`);
-  const before = new Set<string>();
-  for await (const e of Deno.readDir(wheelsDir)) before.add(e.name);
-  // Fixed tags: the library is the same for every Python, and TF skips new Pythons for a while.
-  const out = await _runText("python3", [
-    "-m",
-    "pip",
-    "download",
-    "--no-deps",
-    "--only-binary=:all:",
-    "--python-version",
-    "3.11",
-    "--platform",
-    "manylinux_2_27_x86_64",
-    "--platform",
-    "manylinux_2_17_x86_64",
-    "--platform",
-    "manylinux2014_x86_64",
-    "-d",
-    wheelsDir,
-    requirement,
-  ]);
-  const saved = out.match(/(?:Saved|File was already downloaded) (\S+\.whl)/);
-  // pip prints the path relative to our working directory (or absolute).
-  if (saved) return resolve(saved[1]);
-  for await (const e of Deno.readDir(wheelsDir)) {
-    if (!before.has(e.name) && e.name.endsWith(".whl")) return join(wheelsDir, e.name);
-  }
-  throw new Error(`pip download ${requirement}: no wheel found in its output:\n${out}`);
 }
 
 /**
@@ -454,7 +422,7 @@ async function _buildBinding(
   }
   const gyp = await _findNodeGyp();
   if (gyp) {
-    await _run(gyp[0], [
+    await runCommand(gyp[0], [
       ...gyp.slice(1),
       "rebuild",
       `--nodedir=${nodedir}`,
@@ -462,13 +430,13 @@ async function _buildBinding(
       "--module_name=tfjs_binding",
       `--module_path=${dirname(bindingPath)}`,
       `--napi_build_version=${napiBuildVersion}`,
-    ], packageDir);
+    ], { cwd: packageDir });
     await Deno.remove(join(packageDir, "build"), { recursive: true }).catch(() => {});
     return "node-gyp";
   }
   await Deno.mkdir(dirname(bindingPath), { recursive: true });
   const cxx = Deno.env.get("CXX") ?? "c++";
-  await _run(cxx, [
+  await runCommand(cxx, [
     "-O3",
     "-std=c++17",
     "-fPIC",
@@ -485,17 +453,17 @@ async function _buildBinding(
     "-ltensorflow",
     "-ltensorflow_framework",
     "-Wl,-rpath,$ORIGIN/../../deps/lib",
-  ], packageDir);
+  ], { cwd: packageDir });
   return cxx;
 }
 
 /** A folder with `include/node/node_api.h` (for node-gyp's `--nodedir`), or undefined. */
 async function _findNodeDir(): Promise<string | undefined> {
   const candidates = [Deno.env.get("NODE_GYP_NODEDIR"), "/usr", "/usr/local"];
-  const node = await _which("node");
+  const node = which("node");
   if (node) candidates.push(dirname(dirname(await Deno.realPath(node))));
   for (const dir of candidates) {
-    if (dir && await _exists(join(dir, "include", "node", "node_api.h"))) return dir;
+    if (dir && await exists(join(dir, "include", "node", "node_api.h"))) return dir;
   }
   return undefined;
 }
@@ -508,13 +476,13 @@ async function _findNodeGyp(): Promise<string[] | undefined> {
   const env = Deno.env.get("NODE_GYP");
   if (env === "none") return undefined;
   if (env) return env.split(" ");
-  const onPath = await _which("node-gyp");
+  const onPath = which("node-gyp");
   if (onPath) return [onPath];
-  const node = await _which("node");
+  const node = which("node");
   if (!node) return undefined;
   const prefix = dirname(dirname(await Deno.realPath(node)));
   const js = join(prefix, "lib", "node_modules", "npm", "node_modules", "node-gyp", "bin");
-  if (await _exists(join(js, "node-gyp.js"))) return [node, join(js, "node-gyp.js")];
+  if (await exists(join(js, "node-gyp.js"))) return [node, join(js, "node-gyp.js")];
   return undefined;
 }
 
@@ -533,12 +501,10 @@ async function _patchForDeno(packageDir: string): Promise<string[]> {
         if (!text.includes("util_1.isNullOrUndefined")) continue;
         // Deno hard-links node_modules files to its global npm cache: write a new file and rename
         // it over, so the cache (and other projects) keep the original.
-        const tmp = `${path}.tmp-${Deno.pid}`;
-        await Deno.writeTextFile(
-          tmp,
+        await writeFileAtomic(
+          path,
           text.replaceAll("util_1.isNullOrUndefined", "((v) => v == null)"),
         );
-        await Deno.rename(tmp, path);
         patched.push(path.slice(packageDir.length + 1));
       }
     }
@@ -556,59 +522,13 @@ async function _stampMatches(
 ): Promise<boolean> {
   const have = await _readJson(stampPath);
   if (!have || JSON.stringify(have) !== JSON.stringify(want)) return false;
-  if (!await _exists(bindingPath)) return false;
-  if (!await _exists(join(packageDir, "deps", "lib", "libtensorflow.so"))) return false;
+  if (!await exists(bindingPath)) return false;
+  if (!await exists(join(packageDir, "deps", "lib", "libtensorflow.so"))) return false;
   const backend = await Deno.readTextFile(join(packageDir, "dist", "nodejs_kernel_backend.js"));
   return !backend.includes("util_1.isNullOrUndefined");
 }
 
-/** Runs a command, throwing with its output tail when it fails. */
-async function _run(cmd: string, args: string[], cwd?: string): Promise<void> {
-  await _runText(cmd, args, cwd);
-}
-
-/** Runs a command and returns stdout + stderr; throws with the tail when it fails. */
-async function _runText(cmd: string, args: string[], cwd?: string): Promise<string> {
-  let out: Deno.CommandOutput;
-  try {
-    out = await new Deno.Command(cmd, { args, cwd, stdout: "piped", stderr: "piped" }).output();
-  } catch (err) {
-    throw new Error(`cannot run ${cmd}: ${(err as Error).message}`);
-  }
-  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-  if (!out.success) {
-    const tail = text.trim().split("\n").slice(-15).join("\n");
-    throw new Error(`${cmd} ${args.slice(0, 3).join(" ")} ... failed (exit ${out.code}):\n${tail}`);
-  }
-  return text;
-}
-
-/** Absolute path of an executable on PATH, or undefined. */
-async function _which(name: string): Promise<string | undefined> {
-  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
-    if (!dir) continue;
-    const path = join(dir, name);
-    try {
-      const info = await Deno.stat(path);
-      if (info.isFile && ((info.mode ?? 0) & 0o111)) return path;
-    } catch { /* not here */ }
-  }
-  return undefined;
-}
-
-async function _exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function _readJson(path: string): Promise<Record<string, unknown> | undefined> {
-  try {
-    return JSON.parse(await Deno.readTextFile(path));
-  } catch {
-    return undefined;
-  }
+  const value = await readJsonOrNull(path).catch(() => null);
+  return value && typeof value === "object" ? value as Record<string, unknown> : undefined;
 }

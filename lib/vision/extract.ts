@@ -25,6 +25,7 @@ import {
   type Sidecar,
   writeArtifact,
 } from "../io/artifact.ts";
+import { float16ToFloat32, float32ToFloat16 } from "../io/float16.ts";
 import type { LoadedCheckpoint } from "./checkpoint.ts";
 import type { FeatureLayer } from "./models.ts";
 import { batchToInput, type ImageSplit } from "./train.ts";
@@ -236,78 +237,4 @@ export async function readFeatures(
     ? float16ToFloat32(new Uint16Array(aligned))
     : new Float32Array(aligned);
   return { data: values, shape, sidecar };
-}
-
-/**
- * IEEE half-precision encoding (round to nearest even; overflow to ±Inf).
- *
- * @example
- * ```ts
- * float16ToFloat32(float32ToFloat16(new Float32Array([1.5])))[0]; // 1.5
- * ```
- */
-export function float32ToFloat16(values: Float32Array): Uint16Array {
-  const out = new Uint16Array(values.length);
-  const f = new Float32Array(1);
-  const u = new Uint32Array(f.buffer);
-  for (let i = 0; i < values.length; i++) {
-    f[0] = values[i];
-    const x = u[0];
-    const sign = (x >>> 16) & 0x8000;
-    const exp = (x >>> 23) & 0xff;
-    let mant = x & 0x7fffff;
-    if (exp === 0xff) {
-      out[i] = sign | 0x7c00 | (mant ? 0x200 : 0);
-      continue;
-    }
-    let e = exp - 127 + 15;
-    if (e >= 0x1f) {
-      out[i] = sign | 0x7c00;
-      continue;
-    }
-    if (e <= 0) {
-      if (e < -10) {
-        out[i] = sign;
-        continue;
-      }
-      mant |= 0x800000;
-      const shift = 14 - e;
-      let half = mant >>> shift;
-      const rem = mant & ((1 << shift) - 1);
-      const mid = 1 << (shift - 1);
-      if (rem > mid || (rem === mid && (half & 1))) half++;
-      out[i] = sign | half;
-      continue;
-    }
-    let half = (e << 10) | (mant >>> 13);
-    const rem = mant & 0x1fff;
-    if (rem > 0x1000 || (rem === 0x1000 && (half & 1))) half++;
-    e = half; // carry may round up into the exponent, which is the right result
-    out[i] = sign | e;
-  }
-  return out;
-}
-
-/**
- * Decodes IEEE half-precision values.
- *
- * @example
- * ```ts
- * float16ToFloat32(new Uint16Array([0x3c00]))[0]; // 1
- * ```
- */
-export function float16ToFloat32(values: Uint16Array): Float32Array {
-  const out = new Float32Array(values.length);
-  for (let i = 0; i < values.length; i++) {
-    const h = values[i];
-    const sign = h & 0x8000 ? -1 : 1;
-    const exp = (h >>> 10) & 0x1f;
-    const mant = h & 0x3ff;
-    out[i] = exp === 0
-      ? sign * mant * 2 ** -24
-      : exp === 0x1f
-      ? (mant ? NaN : sign * Infinity)
-      : sign * (1 + mant / 1024) * 2 ** (exp - 15);
-  }
-  return out;
 }
