@@ -8,7 +8,9 @@
  * 3. `text`: word2vec readers/writers, our skip-gram trainer, label vectors, similarity.
  * 4. `devise`: the hinge rank loss, the linear map M, ranking metrics.
  * 5. `zeroshot`: 10-way CIFAR-10 zero-shot, ConSE, and full-vocabulary HNSW search.
- * 6. `report`: SVG plots and the self-contained HTML/Markdown report.
+ * 6. `report`: SVG plots and the self-contained HTML/Markdown reports.
+ * 7. `pipeline`: the flows behind the tasks (`train`, `zeroshot`, `word2vec`, ...), with the
+ *    presets and the typed contract between a train run and the stages that read it.
  *
  * Most users run the tasks (`deno task train`, `deno task zeroshot --vocab full`); the library
  * is for scripts and notebooks.
@@ -25,7 +27,8 @@
 
 // Shared plumbing
 export { type FlagSpec, parseFlags, UsageError } from "./lib/cli/args.ts";
-export { type Run, startRun } from "./lib/cli/run.ts";
+export { type Run, runTask, startRun } from "./lib/cli/run.ts";
+export { exitCodeOf, InputError, UnavailableError } from "./lib/io/errors.ts";
 export { Progress } from "./lib/cli/progress.ts";
 export {
   ArtifactError,
@@ -69,6 +72,8 @@ export {
   writeWord2vecText,
 } from "./lib/text/word2vec_io.ts";
 export { labelEquivalents, labelVectors } from "./lib/text/labels.ts";
+export { PRETRAINED_VECTORS, resolvePretrainedVectors } from "./lib/text/pretrained.ts";
+export { retrofitFile, trainOrReuseSkipgram } from "./lib/text/trained_vectors.ts";
 export { trainSkipGram } from "./lib/text/skipgram.ts";
 export { evaluateSimilarity, nearest, spearman } from "./lib/text/similarity.ts";
 
@@ -86,6 +91,8 @@ export {
 export {
   hierarchicalPrecisionAtK,
   hitAtK,
+  type ResultRow,
+  resultRow,
   superclassErrorRate,
   topK,
 } from "./lib/devise/metrics.ts";
@@ -94,10 +101,12 @@ export {
 export { writeReport } from "./lib/report/report.ts";
 export { barChartSvg, heatmapSvg, lineChartSvg } from "./lib/report/svg.ts";
 
-// The pipeline behind `deno task train`
-export { runTrainPipeline } from "./lib/pipeline/train.ts";
-export { PRESETS } from "./lib/pipeline/presets.ts";
-export { runZeroShot } from "./lib/pipeline/zeroshot.ts";
+// 7. The pipeline behind the tasks
+export { runTrainPipeline, train } from "./lib/pipeline/train.ts";
+export { PRESETS, resolveTrainSettings, type TrainSettings } from "./lib/pipeline/presets.ts";
+export { latestTrainRun, readTrainRun, type TrainRunMetrics } from "./lib/pipeline/runs.ts";
+export { resolveVectors } from "./lib/pipeline/vectors.ts";
+export { runZeroShot, zeroshot, type ZeroShotMetrics } from "./lib/pipeline/zeroshot.ts";
 
 // 5. Zero-shot
 export {

@@ -16,7 +16,7 @@ import { batchIndices, normalizeBatch } from "../lib/data/augment.ts";
 import { channelStats, loadCifar, resolveDataDir } from "../lib/data/cifar.ts";
 import { writeJsonAtomic } from "../lib/io/artifact.ts";
 import { Rng } from "../lib/io/rng.ts";
-import { median } from "./stats.ts";
+import { median } from "../lib/io/stats.ts";
 
 const spec = {
   dataDir: { type: "string", default: "", help: "data folder (else $DEVISE_DATA_DIR, else data)" },

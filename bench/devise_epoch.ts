@@ -23,7 +23,7 @@ import { writeJsonAtomic } from "../lib/io/artifact.ts";
 import { Rng } from "../lib/io/rng.ts";
 import { normalizeRows } from "../lib/devise/loss.ts";
 import { trainDevise } from "../lib/devise/train.ts";
-import { median } from "./stats.ts";
+import { median } from "../lib/io/stats.ts";
 
 const spec = {
   n: { type: "number", default: 50000, help: "training rows" },

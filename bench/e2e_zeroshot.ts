@@ -30,7 +30,7 @@ import { Rng } from "../lib/io/rng.ts";
 import { exactTopKBatch, recallAtK } from "../lib/zeroshot/exact.ts";
 import { buildIndex, searchIndex } from "../lib/zeroshot/index.ts";
 import { syntheticVectors } from "../lib/zeroshot/synthetic.ts";
-import { median, quantile } from "./stats.ts";
+import { median, quantile } from "../lib/io/stats.ts";
 
 const spec = {
   images: { type: "number", default: 1000, help: "query images per run" },

@@ -26,7 +26,7 @@ import { loadHnswlib } from "../lib/backend/hnswlib.ts";
 import { buildIndex, searchIndex, writeIndex } from "../lib/zeroshot/index.ts";
 import { exactTopKBatch, type Neighbors, recallAtK } from "../lib/zeroshot/exact.ts";
 import { syntheticVectors } from "../lib/zeroshot/synthetic.ts";
-import { median } from "./stats.ts";
+import { median } from "../lib/io/stats.ts";
 
 const spec = {
   n: { type: "number", default: 1_000_000, help: "vectors in the index" },

@@ -26,7 +26,7 @@ import {
 import { trainSkipGram } from "../lib/text/skipgram.ts";
 import type { WordVectors } from "../lib/text/vectors.ts";
 import { readVectors } from "../lib/text/word2vec_io.ts";
-import { median as medianOf } from "./stats.ts";
+import { median as medianOf } from "../lib/io/stats.ts";
 
 const spec = {
   runs: { type: "number", default: 3, help: "interleaved runs per trainer (medians reported)" },

@@ -24,7 +24,7 @@ import {
 } from "../lib/backend/select.ts";
 import { writeJsonAtomic } from "../lib/io/artifact.ts";
 import { buildModel } from "../lib/vision/models.ts";
-import { median } from "./stats.ts";
+import { median } from "../lib/io/stats.ts";
 
 const spec = {
   depths: { type: "list", default: ["20", "110"], help: "ResNet depths" },

@@ -17,7 +17,7 @@ import { runTask, runtimeVersions } from "../lib/cli/run.ts";
 import { writeJsonAtomic } from "../lib/io/artifact.ts";
 import { Rng } from "../lib/io/rng.ts";
 import { readWord2vecBinary } from "../lib/text/word2vec_io.ts";
-import { median } from "./stats.ts";
+import { median } from "../lib/io/stats.ts";
 
 const spec = {
   rows: { type: "number", default: 1_000_000, help: "rows in the synthetic file" },

@@ -1,6 +1,7 @@
 /**
  * `deno task download`: fetch and unpack the official CIFAR binary archives (resumable, md5
- * checked, safe extraction), or with `--check` verify what is already in the data dir.
+ * checked, safe extraction), or with `--check` verify what is already in the data dir. The flow
+ * is `lib/pipeline/download.ts`.
  *
  * @example
  * ```sh
@@ -9,43 +10,17 @@
  * ```
  * @module
  */
-import { basename, join } from "node:path";
-import { type FlagSpec, parseFlags, UsageError } from "../lib/cli/args.ts";
-import { Progress } from "../lib/cli/progress.ts";
-import { runTask, startRun } from "../lib/cli/run.ts";
-import {
-  channelStats,
-  CifarDataError,
-  type CifarDataset,
-  type CifarSplitName,
-  classCounts,
-  findCifarFolder,
-  loadCifar,
-  locateSplitFiles,
-  NUM_CLASSES,
-  NUM_COARSE_CLASSES,
-  OFFICIAL_RECORDS,
-  resolveDataDir,
-} from "../lib/data/cifar.ts";
-import { DownloadError, downloadFile, extractTarGz } from "../lib/data/download.ts";
+import { commonFlags, type FlagSpec, parseFlags } from "../lib/cli/args.ts";
+import { runTask } from "../lib/cli/run.ts";
+import { resolveDataDir } from "../lib/data/cifar.ts";
+import { download } from "../lib/pipeline/download.ts";
 
-/** Official archives and their md5 sums (from https://www.cs.toronto.edu/~kriz/cifar.html). */
-export const CIFAR_ARCHIVES: Readonly<Record<CifarDataset, { url: string; md5: string }>> = {
-  cifar100: {
-    url: "https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz",
-    md5: "03b5dce01913d631647c71ecec9e9cb8",
-  },
-  cifar10: {
-    url: "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",
-    md5: "c32a1d4ab5d03f1284b67883e8d87530",
-  },
-};
-
-const spec = {
+/** The flags of `deno task download`. */
+export const spec = {
   dataset: {
     type: "string",
     default: "",
-    choices: ["cifar100", "cifar10"],
+    choices: ["", "cifar100", "cifar10"],
     help: "dataset; when empty: cifar100 for a download, every dataset found for --check",
   },
   dataDir: { type: "string", default: "", help: "data folder (else $DEVISE_DATA_DIR, else data)" },
@@ -61,26 +36,8 @@ const spec = {
     help: "expected md5 of the archive (default: the official one)",
   },
   keepArchive: { type: "boolean", default: false, help: "keep the .tar.gz after extracting" },
-  out: { type: "string", default: "", help: "run directory (default data/runs/download-<time>)" },
-  json: { type: "boolean", default: false, help: "print the final metrics as JSON on stdout" },
-  quiet: { type: "boolean", default: false, help: "no progress bar or log lines on stderr" },
+  ...commonFlags("download"),
 } as const satisfies FlagSpec;
-
-/** Summary of one split, as printed by `--check`. */
-interface SplitSummary {
-  found: boolean;
-  reason?: string;
-  records?: number;
-  officialRecords?: number;
-  classes?: number;
-  perClassMin?: number;
-  perClassMax?: number;
-  coarsePerClassMin?: number;
-  coarsePerClassMax?: number;
-  mean?: number[];
-  std?: number[];
-  sha256?: string;
-}
 
 async function main(): Promise<void> {
   const flags = parseFlags(spec, Deno.args, {
@@ -92,180 +49,7 @@ async function main(): Promise<void> {
       "deno task download --data-dir /work/shared/data --check --json",
     ],
   });
-  const dataDir = resolveDataDir(flags.dataDir);
-  const run = await startRun("download", flags.out, { ...flags, dataDir }, { quiet: flags.quiet });
-  const metrics: Record<string, unknown> = { dataDir, mode: flags.check ? "check" : "download" };
-  if (flags.check) {
-    if (flags.url || flags.md5) {
-      throw new UsageError("--url/--md5 make no sense with --check (no network is used)");
-    }
-    const requested = flags.dataset ? [flags.dataset as CifarDataset] : null;
-    metrics.datasets = await _checkAll(dataDir, requested, run.log);
-  } else {
-    const dataset = (flags.dataset || "cifar100") as CifarDataset;
-    metrics.download = await _download(dataset, dataDir, flags, run.log);
-    metrics.datasets = await _checkAll(dataDir, [dataset], run.log);
-  }
-  await run.finish(metrics, flags.json);
-}
-
-async function _download(
-  dataset: CifarDataset,
-  dataDir: string,
-  flags: { url: string; md5: string; keepArchive: boolean; quiet: boolean },
-  log: (line: string) => void,
-): Promise<Record<string, unknown>> {
-  const present = await _completeFolder(dataDir, dataset);
-  if (present) {
-    log(`${dataset}: ${present} already holds both splits; verifying it instead of downloading`);
-    return { skipped: true, folder: present };
-  }
-  const md5 = flags.md5 || CIFAR_ARCHIVES[dataset].md5;
-  const url = flags.url || CIFAR_ARCHIVES[dataset].url;
-  const archive = join(dataDir, basename(new URL(url).pathname) || `${dataset}.tar.gz`);
-  log(`${dataset}: fetching ${url} -> ${archive}`);
-  let bar: Progress | null = null;
-  let shownKiB = 0;
-  const startMs = performance.now();
-  let result;
-  try {
-    result = await downloadFile(url, archive, {
-      md5,
-      onProgress(done, total) {
-        bar ??= new Progress("download", Math.ceil((total ?? 0) / 1024), {
-          unit: "KiB",
-          quiet: flags.quiet,
-        });
-        const kib = Math.floor(done / 1024);
-        if (kib > shownKiB) bar.tick(kib - shownKiB);
-        shownKiB = Math.max(shownKiB, kib);
-      },
-    });
-  } catch (err) {
-    if (err instanceof DownloadError && err.kind === "network") {
-      throw new Error(
-        `${err.message}\nNo network? Copy the CIFAR binary files to a folder and point ` +
-          `--data-dir (or DEVISE_DATA_DIR) at it, e.g. DIR/cifar-100-binary/{train,test}.bin[.gz] ` +
-          `or DIR/cifar-10-batches-bin/, then run 'deno task download --data-dir DIR --check'.`,
-      );
-    }
-    throw err;
-  } finally {
-    (bar as Progress | null)?.done();
-  }
-  const downloadSeconds = (performance.now() - startMs) / 1000;
-  log(`${dataset}: md5 ${result.md5} ok (${result.bytes} bytes, resumed ${result.resumedBytes})`);
-  const extracted = await extractTarGz(archive, dataDir);
-  log(`${dataset}: extracted ${extracted.files} files into ${dataDir}/${extracted.entries[0]}`);
-  if (!flags.keepArchive) await Deno.remove(archive);
-  return {
-    url,
-    archive,
-    bytes: result.bytes,
-    md5: result.md5,
-    resumedBytes: result.resumedBytes,
-    downloadSeconds,
-    extracted: extracted.entries,
-    archiveKept: flags.keepArchive,
-  };
-}
-
-/** The dataset folder when both splits' files are present, else null. */
-async function _completeFolder(dataDir: string, dataset: CifarDataset): Promise<string | null> {
-  try {
-    const folder = await findCifarFolder(dataDir, dataset);
-    await locateSplitFiles(folder, dataset, "train");
-    await locateSplitFiles(folder, dataset, "test");
-    return folder;
-  } catch {
-    return null;
-  }
-}
-
-/** Checks every requested dataset (or every one found when `requested` is null). */
-async function _checkAll(
-  dataDir: string,
-  requested: CifarDataset[] | null,
-  log: (line: string) => void,
-): Promise<Record<string, unknown>> {
-  const out: Record<string, unknown> = {};
-  for (const dataset of requested ?? (["cifar100", "cifar10"] as CifarDataset[])) {
-    let folder: string;
-    try {
-      folder = await findCifarFolder(dataDir, dataset);
-    } catch (err) {
-      if (requested) throw err;
-      log(`${dataset}: not found (${(err as Error).message.split(":")[0]})`);
-      out[dataset] = { found: false };
-      continue;
-    }
-    const splits: Record<string, SplitSummary> = {};
-    for (const split of ["train", "test"] as CifarSplitName[]) {
-      splits[split] = await _checkSplit(dataDir, dataset, split);
-      const s = splits[split];
-      log(
-        s.found
-          ? `${dataset} ${split}: ${s.records} records (official ${s.officialRecords}), ` +
-            `${s.classes} classes x ${s.perClassMin}..${s.perClassMax}, mean ${_fmt(s.mean!)} std ${
-              _fmt(s.std!)
-            }`
-          : `${dataset} ${split}: not present (${s.reason})`,
-      );
-    }
-    if (!splits.train.found && !splits.test.found) {
-      throw new CifarDataError(
-        `${folder}: neither the train nor the test split is there`,
-        "missing",
-      );
-    }
-    out[dataset] = { found: true, folder, splits };
-  }
-  if (!Object.values(out).some((d) => (d as { found: boolean }).found)) {
-    throw new CifarDataError(
-      `no CIFAR data under '${dataDir}' (looked for cifar-100-binary/, cifar-10-binary/, ` +
-        `cifar-10-batches-bin/). Pass --data-dir or set DEVISE_DATA_DIR, or run ` +
-        `'deno task download --dataset cifar100'.`,
-      "missing",
-    );
-  }
-  return out;
-}
-
-async function _checkSplit(
-  dataDir: string,
-  dataset: CifarDataset,
-  split: CifarSplitName,
-): Promise<SplitSummary> {
-  let s;
-  try {
-    s = await loadCifar(dataDir, dataset, split);
-  } catch (err) {
-    if (err instanceof CifarDataError && err.kind === "missing") {
-      return { found: false, reason: err.message };
-    }
-    throw err;
-  }
-  const counts = classCounts(s.labels, NUM_CLASSES[dataset]);
-  const coarse = s.coarseLabels ? classCounts(s.coarseLabels, NUM_COARSE_CLASSES) : null;
-  const { mean, std } = channelStats(s.images);
-  return {
-    found: true,
-    records: s.count,
-    officialRecords: OFFICIAL_RECORDS[dataset][split],
-    classes: counts.length,
-    perClassMin: Math.min(...counts),
-    perClassMax: Math.max(...counts),
-    ...(coarse
-      ? { coarsePerClassMin: Math.min(...coarse), coarsePerClassMax: Math.max(...coarse) }
-      : {}),
-    mean,
-    std,
-    sha256: s.sha256,
-  };
-}
-
-function _fmt(values: number[]): string {
-  return `(${values.map((v) => v.toFixed(4)).join(", ")})`;
+  await download({ ...flags, dataDir: resolveDataDir(flags.dataDir) });
 }
 
 if (import.meta.main) await runTask(main);

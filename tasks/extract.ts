@@ -1,32 +1,26 @@
 /**
- * `deno task extract`: writes a trained visual model's features (`gap`, `act` or `bn`) and its
- * CIFAR-100 logits/probabilities for CIFAR-100 train/test and CIFAR-10 test, as float32 files
- * with sidecars (shape, layer, model checksum, dataset sha256).
+ * `deno task extract`: writes a trained visual model's features (`gap`, `act`, `bn`; several in
+ * one pass) and its CIFAR-100 logits/probabilities for CIFAR-100 train/test and CIFAR-10 test,
+ * as float32 files with sidecars. The flow is `lib/pipeline/extract.ts`.
  *
  * ```sh
- * deno task extract --checkpoint data/runs/resnet20 --layer gap --data-dir /work/shared/data
+ * deno task extract --checkpoint data/runs/resnet20 --layers gap,act,bn --data-dir /work/shared/data
  * ```
  * @module
  */
-import { join } from "node:path";
-import { parseFlags } from "../lib/cli/args.ts";
-import type { FlagSpec } from "../lib/cli/args.ts";
-import { runTask, startRun } from "../lib/cli/run.ts";
-import {
-  BACKEND_NAMES,
-  type BackendName,
-  selectBackend,
-  tfjsVersions,
-} from "../lib/backend/select.ts";
+import { commonFlags, type FlagSpec, parseFlags } from "../lib/cli/args.ts";
+import { runTask } from "../lib/cli/run.ts";
 import { resolveDataDir } from "../lib/data/cifar.ts";
-import { modelFromCheckpoint, resolveCheckpoint } from "../lib/vision/checkpoint.ts";
-import { extractAll } from "../lib/vision/extract.ts";
-import { FEATURE_LAYERS, type FeatureLayer } from "../lib/vision/models.ts";
+import { extract } from "../lib/pipeline/extract.ts";
+import { FEATURE_LAYERS } from "../lib/vision/models.ts";
 
-const spec = {
+/** The flags of `deno task extract`. */
+export const spec = {
   checkpoint: {
     type: "string",
     default: "",
+    required: true,
+    path: "dir",
     help: "run folder, checkpoints/ folder or epoch folder",
   },
   which: {
@@ -35,7 +29,13 @@ const spec = {
     choices: ["best", "last"],
     help: "checkpoint pointer to use",
   },
-  layer: { type: "string", default: "gap", choices: FEATURE_LAYERS, help: "layer to extract" },
+  layers: {
+    type: "list",
+    default: ["gap"],
+    choices: FEATURE_LAYERS,
+    minItems: 1,
+    help: "layers to extract (one forward pass for all)",
+  },
   dataDir: {
     type: "string",
     default: "",
@@ -46,20 +46,21 @@ const spec = {
     default: false,
     help: "store layer features as float16 (halves the size)",
   },
-  batchSize: { type: "number", default: 256, help: "images per forward pass" },
-  backend: { type: "string", default: "auto", choices: BACKEND_NAMES, help: "tfjs backend" },
+  batchSize: {
+    type: "number",
+    default: 256,
+    integer: true,
+    min: 1,
+    max: 65_536,
+    help: "images per forward pass",
+  },
   features: {
     type: "string",
     default: "",
+    path: "writable-dir",
     help: "output folder (default <checkpoint run>/features)",
   },
-  out: {
-    type: "string",
-    default: "",
-    help: "run folder for config/metrics (default data/runs/extract-<ts>)",
-  },
-  json: { type: "boolean", default: false, help: "print final metrics as JSON on stdout" },
-  quiet: { type: "boolean", default: false, help: "no log lines on stderr" },
+  ...commonFlags("extract"),
 } as const satisfies FlagSpec;
 
 async function main(): Promise<void> {
@@ -67,49 +68,11 @@ async function main(): Promise<void> {
     task: "extract",
     summary: "Extract visual features and CIFAR-100 softmax outputs from a trained checkpoint.",
     examples: [
-      "deno task extract --checkpoint data/runs/resnet20 --layer gap --data-dir /work/shared/data",
-      "deno task extract --checkpoint data/runs/resnet20 --layer act --float16",
+      "deno task extract --checkpoint data/runs/resnet20 --layers gap,act --data-dir /work/shared/data",
+      "deno task extract --checkpoint data/runs/resnet20 --layers act --float16",
     ],
   });
-  if (!flags.checkpoint) throw new Error("--checkpoint <run folder> is required");
-  const ckpt = await resolveCheckpoint(flags.checkpoint, flags.which as "best" | "last");
-  const featuresDir = flags.features || join(flags.checkpoint, "features");
-  const run = await startRun("extract", flags.out, { flags }, { quiet: flags.quiet });
-  // Inference is ~3x cheaper than training; the cpu backend is slow but usable here.
-  const { tf, backend, reason } = await selectBackend(flags.backend as BackendName, {
-    allowSlow: true,
-    log: run.log,
-  });
-  await run.updateConfig({
-    backend,
-    backendReason: reason,
-    tfjs: tfjsVersions(tf),
-    checkpoint: ckpt.dir,
-  });
-  const model = await modelFromCheckpoint(tf, ckpt);
-  run.log(
-    `checkpoint ${ckpt.dir} (epoch ${ckpt.state.epoch}, model sha256 ${
-      ckpt.weights.sha256.slice(0, 12)
-    })`,
-  );
-  const done = await extractAll(
-    tf,
-    ckpt,
-    model,
-    resolveDataDir(flags.dataDir),
-    flags.layer as FeatureLayer,
-    featuresDir,
-    { batchSize: flags.batchSize, float16: flags.float16, log: run.log },
-  );
-  await run.finish({
-    layer: flags.layer,
-    featuresDir,
-    files: done.paths,
-    images: done.images,
-    imagesPerSecond: done.seconds > 0 ? done.images / done.seconds : null,
-    backend,
-    modelSha256: ckpt.weights.sha256,
-  }, flags.json);
+  await extract({ ...flags, dataDir: resolveDataDir(flags.dataDir) });
 }
 
 if (import.meta.main) await runTask(main);

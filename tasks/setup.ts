@@ -1,8 +1,7 @@
 /**
- * Makes a fresh clone usable: installs the npm packages into the local `node_modules`, builds
- * hnswlib-node's addon (Deno will not run node-gyp by itself), builds tfjs-node's addon against a
- * libtensorflow taken from the PyPI `tensorflow-cpu` wheel (or `--libtensorflow DIR`), and reports
- * which tfjs backends load. Idempotent: a second run finishes in about a second.
+ * `deno task setup`: makes a fresh clone usable — npm packages, the hnswlib-node and tfjs-node
+ * addons (against the libtensorflow of the PyPI `tensorflow-cpu` wheel, or `--libtensorflow`),
+ * and a report of the usable backends. The flow is `lib/backend/setup.ts`.
  *
  * ```sh
  * deno task setup
@@ -11,19 +10,13 @@
  * ```
  * @module
  */
-import { join } from "node:path";
 import { type FlagSpec, parseFlags } from "../lib/cli/args.ts";
 import { runTask } from "../lib/cli/run.ts";
-import { writeJsonAtomic } from "../lib/io/artifact.ts";
-import {
-  probeTensorflowBackend,
-  setupLibtensorflow,
-  type TensorflowVariant,
-} from "../lib/backend/libtensorflow.ts";
-import { buildHnswlib } from "../lib/backend/hnswlib.ts";
 import { defaultCacheDir } from "../lib/backend/cache.ts";
+import { setup } from "../lib/backend/setup.ts";
 
-const spec = {
+/** The flags of `deno task setup`. */
+export const spec = {
   libtensorflow: {
     type: "string",
     default: Deno.env.get("DEVISE_LIBTENSORFLOW") ?? "",
@@ -46,17 +39,6 @@ const spec = {
   quiet: { type: "boolean", default: false, help: "only print problems" },
 } as const satisfies FlagSpec;
 
-const STAMP_PATH = join("data", ".setup.json");
-const STAMP_VERSION = 2; // 2: hnswlib-node built with -march=native
-
-async function _lockHash(): Promise<string> {
-  const { sha256Hex } = await import("../lib/io/artifact.ts");
-  const parts = await Promise.all(
-    ["deno.json", "deno.lock"].map((p) => Deno.readFile(p).catch(() => new Uint8Array())),
-  );
-  return await sha256Hex(new Uint8Array([...parts[0], ...parts[1]]));
-}
-
 async function main(): Promise<void> {
   const flags = parseFlags(spec, Deno.args, {
     task: "setup",
@@ -64,67 +46,7 @@ async function main(): Promise<void> {
       "and report which tfjs backends are usable.",
     examples: ["deno task setup", "deno task setup --libtensorflow /opt/libtensorflow"],
   });
-  const log = (line: string) => flags.quiet || console.error(line);
-  const lockHash = await _lockHash();
-  if (flags.ifNeeded && !flags.force) {
-    try {
-      const stamp = JSON.parse(await Deno.readTextFile(STAMP_PATH));
-      if (stamp.version === STAMP_VERSION && stamp.lockHash === lockHash) {
-        await Deno.stat("node_modules/.deno");
-        return;
-      }
-    } catch { /* not set up yet */ }
-  }
-  const t0 = performance.now();
-
-  log("setup: installing npm packages into node_modules (lifecycle scripts are not run)");
-  const install = await new Deno.Command(Deno.execPath(), {
-    args: ["install", "--quiet"],
-    stdout: "inherit",
-    stderr: "inherit",
-  }).output();
-  if (!install.success) throw new Error("`deno install` failed (see above)");
-
-  log("setup: building hnswlib-node's addon");
-  const hnsw = await buildHnswlib({ log });
-  log(`setup: hnswlib-node ${hnsw.built ? "built" : "already built"} (${hnsw.path})`);
-
-  const report: Record<string, unknown> = { hnswlib: hnsw };
-  const backends: Record<string, string> = { cpu: "usable (pure JS, slow)" };
-  if (flags.variant !== "none") {
-    const variant = flags.variant as TensorflowVariant;
-    try {
-      const tf = await setupLibtensorflow({
-        cacheDir: flags.cacheDir,
-        libtensorflowDir: flags.libtensorflow || undefined,
-        variant,
-        force: flags.force,
-        log,
-      });
-      report.libtensorflow = tf;
-      const probe = await probeTensorflowBackend({ variant });
-      report.probe = probe;
-      backends[variant === "gpu" ? "tensorflow-gpu" : "tensorflow"] = probe.ok
-        ? `usable (libtensorflow ${probe.tensorflowVersion} from ${tf.source})`
-        : `not usable: ${probe.error}`;
-    } catch (err) {
-      // The native backend is needed for real training, not for the test suite: report, go on.
-      backends.tensorflow = `not usable: ${(err as Error).message}`;
-    }
-  }
-  report.backends = backends;
-  for (const [name, state] of Object.entries(backends)) log(`setup: backend ${name}: ${state}`);
-  const seconds = (performance.now() - t0) / 1000;
-  await writeJsonAtomic(STAMP_PATH, {
-    version: STAMP_VERSION,
-    lockHash,
-    deno: Deno.version.deno,
-    finishedAt: new Date().toISOString(),
-    seconds,
-    ...report,
-  });
-  log(`setup: done in ${seconds.toFixed(1)}s`);
-  if (flags.json) console.log(JSON.stringify(report));
+  await setup(flags);
 }
 
 if (import.meta.main) await runTask(main);

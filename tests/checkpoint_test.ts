@@ -282,7 +282,7 @@ Deno.test("SIGKILL mid-run, then --resume: same curve as an uninterrupted run", 
 
   // Extraction from the finished run writes validated features for all three splits.
   const ex = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "tasks/extract.ts", "--checkpoint", whole, "--layer", "gap"].concat(
+    args: ["run", "-A", "tasks/extract.ts", "--checkpoint", whole, "--layers", "gap"].concat(
       [
         "--data-dir",
         dataDir,

@@ -25,7 +25,14 @@ const info = { task: "demo", summary: "A demo." };
 
 Deno.test("parseFlags: defaults, kebab-case, numbers, lists, --no-", () => {
   const f = parseFlags(spec, [], info);
-  assert.deepEqual(f, { epochs: 30, backend: "auto", json: false, batchSize: 128, corpus: [] });
+  assert.deepEqual(f, {
+    _: [],
+    epochs: 30,
+    backend: "auto",
+    json: false,
+    batchSize: 128,
+    corpus: [],
+  });
   const g = parseFlags(
     spec,
     ["--epochs", "3", "--batch-size=64", "--json", "--corpus", "a.txt,b.txt", "--corpus", "c"],
@@ -44,6 +51,64 @@ Deno.test("parseFlags: unknown flag, bad number, bad choice, positional are usag
   assert.throws(() => parseFlags(spec, ["--epochs", "many"], info), /expects a number/);
   assert.throws(() => parseFlags(spec, ["--backend", "tpu"], info), /must be one of auto\|cpu/);
   assert.throws(() => parseFlags(spec, ["stray"], info), UsageError);
+});
+
+const domains = {
+  epochs: { type: "number", default: 3, integer: true, min: 1, help: "passes" },
+  dropout: { type: "number", min: 0, max: 1, exclusiveMax: true, help: "rate (preset)" },
+  layers: { type: "list", choices: ["gap", "act"], minItems: 1, help: "layers (preset)" },
+  rates: { type: "list", default: ["0.5"], numbers: { min: 0, max: 1 }, help: "rates" },
+  vectors: { type: "string", default: "", required: true, help: "vectors" },
+  dataDir: { type: "string", default: "", path: "dir", help: "data" },
+  out: { type: "string", default: "", path: "writable-dir", help: "out" },
+} as const satisfies FlagSpec;
+
+Deno.test("parseFlags: each flag's domain is checked before any work, naming the flag", async () => {
+  const ok = ["--vectors", "v.bin"];
+  const f = parseFlags(domains, ok, info);
+  // No default: undefined unless given (presets fill it).
+  assert.equal(f.dropout, undefined);
+  assert.equal(f.layers, undefined);
+  assert.deepEqual(parseFlags(domains, [...ok, "--layers", "act,gap"], info).layers, [
+    "act",
+    "gap",
+  ]);
+  const refused: [string[], RegExp][] = [
+    [["--epochs=-3"], /--epochs must be >= 1, got '-3'/],
+    [["--epochs", "-3"], /'--epochs' argument is ambiguous.*\n.*\n.*--epochs=-XYZ/],
+    [["--epochs", "1.5"], /--epochs expects a whole number, got '1.5'/],
+    [["--epochs", "0"], /--epochs must be >= 1/],
+    [["--epochs", "1e999"], /--epochs expects a finite number/],
+    [["--epochs", "NaN"], /--epochs expects a number/],
+    [["--dropout", "1"], /--dropout must be < 1, got '1'/],
+    [["--dropout=-0.1"], /--dropout must be >= 0/],
+    [["--layers", "gap,bn"], /--layers: 'bn' not one of gap\|act/],
+    [["--layers", ","], /--layers needs at least 1 item/],
+    [["--rates", "0.5,2"], /--rates must be <= 1, got '2'/],
+    [["--data-dir", "/no/such/dir"], /--data-dir \/no\/such\/dir: no such folder/],
+    [["--data-dir", "deno.json"], /--data-dir deno.json: not a folder/],
+    [["--out", "deno.json/x"], /--out deno.json\/x: .*deno.json is a file, not a folder/],
+  ];
+  for (const [args, pattern] of refused) {
+    assert.throws(() => parseFlags(domains, [...ok, ...args], info), pattern, args.join(" "));
+    assert.throws(() => parseFlags(domains, [...ok, ...args], info), UsageError);
+  }
+  assert.throws(() => parseFlags(domains, [], info), /--vectors is required/);
+  // A folder that does not exist yet is fine for --out when its parent is a folder.
+  const tmp = await Deno.makeTempDir();
+  assert.equal(
+    parseFlags(domains, [...ok, "--out", join(tmp, "a", "b")], info).out,
+    join(tmp, "a", "b"),
+  );
+  await Deno.remove(tmp, { recursive: true });
+});
+
+Deno.test("parseFlags: positionals only where the task declares them", () => {
+  const withPaths = { ...info, positionals: { name: "PATH", help: "images", min: 1 } };
+  assert.deepEqual(parseFlags(spec, ["a.jpg", "--json", "b.png"], withPaths)._, ["a.jpg", "b.png"]);
+  assert.throws(() => parseFlags(spec, ["--json"], withPaths), /at least 1 PATH/);
+  assert.throws(() => parseFlags(spec, ["a.jpg"], info), /unexpected argument 'a.jpg'/);
+  assert.match(helpText(spec, withPaths), /deno task demo \[flags\] PATH\.\.\./);
 });
 
 Deno.test("helpText lists every flag with its default", () => {
@@ -107,20 +172,32 @@ Deno.test("writeFileAtomic: a failed rename leaves the target and no temp file",
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("startRun writes config.json and metrics.json", async () => {
+Deno.test("startRun writes config.json once, metrics.json with status, and the log", async () => {
   const dir = await Deno.makeTempDir();
-  const run = await startRun("demo", join(dir, "run"), { seed: 1 }, { quiet: true });
+  const run = await startRun("demo", join(dir, "run"), { seed: 1, backend: "cpu" }, {
+    quiet: true,
+  });
   run.log("hello");
-  await run.updateConfig({ backend: "cpu" });
+  run.logFileOnly("progress line");
   await run.finish({ top1: 0.5 }, false);
   const config = JSON.parse(await Deno.readTextFile(join(dir, "run", "config.json")));
   assert.equal(config.seed, 1);
   assert.equal(config.backend, "cpu");
+  assert.equal(config.task, "demo");
   assert.equal(config.versions.deno, Deno.version.deno);
-  assert.deepEqual(JSON.parse(await Deno.readTextFile(join(dir, "run", "metrics.json"))), {
-    top1: 0.5,
-  });
-  assert.equal(await Deno.readTextFile(join(dir, "run", "log.txt")), "hello\n");
+  assert.equal(config.pid, Deno.pid);
+  // This checkout is a git repository: the commit ties a number to the code that printed it.
+  assert.match(config.git.commit, /^[0-9a-f]{40}$/);
+  assert.equal(typeof config.git.dirty, "boolean");
+  const metrics = JSON.parse(await Deno.readTextFile(join(dir, "run", "metrics.json")));
+  assert.equal(metrics.status, "ok");
+  assert.equal(metrics.task, "demo");
+  assert.equal(metrics.top1, 0.5);
+  assert.ok(metrics.wallSeconds >= 0);
+  assert.equal(
+    await Deno.readTextFile(join(dir, "run", "log.txt")),
+    "hello\nprogress line\n",
+  );
   await Deno.remove(dir, { recursive: true });
 });
 

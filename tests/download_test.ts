@@ -299,7 +299,7 @@ Deno.test("deno task download: fetch + md5 + extract + check against the local s
         stderr: "piped",
       }).output();
     const bad = await run(["--md5", "0".repeat(32)]);
-    assert.equal(bad.code, 1);
+    assert.equal(bad.code, 3); // bad input data (lib/io/errors.ts)
     assert.match(new TextDecoder().decode(bad.stderr), /md5 .* does not match/);
     assert.deepEqual(await listDir(join(dir, "d")), []);
 

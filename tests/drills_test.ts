@@ -529,6 +529,8 @@ async function _indexConsistent(indexPath: string): Promise<boolean> {
 }
 
 const INDEX_ARGS = ["--m", "16", "--ef-construction", "200", "--queries", "200", "--json"];
+/** The index task's flags with its index folder inside the test's temp folder. */
+const indexArgs = (dir: string) => [...INDEX_ARGS, "--index-dir", dir];
 
 Deno.test("drill: kill -9 during index build, re-run: same index file and recall", async () => {
   const dir = await Deno.makeTempDir({ prefix: "drill-index-" });
@@ -537,10 +539,10 @@ Deno.test("drill: kill -9 during index build, re-run: same index file and recall
     await _indexVectors(refVec, 2);
     await Deno.copyFile(refVec, vec);
     const { json: ref, seconds } = await _timedOk("index", [
-      ...["--vectors", refVec, "--out", join(dir, "run-ref"), ...INDEX_ARGS],
+      ...["--vectors", refVec, "--out", join(dir, "run-ref"), ...indexArgs(dir)],
     ]);
-    const indexPath = indexPathFor(vec, { m: 16, efConstruction: 200 });
-    const args = ["--vectors", vec, "--out", join(dir, "run"), ...INDEX_ARGS];
+    const indexPath = indexPathFor(vec, { m: 16, efConstruction: 200 }, dir);
+    const args = ["--vectors", vec, "--out", join(dir, "run"), ...indexArgs(dir)];
     await _killAtRandom("index", args, seconds, async () => {
       for (const p of [indexPath, sidecarPath(indexPath)]) await Deno.remove(p).catch(() => {});
     });
@@ -549,7 +551,7 @@ Deno.test("drill: kill -9 during index build, re-run: same index file and recall
     assert.equal(again.recallAt10, ref.recallAt10);
     assert.equal(
       await sha256File(indexPath),
-      await sha256File(indexPathFor(refVec, { m: 16, efConstruction: 200 })),
+      await sha256File(indexPathFor(refVec, { m: 16, efConstruction: 200 }, dir)),
       "index differs from the uninterrupted build",
     );
     assert.ok(await _indexConsistent(indexPath));
@@ -659,7 +661,7 @@ Deno.test({
       assert.ok(remount.success, "remount ro");
       // --force: retrain and try to replace the vectors in the read-only folder.
       const err = await _runFails("word2vec", [..._w2vArgs(c, ro, join(dir, "run1")), "--force"]);
-      assert.match(err, /Read-only file system|os error 30/);
+      assert.match(err, /folder .*ro is not writable/);
       assert.deepEqual(await _snapshot(ro), before);
       assert.ok((await _assertNoFalseValid(ro)).includes("skipgram-16.bin"));
     } finally {
@@ -738,9 +740,16 @@ Deno.test("fault: label vectors missing half the labels: clear error, model inta
     assert.match(err, /labels-50\.txt/, "the error names the vectors file");
     const after = await _snapshot(out);
     for (const [k, v] of Object.entries(before)) {
-      if (k === "config.json" || k === "log.txt") continue; // the run log may be appended to
+      // The run log is appended to; the new run's config and metrics replace the old ones.
+      if (k === "config.json" || k === "log.txt" || k === "metrics.json") continue;
       assert.equal(after[k], v, `${k} changed`);
     }
+    // The finished run's metrics are kept; the failed run says so, in its log too.
+    assert.equal(after["metrics.previous.json"], before["metrics.json"]);
+    const failed = JSON.parse(await Deno.readTextFile(join(out, "metrics.json")));
+    assert.equal(failed.status, "failed");
+    assert.match(failed.error, /fine50/);
+    assert.match(await Deno.readTextFile(join(out, "log.txt")), /failed: .*fine50.*\n$/);
     await loadDeviseModel(join(out, "model.f32"));
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -752,16 +761,22 @@ Deno.test("fault: vectors changed or index corrupt under an index: refused with 
   try {
     const vec = join(dir, "v.bin");
     await _indexVectors(vec, 2);
-    const indexPath = indexPathFor(vec, { m: 16, efConstruction: 200 });
+    const indexPath = indexPathFor(vec, { m: 16, efConstruction: 200 }, dir);
     const first = await _runOk("index", [
       "--vectors",
       vec,
       "--out",
       join(dir, "r1"),
-      ...INDEX_ARGS,
+      ...indexArgs(dir),
     ]);
     assert.equal(first.reused, false);
-    const reuse = await _run("index", ["--vectors", vec, "--out", join(dir, "r2"), ...INDEX_ARGS]);
+    const reuse = await _run("index", [
+      "--vectors",
+      vec,
+      "--out",
+      join(dir, "r2"),
+      ...indexArgs(dir),
+    ]);
     assert.equal(JSON.parse(reuse.stdout).reused, true);
     // Other vectors of the same shape under the same name: the old index must not be used.
     await _indexVectors(vec, 3);
@@ -770,7 +785,7 @@ Deno.test("fault: vectors changed or index corrupt under an index: refused with 
       vec,
       "--out",
       join(dir, "r3"),
-      ...INDEX_ARGS,
+      ...indexArgs(dir),
     ]);
     assert.equal(changed.code, 0, changed.stderr);
     assert.match(changed.stderr, /vectors changed/);
@@ -784,7 +799,7 @@ Deno.test("fault: vectors changed or index corrupt under an index: refused with 
       vec,
       "--out",
       join(dir, "r4"),
-      ...INDEX_ARGS,
+      ...indexArgs(dir),
     ]);
     assert.equal(corrupt.code, 0, corrupt.stderr);
     assert.match(corrupt.stderr, /sha256 does not match|corrupt/);

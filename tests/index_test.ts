@@ -7,9 +7,9 @@ import {
   openOrBuildIndex,
   searchIndex,
   shardPaths,
-  vectorsSource,
   writeIndex,
 } from "../lib/zeroshot/index.ts";
+import { vectorsChecksum } from "../lib/text/word2vec_io.ts";
 import { perturbedQueries, syntheticVectors } from "../lib/zeroshot/synthetic.ts";
 
 const tiny = () => syntheticVectors(500, 16, { seed: 3, clusters: 10 });
@@ -57,8 +57,13 @@ Deno.test("HNSW agrees with exact search on a small set (recall@10 >= 0.95), 1 a
 Deno.test("index: build, persist, reload, mismatch rebuild", async () => {
   const dir = await Deno.makeTempDir();
   const v = tiny();
-  const path = indexPathFor(join(dir, "v.bin"), { m: 8, efConstruction: 50 });
+  const path = indexPathFor(join("elsewhere", "v.bin"), { m: 8, efConstruction: 50 }, dir);
+  // Indexes go under the index folder (data/index by default), never beside the vectors.
   assert.equal(path, join(dir, "v.bin.hnsw-m8-ef50.bin"));
+  assert.equal(
+    indexPathFor("/read/only/v.bin", { m: 8, efConstruction: 50 }),
+    join("data", "index", "v.bin.hnsw-m8-ef50.bin"),
+  );
   const lines: string[] = [];
   const opts = {
     path,
@@ -69,7 +74,7 @@ Deno.test("index: build, persist, reload, mismatch rebuild", async () => {
   };
   const first = await openOrBuildIndex(v, opts);
   assert.equal(first.reused, false);
-  assert.match(first.reason!, /no sidecar/);
+  assert.match(first.reason!, /missing sidecar/);
   const side = JSON.parse(await Deno.readTextFile(`${path}.json`));
   assert.equal(side.format, "devise-hnsw");
   assert.deepEqual([side.m, side.efConstruction, side.count, side.dim], [8, 50, 500, 16]);
@@ -130,16 +135,17 @@ Deno.test("index: sharded index persists one file per shard and reloads", async 
   assert.equal(searchIndex(reopened.index, v.data.subarray(2999 * 8), 1).ids[0], 2999);
 });
 
-Deno.test("vectorsSource prefers the artifact sidecar checksum, else hashes the file", async () => {
+Deno.test("vectorsChecksum prefers the artifact sidecar checksum, else hashes the file", async () => {
   const dir = await Deno.makeTempDir();
   const file = join(dir, "v.txt");
   await Deno.writeTextFile(file, "abc");
   assert.equal(
-    await vectorsSource(file),
-    "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+    await vectorsChecksum(file),
+    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
   );
   await Deno.writeTextFile(`${file}.json`, JSON.stringify({ sha256: "feed" }));
-  assert.equal(await vectorsSource(file), "sha256:feed");
+  assert.equal(await vectorsChecksum(file), "feed");
+  await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test("syntheticVectors is seeded and unit-norm; searchIndex checks query dims", async () => {

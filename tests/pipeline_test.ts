@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { startRun } from "../lib/cli/run.ts";
 import { useCpu } from "../lib/backend/select.ts";
-import { DEFAULT_DEVISE_CONFIG } from "../lib/devise/train.ts";
+import { PRESETS } from "../lib/pipeline/presets.ts";
 import { type PipelineConfig, runTrainPipeline } from "../lib/pipeline/train.ts";
 import { runZeroShot, type ZeroShotConfig } from "../lib/pipeline/zeroshot.ts";
 import { writeTinyCifar } from "../lib/vision/fixture.ts";
@@ -28,27 +28,24 @@ async function _fixture(dir: string): Promise<PipelineConfig> {
     preset: "test",
     settings: {
       visual: {
+        ...PRESETS.quick.visual,
         depth: 8,
         epochs: 2,
         batchSize: 32,
         lr: 0.05,
-        schedule: "onecycle",
-        weightDecay: 5e-4,
-        nesterov: true,
         limit: 0,
         width: 0.25,
         inputSize: 8,
       },
       layers: ["gap", "act"],
+      vectors: join(dir, "vectors.txt"),
       word2vec: { dim: 16, epochs: 1, retrofit: "none" },
-      devise: { epochs: 3, batchSize: 32, lr: 1e-2, dropout: 0, weightDecay: 0 },
+      devise: { ...PRESETS.quick.devise, epochs: 3, batchSize: 32, lr: 1e-2 },
       etaMinutes: 1,
     },
     dataDir: dir,
     visual: "",
-    vectors: { source: join(dir, "vectors.txt"), dim: 16, epochs: 1 },
     workDir: join(dir, "work"),
-    devise: { ...DEFAULT_DEVISE_CONFIG, epochs: 3, batchSize: 32, lr: 1e-2, seed: 1 },
     seed: 1,
   };
 }
@@ -80,7 +77,10 @@ Deno.test("train pipeline: every stage on tiny data, then a re-run reuses every 
 
   // A changed DeViSE setting retrains DeViSE only.
   const run3 = await startRun("train", join(dir, "run3"), {}, { quiet: true });
-  await runTrainPipeline(tf, backend, { ...cfg, devise: { ...cfg.devise, margin: 0.2 } }, run3);
+  await runTrainPipeline(tf, backend, {
+    ...cfg,
+    settings: { ...cfg.settings, devise: { ...cfg.settings.devise, margin: 0.2 } },
+  }, run3);
   const log3 = await Deno.readTextFile(join(dir, "run3", "log.txt"));
   assert.doesNotMatch(log3, /gap: reusing/);
   assert.match(log3, /up to date/);
@@ -95,7 +95,7 @@ Deno.test("train pipeline: a missing label vector is a clear error", async () =>
   await assert.rejects(
     runTrainPipeline(tf, backend, {
       ...cfg,
-      vectors: { ...cfg.vectors, source: join(dir, "few.txt") },
+      settings: { ...cfg.settings, vectors: join(dir, "few.txt") },
     }, run),
     /no vector for labels fine1, fine2/,
   );
@@ -115,6 +115,7 @@ Deno.test("zeroshot on the tiny pipeline: 10-way, ceiling, full vocabulary; chan
     k: 5,
     m: 8,
     efConstruction: 50,
+    indexDir: join(dir, "index"),
     ef: 0,
     targetRecall: 0.99,
     conseT: 1,
@@ -160,7 +161,10 @@ Deno.test("zeroshot on the tiny pipeline: 10-way, ceiling, full vocabulary; chan
   assert.match(reportText, /linear readout of the softmax/);
   assert.match(reportText, /H, γ from validation/);
   type Gzsl = { ausuc: number; bestH: number; harmonicMean: number };
-  const gzsl = m.unseen as Record<string, Gzsl & { calibrated: Gzsl & { gamma: number } }>;
+  const gzsl = m.unseen as unknown as Record<
+    string,
+    Gzsl & { calibrated: Gzsl & { gamma: number } }
+  >;
   assert.equal(gzsl.visualNeverSaw, false); // the tiny visual model trained on every class
   for (const name of ["DeViSE", "DeViSE + CSLS", "ConSE", "ConSE + CSLS"]) {
     const g = gzsl[name];
@@ -172,8 +176,8 @@ Deno.test("zeroshot on the tiny pipeline: 10-way, ceiling, full vocabulary; chan
   }
 
   // Other vectors under the same path after training: the model's label space is gone.
-  const text = await Deno.readTextFile(cfg.vectors.source);
-  await Deno.writeTextFile(cfg.vectors.source, text.replace(/^class0 \S+/m, "class0 0.5"));
-  await assert.rejects(runZeroShot(tf, zcfg, await zs()), /trained on word vectors with sha256/);
+  const text = await Deno.readTextFile(cfg.settings.vectors);
+  await Deno.writeTextFile(cfg.settings.vectors, text.replace(/^class0 \S+/m, "class0 0.5"));
+  await assert.rejects(runZeroShot(tf, zcfg, await zs()), /the run trained on [0-9a-f]{12}/);
   await Deno.remove(dir, { recursive: true });
 });

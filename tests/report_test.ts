@@ -1,13 +1,20 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { inflateSync } from "node:zlib";
-import { barChartSvg, escapeXml, heatmapSvg, lineChartSvg, niceTicks } from "../lib/report/svg.ts";
-import { crc32, encodePng, imageGridMarkdown, pngDataUri } from "../lib/report/image_grid.ts";
+import {
+  barChartSvg,
+  escapeXml,
+  heatmapSvg,
+  integerTicks,
+  lineChartSvg,
+  niceTicks,
+} from "../lib/report/svg.ts";
+import { crc32 } from "node:zlib";
+import { encodePng, imageGridMarkdown, pngDataUri } from "../lib/report/image_grid.ts";
 import {
   formatCell,
   markdownTable,
   type ReportData,
-  reportNumbers,
   resultsTable,
   writeReport,
 } from "../lib/report/report.ts";
@@ -100,7 +107,6 @@ Deno.test("svg charts are well-formed, escape text and have ticks and legends", 
 });
 
 Deno.test("PNG encoder: signature, IHDR, CRCs and pixels round-trip", () => {
-  assert.equal(crc32(new TextEncoder().encode("IEND")), 0xae426082);
   const w = 5, h = 3;
   const px = Uint8Array.from({ length: w * h * 3 }, (_, i) => (i * 37) % 256);
   const png = encodePng(px, w, h);
@@ -187,49 +193,106 @@ Deno.test("resultsTable: columns follow the data (hit@20 kept, no empty hierarch
   assert.deepEqual(cifar.rows[1], ["b", 0.4, 0.6, null, null]);
 });
 
-Deno.test("writeReport writes md, self-contained html and svgs, not metrics.json", async () => {
+Deno.test("writeReport: results first, configuration last and flattened; md, self-contained html and svgs, not metrics.json", async () => {
   const dir = await Deno.makeTempDir();
   const image = Uint8Array.from({ length: 32 * 32 * 3 }, (_, i) => i % 251);
   const data: ReportData = {
     title: "DeViSE <tiny> & test",
-    config: { epochs: 2, loss: "hinge", vectors: "data/w2v.f32" },
-    results: [
-      { model: "softmax", hit: { "1": 0.5, "5": 0.8 } },
+    config: {
+      command: "deno task train --preset quick",
+      git: { commit: "0123456789abcdef0123456789abcdef01234567", dirty: true },
+      settings: { visual: { epochs: 2 }, layers: ["gap", "act"] },
+      vectors: "data/w2v.f32",
+    },
+    sections: [
       {
-        model: "DeViSE",
-        hit: { "1": 0.45, "2": 0.6, "5": 0.78, "10": 0.9 },
-        superclassErrorRate: 0.31,
-        hierarchicalPrecision: { "2": 0.5, "5": 0.4, "10": 0.3 },
+        heading: "Results",
+        blocks: [
+          {
+            kind: "table",
+            table: resultsTable([
+              { model: "softmax", hit: { "1": 0.5, "5": 0.8 } },
+              {
+                model: "DeViSE",
+                hit: { "1": 0.45, "2": 0.6, "5": 0.78, "10": 0.9 },
+                superclassErrorRate: 0.31,
+                hierarchicalPrecision: { "2": 0.5, "5": 0.4, "10": 0.3 },
+              },
+            ]),
+          },
+          { kind: "text", text: "end-to-end fine-tuning row" },
+        ],
+      },
+      {
+        heading: "Ablation",
+        blocks: [{
+          kind: "table",
+          table: {
+            title: "Loss",
+            columns: ["loss", "hit@1"],
+            rows: [["hinge", 0.45], ["cosine", 0.41]],
+          },
+        }],
+      },
+      {
+        heading: "Plots",
+        blocks: [
+          {
+            kind: "svgs",
+            charts: [{
+              name: "loss",
+              svg: lineChartSvg({
+                title: "loss",
+                xLabel: "epoch",
+                yLabel: "loss",
+                integerX: true,
+                series: [{ name: "train", points: [[1, 1], [2, 0.5]] }],
+              }),
+            }, {
+              name: "per-class",
+              svg: barChartSvg({
+                title: "10-way",
+                labels: ["cat", "dog"],
+                series: [{ name: "DeViSE", values: [0.5, 0.25] }, {
+                  name: "ConSE",
+                  values: [0.4, NaN],
+                }],
+              }),
+            }],
+          },
+          {
+            kind: "svg",
+            name: "confusion",
+            svg: heatmapSvg({
+              title: "c",
+              rowLabels: ["a", "b"],
+              colLabels: ["a", "b"],
+              values: [[1, 1], [3, 1]],
+            }),
+          },
+        ],
+      },
+      {
+        heading: "Images",
+        blocks: [
+          {
+            kind: "grid",
+            items: [{
+              image,
+              trueLabel: "cat",
+              predictions: { DeViSE: ["cat", "dog"], softmax: ["dog", "cat"] },
+            }],
+          },
+          {
+            kind: "imageTable",
+            title: "Top words",
+            columns: ["true", "DeViSE", "ConSE"],
+            rows: [{ image, cells: ["cat", "cat, kitten", "dog, puppy"] }],
+          },
+          { kind: "list", items: ["unseen classes: cat, dog"] },
+        ],
       },
     ],
-    ablation: {
-      title: "Loss",
-      columns: ["loss", "hit@1"],
-      rows: [["hinge", 0.45], ["cosine", 0.41]],
-    },
-    curves: [{
-      title: "loss",
-      xLabel: "epoch",
-      yLabel: "loss",
-      series: [{ name: "train", points: [[1, 1], [2, 0.5]] }],
-    }],
-    imageGrid: [{
-      image,
-      trueLabel: "cat",
-      predictions: { DeViSE: ["cat", "dog"], softmax: ["dog", "cat"] },
-    }],
-    zeroShot: {
-      tenWay: {
-        classes: ["cat", "dog"],
-        accuracy: { DeViSE: [0.5, 0.25], ConSE: [0.4, NaN] },
-        overall: { DeViSE: 0.375, ConSE: 0.4 },
-        confusion: { title: "DeViSE confusion", values: [[1, 1], [3, 1]] },
-      },
-      fullVocab: [{ model: "DeViSE", hit: { "1": 0.01, "10": 0.1 } }],
-      topWords: [{ image, trueLabel: "cat", words: ["cat", "kitten"] }],
-      notes: ["unseen classes: cat, dog"],
-    },
-    notes: ["end-to-end fine-tuning not done"],
   };
   // A run's finish writes metrics.json; the report must not overwrite (or pre-empt) it.
   await Deno.writeTextFile(join(dir, "metrics.json"), '{"owner":"run.finish"}');
@@ -244,19 +307,29 @@ Deno.test("writeReport writes md, self-contained html and svgs, not metrics.json
       "31.0%",
       "Ablation",
       "cosine",
-      "10-way",
       "kitten",
+      "puppy",
       "fine-tuning",
+      "settings.visual.epochs",
+      "settings.layers",
+      "gap,act",
+      "commit 0123456789 (uncommitted changes)",
+      "deno task train --preset quick",
     ]
   ) {
     assert.ok(md.includes(want), `report.md lacks ${want}`);
     assert.ok(html.includes(want), `report.html lacks ${want}`);
   }
+  // Results lead, the configuration comes last, and no JSON blob is shown as a value.
+  assert.ok(md.indexOf("## Results") < md.indexOf("## Plots"));
+  assert.ok(md.indexOf("## Plots") < md.indexOf("## Configuration"));
+  assert.ok(md.lastIndexOf("## ") === md.indexOf("## Configuration"));
+  assert.ok(!md.includes('{"visual"'), "nested config must be flattened");
   assert.ok(md.includes("# DeViSE <tiny> & test"));
   assert.ok(html.includes("DeViSE &lt;tiny&gt; &amp; test"));
   assert.ok(!/https?:\/\//.test(html), "report.html must not reference the network");
   assert.ok(!/<(link|script)\b/i.test(html), "no external resources");
-  assert.ok(/<img src="data:image\/png;base64,/.test(html));
+  assert.equal((html.match(/<img src="data:image\/png;base64,/g) ?? []).length, 2);
   assert.equal((html.match(/<svg /g) ?? []).length, 3);
   assertWellFormed(html.replace(/^<!doctype html>/i, ""), "report.html");
   for (const svg of paths.svgs) {
@@ -264,13 +337,26 @@ Deno.test("writeReport writes md, self-contained html and svgs, not metrics.json
     assertWellFormed(text, svg);
     assert.ok(md.includes(`(${svg})`), `report.md links ${svg}`);
   }
-  const metrics = reportNumbers(data) as {
-    results: { hit: Record<string, number> }[];
-    imageGrid: { image: string }[];
-    zeroShot: { tenWay: { accuracy: Record<string, (number | null)[]> } };
-  };
-  assert.equal(metrics.results[1].hit["10"], 0.9);
-  assert.equal(metrics.imageGrid[0].image, "<3072 bytes>");
-  assert.equal(metrics.zeroShot.tenWay.accuracy.ConSE[1], null);
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("line charts of epochs get whole-number ticks", () => {
+  assert.deepEqual(integerTicks(1, 3), [1, 2, 3]);
+  assert.deepEqual(integerTicks(1, 10), [0, 2, 4, 6, 8, 10]);
+  const svg = lineChartSvg({
+    title: "t",
+    xLabel: "epoch",
+    yLabel: "y",
+    integerX: true,
+    series: [{ name: "a", points: [[1, 0.1], [2, 0.2], [3, 0.3]] }],
+  });
+  const xTicks = [...svg.matchAll(/text-anchor="middle" fill="#444">([^<]*)</g)].map((m) => m[1]);
+  assert.deepEqual(xTicks, ["1", "2", "3"]);
+  const plain = lineChartSvg({
+    title: "t",
+    xLabel: "epoch",
+    yLabel: "y",
+    series: [{ name: "a", points: [[1, 0.1], [2, 0.2], [3, 0.3]] }],
+  });
+  assert.ok(/>1\.5</.test(plain), "without integerX the ticks are the nice real ones");
 });

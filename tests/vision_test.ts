@@ -230,24 +230,35 @@ Deno.test("held-out classes never reach training or the test score; resume check
   await Deno.remove(outDir, { recursive: true });
 });
 
-Deno.test("extractFeatures streams batches; features round-trip float32 and float16", async () => {
+Deno.test("extractFeatures: every layer from one pass equals one layer at a time; features round-trip", async () => {
   const model = buildModel(tf, { ...tinyConfig.model, seed: 1 });
   const data = tinyData();
   const before = tf.memory().numTensors;
-  const out = extractFeatures(model, data.test, "act", {
+  let batches = 0;
+  const all = extractFeatures(model, data.test, ["gap", "act", "bn"], {
     batchSize: 5,
     mean: data.mean,
     std: data.std,
     tf,
+    onBatch: () => batches++,
   });
   assert.equal(tf.memory().numTensors, before);
-  assert.equal(out.dim, 2 * 2 * 16); // 8x8 input -> 2x2x16 at width 0.25
-  assert.equal(out.features.length, 32 * out.dim);
-  const row0 = Array.from(out.probs.subarray(0, 4)).reduce((a, b) => a + b, 0);
+  assert.equal(batches, Math.ceil(32 / 5)); // one pass over the split, for all three layers
+  const act = all.layers.act!;
+  assert.equal(act.dim, 2 * 2 * 16); // 8x8 input -> 2x2x16 at width 0.25
+  assert.equal(all.layers.bn!.dim, act.dim);
+  assert.equal(act.data.length, 32 * act.dim);
+  const row0 = Array.from(all.probs.subarray(0, 4)).reduce((a, b) => a + b, 0);
   assert.ok(Math.abs(row0 - 1) < 1e-5);
-  const gap = extractFeatures(model, data.test, "gap", { batchSize: 32, ...data, tf });
-  assert.equal(gap.dim, 16);
-  assert.deepEqual(gap.logits, out.logits); // batch size does not change results
+  // act = relu(bn + shortcut): non-negative, and the same values as extracting it alone.
+  assert.ok(act.data.every((x) => x >= 0));
+  const alone = extractFeatures(model, data.test, ["act"], { batchSize: 7, ...data, tf });
+  assert.deepEqual(alone.layers.act!.data, act.data);
+  const gap = extractFeatures(model, data.test, ["gap"], { batchSize: 32, ...data, tf });
+  assert.equal(gap.layers.gap!.dim, 16);
+  assert.deepEqual(gap.layers.gap!.data, all.layers.gap!.data);
+  assert.deepEqual(gap.logits, all.logits); // batch size and layer set do not change results
+  const out = { features: act.data, dim: act.dim };
 
   const dir = await Deno.makeTempDir();
   const path = join(dir, "f.f32");

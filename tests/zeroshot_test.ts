@@ -4,9 +4,9 @@ import {
   confusionSvg,
   conseEmbed,
   cslsPenalty,
-  meanOfDefined,
   nearestLabel,
 } from "../lib/zeroshot/eval.ts";
+import { meanOfDefined } from "../lib/io/stats.ts";
 import { labelMappingCeiling, softmaxReadoutCeiling } from "../lib/zeroshot/ceiling.ts";
 import { hitAtK, isHit, seenWordSet, topWords } from "../lib/zeroshot/vocab.ts";
 import {

@@ -14,16 +14,14 @@
  */
 import * as tfjs from "@tensorflow/tfjs";
 import { installFastCpuKernels } from "./cpu_fast.ts";
+import { UnavailableError } from "../io/errors.ts";
+import type { BackendName } from "./names.ts";
 import { useNativeBatchNorm, useNativeReluGrad } from "./native_grads.ts";
 
 /** The tfjs namespace type (tfjs-node re-exports all of it, plus `tf.node`). */
 export type TF = typeof tfjs;
 
-/** Backend names accepted by `--backend`. */
-export const BACKEND_NAMES = ["auto", "tensorflow-gpu", "tensorflow", "webgpu", "cpu"] as const;
-
-/** One of {@link BACKEND_NAMES}. */
-export type BackendName = typeof BACKEND_NAMES[number];
+export { BACKEND_NAMES, type BackendName } from "./names.ts";
 
 /** Result of {@link selectBackend}. */
 export interface SelectedBackend {
@@ -36,7 +34,7 @@ export interface SelectedBackend {
 }
 
 /** Thrown when the requested backend cannot be used. */
-export class BackendError extends Error {
+export class BackendError extends UnavailableError {
   override name = "BackendError";
 }
 

@@ -15,6 +15,8 @@
  * ```
  * @module
  */
+import { isDir, statOrNull } from "../io/fs.ts";
+import { InputError } from "../io/errors.ts";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -61,7 +63,7 @@ export const OFFICIAL_RECORDS: Readonly<Record<CifarDataset, Record<CifarSplitNa
 };
 
 /** Thrown for missing or malformed CIFAR files. `kind` separates "not there" from "broken". */
-export class CifarDataError extends Error {
+export class CifarDataError extends InputError {
   override name = "CifarDataError";
   constructor(message: string, readonly kind: "missing" | "corrupt") {
     super(message);
@@ -131,7 +133,7 @@ export function splitFileNames(dataset: CifarDataset, split: CifarSplitName): st
 export async function findCifarFolder(dataDir: string, dataset: CifarDataset): Promise<string> {
   const tried = CIFAR_FOLDERS[dataset].map((name) => join(dataDir, name));
   for (const path of tried) {
-    if (await _isDir(path)) return path;
+    if (await isDir(path)) return path;
   }
   throw new CifarDataError(
     `no ${_pretty(dataset)} folder under '${dataDir}': looked for ${
@@ -159,9 +161,23 @@ export async function locateSplitFiles(
   const found: string[] = [];
   const missing: string[] = [];
   for (const name of splitFileNames(dataset, split)) {
-    const plain = join(folder, name);
-    if (await _isFile(plain)) found.push(plain);
-    else if (await _isFile(plain + ".gz")) found.push(plain + ".gz");
+    let path: string | null = null;
+    for (const candidate of [join(folder, name), join(folder, name) + ".gz"]) {
+      // A symlink loop or an unreadable entry throws here, naming the path.
+      const info = await statOrNull(candidate);
+      if (!info) continue;
+      if (!info.isFile) {
+        throw new CifarDataError(
+          `${candidate}: expected a CIFAR data file, found a ${
+            info.isDirectory ? "folder" : "special file"
+          }`,
+          "corrupt",
+        );
+      }
+      path = candidate;
+      break;
+    }
+    if (path) found.push(path);
     else missing.push(`${name}[.gz]`);
   }
   if (missing.length > 0) {
@@ -214,7 +230,8 @@ export async function readLabelNames(path: string, expectedCount: number): Promi
   let text: string;
   try {
     text = await Deno.readTextFile(path);
-  } catch {
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
     throw new CifarDataError(
       `missing label-name file ${path} (expected ${expectedCount} names, one per line)`,
       "missing",
@@ -444,20 +461,4 @@ function _badLabel(
 
 function _pretty(dataset: CifarDataset): string {
   return dataset === "cifar10" ? "CIFAR-10" : "CIFAR-100";
-}
-
-async function _isDir(path: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(path)).isDirectory;
-  } catch {
-    return false;
-  }
-}
-
-async function _isFile(path: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(path)).isFile;
-  } catch {
-    return false;
-  }
 }

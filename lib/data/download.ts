@@ -17,12 +17,14 @@
  * ```
  * @module
  */
+import { statOrNull } from "../io/fs.ts";
+import { InputError } from "../io/errors.ts";
 import { createHash } from "node:crypto";
 import { dirname, join, resolve, sep } from "node:path";
 import * as tar from "tar-stream";
 
 /** A failed download or extraction. `kind` tells network trouble from bad content. */
-export class DownloadError extends Error {
+export class DownloadError extends InputError {
   override name = "DownloadError";
   constructor(message: string, readonly kind: "network" | "http" | "checksum" | "archive") {
     super(message);
@@ -354,19 +356,17 @@ function _contentRange(response: Response): { start: number; total: number | nul
 }
 
 async function _size(path: string): Promise<number> {
-  try {
-    return (await Deno.stat(path)).size;
-  } catch {
-    return 0;
-  }
+  return (await statOrNull(path))?.size ?? 0;
 }
 
 async function _exists(path: string): Promise<boolean> {
+  // lstat: a dangling symlink at the target still blocks the rename.
   try {
     await Deno.lstat(path);
     return true;
-  } catch {
-    return false;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
   }
 }
 

@@ -12,6 +12,8 @@
  * ```
  * @module
  */
+import { ArtifactError } from "../io/artifact.ts";
+import { exists } from "../io/fs.ts";
 import {
   type CifarDataset,
   type CifarSplit,
@@ -100,11 +102,9 @@ export async function loadDeviseSplit(
   kind: string,
 ): Promise<DeviseSplit> {
   const path = deviseFeaturePath(dir, data, kind);
-  try {
-    await Deno.stat(path);
-  } catch {
-    throw new Error(
-      `${path}: features not found (run \`deno task extract --layer ${kind}\` first?)`,
+  if (!await exists(path)) {
+    throw new ArtifactError(
+      `${path}: features not found (run \`deno task extract --layers ${kind}\` first?)`,
     );
   }
   const { data: features, shape, sidecar } = await readFeatures(path);
@@ -173,11 +173,7 @@ export async function loadSoftmaxScores(
   dir: string,
   data: CifarLabels,
 ): Promise<DeviseSplit | null> {
-  try {
-    await Deno.stat(deviseFeaturePath(dir, data, "probs"));
-  } catch {
-    return null;
-  }
+  if (!await exists(deviseFeaturePath(dir, data, "probs"))) return null;
   const split = await loadDeviseSplit(dir, data, "probs");
   if (split.d !== data.labelNames.length) {
     throw new Error(

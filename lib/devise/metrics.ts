@@ -179,3 +179,48 @@ export function hierarchicalPrecisionAtK(
   }
   return out;
 }
+
+/** One model's ranking metrics (fractions in [0, 1]), a row of the results tables. */
+export interface ResultRow {
+  model: string;
+  /** hit@k by k ("1", "2", "5", "10"); for softmax these are top-k accuracies. */
+  hit: Record<string, number>;
+  /** Fraction of top-1 errors within the true superclass. */
+  superclassErrorRate?: number;
+  /** Hierarchical precision@k by k. */
+  hierarchicalPrecision?: Record<string, number>;
+}
+
+/** The k of the results tables' hit@k and hP@k. */
+export const RESULT_KS = [1, 2, 5, 10];
+
+/**
+ * hit@1/2/5/10 of an n×C score matrix and, when a fine→coarse map is given, the
+ * superclass-consistent error rate and hP@k: the row every results table prints.
+ *
+ * @example
+ * ```ts
+ * const row = resultRow("DeViSE (act)", scores, test.labels, 100, fineToCoarse);
+ * row.hit["1"]; // 0.626
+ * ```
+ */
+export function resultRow(
+  model: string,
+  scores: Float32Array,
+  labels: Int32Array,
+  classes: number,
+  fineToCoarse?: Int32Array | null,
+): ResultRow {
+  const row: ResultRow = { model, hit: hitAtK(scores, labels, classes, RESULT_KS) };
+  if (fineToCoarse) {
+    row.superclassErrorRate = superclassErrorRate(scores, labels, classes, fineToCoarse).rate;
+    row.hierarchicalPrecision = hierarchicalPrecisionAtK(
+      scores,
+      labels,
+      classes,
+      fineToCoarse,
+      RESULT_KS,
+    );
+  }
+  return row;
+}

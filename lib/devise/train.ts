@@ -19,6 +19,7 @@
 import type * as tfType from "@tensorflow/tfjs";
 import { readArtifact, type Sidecar, writeArtifact } from "../io/artifact.ts";
 import { Rng } from "../io/rng.ts";
+import { columnMeanStd } from "../io/stats.ts";
 import { hitAtK } from "./metrics.ts";
 import { deviseLossTf, type LossConfig, type LossKind, violationKeys } from "./loss.ts";
 
@@ -107,35 +108,6 @@ export interface TrainDeviseResult {
   epochSeconds: number[];
 }
 
-/**
- * Per-dimension mean and std (population, floored at 1e-6) of an n×d matrix.
- *
- * @example
- * ```ts
- * const { mean, std } = featureStats(trainFeatures, 512);
- * ```
- */
-export function featureStats(
-  features: Float32Array,
-  d: number,
-): { mean: Float32Array; std: Float32Array } {
-  const n = features.length / d;
-  const sum = new Float64Array(d), sq = new Float64Array(d);
-  for (let i = 0; i < n; i++) {
-    for (let a = 0; a < d; a++) {
-      const x = features[i * d + a];
-      sum[a] += x;
-      sq[a] += x * x;
-    }
-  }
-  const mean = new Float32Array(d), std = new Float32Array(d);
-  for (let a = 0; a < d; a++) {
-    mean[a] = sum[a] / Math.max(1, n);
-    std[a] = Math.max(1e-6, Math.sqrt(Math.max(0, sq[a] / Math.max(1, n) - mean[a] ** 2)));
-  }
-  return { mean, std };
-}
-
 function _checkInputs(input: TrainDeviseInput): { d: number; classes: number } {
   const n = input.trainLabels.length;
   if (n === 0) throw new Error("trainDevise: empty training set");
@@ -219,7 +191,7 @@ export async function trainDevise(
   const D = input.dims;
   const n = input.trainLabels.length;
   const rng = new Rng(config.seed);
-  const stats = config.standardize ? featureStats(input.trainFeatures, d) : null;
+  const stats = config.standardize ? columnMeanStd(input.trainFeatures, d) : null;
   const meanT = stats ? tf.tensor2d(stats.mean, [1, d]) : null;
   const stdT = stats ? tf.tensor2d(stats.std, [1, d]) : null;
   const T = tf.tensor2d(input.labelVectors, [classes, D]);

@@ -11,6 +11,8 @@
  * ```
  * @module
  */
+import { InputError } from "./errors.ts";
+import { addInterruptHook, removeInterruptHook } from "./interrupt.ts";
 import { basename, dirname, join } from "node:path";
 
 /** The JSON sidecar every artifact carries. Extra fields are allowed. */
@@ -29,7 +31,7 @@ export interface Sidecar {
 }
 
 /** Thrown when an artifact or its sidecar is missing, stale or corrupt. */
-export class ArtifactError extends Error {
+export class ArtifactError extends InputError {
   override name = "ArtifactError";
 }
 
@@ -55,23 +57,22 @@ export async function sha256File(path: string): Promise<string> {
 
 /** Temp files of this process not yet renamed into place (removed on SIGINT/SIGTERM). */
 const _liveTemps = new Set<string>();
-let _signalsHooked = false;
-
-function _hookSignals(): void {
-  if (_signalsHooked) return;
-  _signalsHooked = true;
-  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+const _removeLiveTemps = () => {
+  for (const tmp of _liveTemps) {
     try {
-      Deno.addSignalListener(signal, () => {
-        for (const tmp of _liveTemps) {
-          try {
-            Deno.removeSync(tmp, { recursive: true });
-          } catch { /* already gone */ }
-        }
-        Deno.exit(code);
-      });
-    } catch { /* signals unsupported here (e.g. in a Worker) */ }
+      Deno.removeSync(tmp, { recursive: true });
+    } catch { /* already gone */ }
   }
+};
+
+function _track(tmp: string): void {
+  if (_liveTemps.size === 0) addInterruptHook(_removeLiveTemps);
+  _liveTemps.add(tmp);
+}
+
+function _untrack(tmp: string): void {
+  _liveTemps.delete(tmp);
+  if (_liveTemps.size === 0) removeInterruptHook(_removeLiveTemps);
 }
 
 function _notWritable(err: unknown): boolean {
@@ -157,8 +158,7 @@ export async function writeViaTemp(
   }
   await sweepStaleTemps(path);
   const tmp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
-  _hookSignals();
-  _liveTemps.add(tmp);
+  _track(tmp);
   try {
     try {
       await write(tmp);
@@ -173,7 +173,7 @@ export async function writeViaTemp(
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
     throw err;
   } finally {
-    _liveTemps.delete(tmp);
+    _untrack(tmp);
   }
 }
 
@@ -224,8 +224,7 @@ export async function openAtomicWriter(
     }
     throw err;
   }
-  _hookSignals();
-  _liveTemps.add(tmp);
+  _track(tmp);
   const buf = new Uint8Array(bufferBytes);
   let used = 0, closed = false;
   const writeAll = async (bytes: Uint8Array) => {
@@ -252,12 +251,12 @@ export async function openAtomicWriter(
       await file.sync();
       close();
       await Deno.rename(tmp, path);
-      _liveTemps.delete(tmp);
+      _untrack(tmp);
     },
     async abort() {
       close();
       await Deno.remove(tmp).catch(() => {});
-      _liveTemps.delete(tmp);
+      _untrack(tmp);
     },
   };
 }
@@ -306,14 +305,18 @@ export async function writeArtifact(
 }
 
 /**
- * Reads and checks an artifact's sidecar: present, parseable, right format and version, and the
- * data file's size matches. Pass `verifyChecksum` to also hash the data file.
+ * Reads a sidecar and checks that it is JSON of the right format and version (no data-file
+ * checks: for artifacts made of several files, such as a sharded index).
+ *
+ * @example
+ * ```ts
+ * const side = await parseSidecar("data/index/v.bin.hnsw-m32-ef200.bin", "devise-hnsw", 1);
+ * ```
  */
-export async function readSidecar(
+export async function parseSidecar(
   path: string,
   format: string,
   version: number,
-  options: { verifyChecksum?: boolean } = {},
 ): Promise<Sidecar> {
   let text: string;
   try {
@@ -328,9 +331,9 @@ export async function readSidecar(
   } catch (err) {
     throw new ArtifactError(`${sidecarPath(path)}: not valid JSON: ${(err as Error).message}`);
   }
-  if (sidecar.format !== format) {
+  if (sidecar?.format !== format) {
     throw new ArtifactError(
-      `${path}: expected format '${format}', sidecar says '${sidecar.format}'`,
+      `${path}: expected format '${format}', sidecar says '${sidecar?.format}'`,
     );
   }
   if (sidecar.version !== version) {
@@ -338,6 +341,25 @@ export async function readSidecar(
       `${path}: expected ${format} version ${version}, sidecar says ${sidecar.version}`,
     );
   }
+  return sidecar;
+}
+
+/**
+ * Reads and checks an artifact's sidecar: present, parseable, right format and version, and the
+ * data file's size matches. Pass `verifyChecksum` to also hash the data file.
+ *
+ * @example
+ * ```ts
+ * const side = await readSidecar("data/features/cifar10-test.gap.f32", "devise-features", 1);
+ * ```
+ */
+export async function readSidecar(
+  path: string,
+  format: string,
+  version: number,
+  options: { verifyChecksum?: boolean } = {},
+): Promise<Sidecar> {
+  const sidecar = await parseSidecar(path, format, version);
   let size: number;
   try {
     size = (await Deno.stat(path)).size;

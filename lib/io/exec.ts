@@ -9,11 +9,12 @@
  * ```
  * @module
  */
+import { UnavailableError } from "./errors.ts";
 import { join } from "node:path";
 import { statOrNullSync } from "./fs.ts";
 
 /** Thrown when a command cannot be started or exits non-zero; `output` holds what it printed. */
-export class CommandError extends Error {
+export class CommandError extends UnavailableError {
   override name = "CommandError";
   constructor(message: string, readonly output = "") {
     super(message);

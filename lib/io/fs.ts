@@ -10,9 +10,10 @@
  * ```
  * @module
  */
+import { InputError } from "./errors.ts";
 
 /** Thrown when a path exists but cannot be examined (EACCES, ELOOP, EIO, ...). */
-export class FsError extends Error {
+export class FsError extends InputError {
   override name = "FsError";
 }
 

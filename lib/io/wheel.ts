@@ -15,6 +15,7 @@
  * ```
  * @module
  */
+import { UnavailableError } from "./errors.ts";
 import { basename, join, resolve } from "node:path";
 import { readSidecar, sha256File, sidecarPath, writeJsonAtomic } from "./artifact.ts";
 import { CommandError, runCommand } from "./exec.ts";
@@ -26,7 +27,7 @@ export const WHEEL_FORMAT = "devise-wheel";
 export const WHEEL_VERSION = 1;
 
 /** Thrown when a wheel cannot be fetched (offline, no pip, no such version) or fails its check. */
-export class WheelError extends Error {
+export class WheelError extends UnavailableError {
   override name = "WheelError";
 }
 
@@ -41,6 +42,12 @@ export interface PipDownloadOptions {
   platforms?: string[];
   /** The wheel's known sha256: a download or cached file with other bytes is refused. */
   sha256?: string;
+  /**
+   * Never run pip: when no usable wheel is cached (missing, or moved aside after failing its
+   * check), fail at once with a {@link WheelError} instead of downloading. For tests and for
+   * machines without a network.
+   */
+  offline?: boolean;
   log?: (line: string) => void;
 }
 
@@ -75,6 +82,7 @@ export async function pipDownload(
   await Deno.mkdir(options.wheelsDir, { recursive: true });
   const prefix = `${exact[1].replace(/[-.]/g, "_").toLowerCase()}-${exact[2]}-`;
   const cached = await _findCached(options.wheelsDir, prefix);
+  let rejected = "";
   if (cached) {
     const problem = await _checkCached(cached, options.sha256);
     if (!problem) {
@@ -84,7 +92,15 @@ export async function pipDownload(
     const aside = `${cached}.corrupt-${Date.now()}`;
     await Deno.rename(cached, aside);
     await Deno.remove(sidecarPath(cached)).catch(() => {});
-    log(`${basename(cached)}: ${problem}; moved it to ${aside} and fetching it again`);
+    rejected = ` (the cached ${basename(cached)} failed its check: ${problem}; moved to ${aside})`;
+    if (!options.offline) {
+      log(`${basename(cached)}: ${problem}; moved it to ${aside} and fetching it again`);
+    }
+  }
+  if (options.offline) {
+    throw new WheelError(
+      `offline: no usable wheel for ${requirement} in ${options.wheelsDir}${rejected}`,
+    );
   }
   log(`pip download ${requirement} -> ${options.wheelsDir}`);
   const platformArgs = (options.platforms ?? []).flatMap((p) => ["--platform", p]);

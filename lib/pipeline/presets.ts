@@ -1,17 +1,22 @@
 /**
- * The three budgets of `deno task train`. `paper` follows He et al. (2016) and the reference
- * report (ResNet-110, 164 epochs, step schedule) and wants a GPU; `cpu` fits about two hours on a
- * 2-core machine with the tensorflow backend; `quick` goes through every stage on real data in
- * under ten minutes (numbers from it are a smoke test, not results).
+ * The budgets of `deno task train`, and the one place its defaults live. A preset is a complete
+ * {@link TrainSettings}; command-line flags are plain overrides of single fields
+ * ({@link resolveTrainSettings}), and the resolved settings are printed and saved once in the
+ * run's `config.json`. `paper` follows He et al. (2016) and the reference report (ResNet-110, 164
+ * epochs, step schedule) and wants a GPU; `cpu` fits a 2-core machine with the tensorflow backend;
+ * `quick` goes through every stage on real data in a few minutes (a smoke test, not results).
  *
  * @example
  * ```ts
- * const preset = PRESETS.cpu;
- * preset.visual.depth; // 20
+ * const settings = resolveTrainSettings("cpu", { devise: { dropout: 0.25 } });
+ * settings.visual.depth; // 20
+ * flattenSettings(settings)["devise.dropout"]; // 0.25
  * ```
  * @module
  */
+import type { LossKind } from "../devise/loss.ts";
 import type { FeatureLayer } from "../vision/models.ts";
+import type { Arch } from "../vision/models.ts";
 import type { Schedule } from "../vision/train.ts";
 
 /** Names accepted by `--preset`. */
@@ -20,85 +25,187 @@ export const PRESET_NAMES = ["quick", "cpu", "paper"] as const;
 /** One of {@link PRESET_NAMES}. */
 export type PresetName = typeof PRESET_NAMES[number];
 
-/** Everything a preset fixes; each field can still be overridden by a flag. */
-export interface Preset {
-  visual: {
-    depth: number;
-    epochs: number;
-    batchSize: number;
-    lr: number;
-    schedule: Schedule;
-    weightDecay: number;
-    nesterov: boolean;
-    /** Train on the first N shuffled images (0 = all 50,000). */
-    limit: number;
-    /** Channel multiplier and input side (tiny models for tests; 1 and 32 otherwise). */
-    width?: number;
-    inputSize?: number;
-  };
+/** The visual model and its pretraining schedule. */
+export interface VisualSettings {
+  arch: Arch;
+  depth: number;
+  /** Channel multiplier (1 = 16/32/64; tiny test models use less). */
+  width: number;
+  /** Square input side in pixels (32 for CIFAR; tiny test models use less). */
+  inputSize: number;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  momentum: number;
+  nesterov: boolean;
+  weightDecay: number;
+  schedule: Schedule;
+  warmupEpochs: number;
+  labelSmoothing: number;
+  augment: boolean;
+  /** Train on the first N shuffled images (0 = all 50,000). */
+  limit: number;
+}
+
+/** DeViSE's map M (see lib/devise/train.ts `DeviseConfig`; the seed is the run's). */
+export interface DeviseSettings {
+  loss: LossKind;
+  margin: number;
+  /** Euclidean term weight for `hinge-euclid`. */
+  lambda: number;
+  /** Dropout on the image features; with weight decay it regularises the 4096-D `act` map. */
+  dropout: number;
+  weightDecay: number;
+  standardize: boolean;
+  firstViolation: boolean;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  optimizer: "adam" | "sgd";
+}
+
+/** Everything a `train` run is configured by. */
+export interface TrainSettings {
+  visual: VisualSettings;
   /** Feature layers to extract and train DeViSE on (the report compares them). */
   layers: FeatureLayer[];
-  /** Our skip-gram vectors (used with `--vectors skipgram`); files are keyed by `dim`. */
+  /** `skipgram` (ours), a pretrained set by name, a file, or a URL. */
+  vectors: string;
+  /** Our skip-gram vectors (used with `vectors: "skipgram"`); files are keyed by `dim`. */
   word2vec: { dim: number; epochs: number; retrofit: "none" | "wordnet" };
-  /** DeViSE training; dropout and weight decay regularise the 4096-D `act` map. */
-  devise: { epochs: number; batchSize: number; lr: number; dropout: number; weightDecay: number };
-  /** Rough wall time on this kind of machine, said before the run starts. */
+  devise: DeviseSettings;
+  /** Rough wall time on a 2-core machine, said before the run starts. */
   etaMinutes: number;
 }
 
+/** A partial {@link TrainSettings}: the fields a command line overrides (undefined = keep). */
+export type TrainOverrides = {
+  [K in keyof TrainSettings]?: TrainSettings[K] extends unknown[] ? TrainSettings[K]
+    : TrainSettings[K] extends object ? { [F in keyof TrainSettings[K]]?: TrainSettings[K][F] }
+    : TrainSettings[K];
+};
+
+const _DEVISE_BASE: DeviseSettings = {
+  loss: "hinge",
+  margin: 0.1,
+  lambda: 1,
+  dropout: 0,
+  weightDecay: 0,
+  standardize: true,
+  firstViolation: false,
+  epochs: 10,
+  batchSize: 256,
+  lr: 1e-3,
+  optimizer: "adam",
+};
+
+const _VISUAL_BASE: VisualSettings = {
+  arch: "resnet",
+  depth: 20,
+  width: 1,
+  inputSize: 32,
+  epochs: 10,
+  batchSize: 128,
+  lr: 0.1,
+  momentum: 0.9,
+  nesterov: true,
+  weightDecay: 5e-4,
+  schedule: "onecycle",
+  warmupEpochs: 0,
+  labelSmoothing: 0,
+  augment: true,
+  limit: 0,
+};
+
 /** The presets. */
-export const PRESETS: Readonly<Record<PresetName, Preset>> = {
+export const PRESETS: Readonly<Record<PresetName, TrainSettings>> = {
   quick: {
-    visual: {
-      depth: 20,
-      epochs: 1,
-      batchSize: 128,
-      lr: 0.1,
-      schedule: "onecycle",
-      weightDecay: 5e-4,
-      nesterov: true,
-      limit: 5000,
-    },
+    visual: { ..._VISUAL_BASE, epochs: 1, lr: 0.1, limit: 5000 },
     layers: ["gap", "act"],
+    vectors: "skipgram",
     word2vec: { dim: 50, epochs: 2, retrofit: "wordnet" },
-    devise: { epochs: 3, batchSize: 256, lr: 1e-3, dropout: 0, weightDecay: 0 },
+    devise: { ..._DEVISE_BASE, epochs: 3, lr: 1e-3 },
     etaMinutes: 8,
   },
   cpu: {
-    visual: {
-      depth: 20,
-      epochs: 10,
-      batchSize: 128,
-      lr: 0.2,
-      schedule: "onecycle",
-      weightDecay: 5e-4,
-      nesterov: true,
-      limit: 0,
-    },
+    visual: { ..._VISUAL_BASE, epochs: 10, lr: 0.2 },
     layers: ["gap", "act"],
+    vectors: "skipgram",
     word2vec: { dim: 100, epochs: 20, retrofit: "wordnet" },
-    devise: { epochs: 20, batchSize: 256, lr: 3e-4, dropout: 0.5, weightDecay: 1e-4 },
+    devise: { ..._DEVISE_BASE, epochs: 20, lr: 3e-4, dropout: 0.5, weightDecay: 1e-4 },
     etaMinutes: 120,
   },
   paper: {
     visual: {
+      ..._VISUAL_BASE,
       depth: 110,
       epochs: 164,
-      batchSize: 128,
       lr: 0.1,
       schedule: "step",
       weightDecay: 1e-4,
       nesterov: false,
-      limit: 0,
     },
     layers: ["gap", "act", "bn"],
+    vectors: "skipgram",
     word2vec: { dim: 300, epochs: 20, retrofit: "wordnet" },
-    devise: { epochs: 30, batchSize: 256, lr: 3e-4, dropout: 0.5, weightDecay: 1e-4 },
+    devise: { ..._DEVISE_BASE, epochs: 30, lr: 3e-4, dropout: 0.5, weightDecay: 1e-4 },
     etaMinutes: 600,
   },
 };
 
-/** `paper` on a GPU backend, `cpu` otherwise. */
+/**
+ * `paper` on a GPU backend, `cpu` otherwise.
+ *
+ * @example
+ * ```ts
+ * defaultPreset("tensorflow"); // "cpu"
+ * ```
+ */
 export function defaultPreset(backend: string): PresetName {
   return backend === "tensorflow-gpu" ? "paper" : "cpu";
+}
+
+/**
+ * A preset with the given overrides applied (fields left undefined keep the preset's value).
+ *
+ * @example
+ * ```ts
+ * resolveTrainSettings("quick", { visual: { epochs: 2 }, layers: ["gap"] }).visual.epochs; // 2
+ * ```
+ */
+export function resolveTrainSettings(
+  preset: PresetName | TrainSettings,
+  overrides: TrainOverrides = {},
+): TrainSettings {
+  const out = structuredClone(typeof preset === "string" ? PRESETS[preset] : preset);
+  const target = out as unknown as Record<string, unknown>;
+  for (const [key, value] of Object.entries(overrides)) {
+    if (value === undefined) continue;
+    if (Array.isArray(value) || typeof value !== "object" || value === null) {
+      target[key] = value;
+      continue;
+    }
+    const section = target[key] as Record<string, unknown>;
+    for (const [field, v] of Object.entries(value)) if (v !== undefined) section[field] = v;
+  }
+  return out;
+}
+
+/**
+ * Settings as `section.field = value` pairs (what reports and `config.json` show).
+ *
+ * @example
+ * ```ts
+ * flattenSettings({ visual: { epochs: 10 } }); // { "visual.epochs": 10 }
+ * ```
+ */
+export function flattenSettings(value: unknown, prefix = ""): Record<string, unknown> {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    return { [prefix]: Array.isArray(value) ? value.join(",") : value };
+  }
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    Object.assign(out, flattenSettings(v, prefix ? `${prefix}.${k}` : k));
+  }
+  return out;
 }

@@ -1,8 +1,19 @@
 /**
- * `deno task train`, top to bottom: data → visual model → features → word vectors → DeViSE →
- * evaluation → report. Every stage writes artifacts with sidecars under a work folder keyed by
- * its inputs, and skips itself when a valid artifact for the same inputs exists, so a re-run with
- * the same flags reuses everything and finishes in seconds.
+ * `deno task train`, top to bottom. {@link train} resolves the settings (a preset, with the
+ * command line's overrides), picks the backend, opens the run folder, then
+ * {@link runTrainPipeline} runs the stages:
+ *
+ * 1. data: CIFAR-100 train and test;
+ * 2. vectors: word vectors and the 100 label vectors (first: a missing label should not wait for
+ *    hours of training);
+ * 3. visual: the visual model, pretrained (resumable) or reused with `--visual`;
+ * 4. extract: features of every layer, logits and probabilities, one pass per split;
+ * 5. devise: the map M per layer, with its evaluation next to the softmax baseline;
+ * 6. report: tables, curves and a grid of test images.
+ *
+ * Every stage writes artifacts with sidecars under a work folder keyed by its inputs, and skips
+ * itself when a valid artifact for the same inputs exists, so a re-run with the same flags reuses
+ * everything and finishes in seconds.
  *
  * ```sh
  * deno task train --data-dir ../shared/data                    # cpu preset on a CPU backend
@@ -12,80 +23,146 @@
  * @module
  */
 import { join } from "node:path";
-import type { Run } from "../cli/run.ts";
-import type { TF } from "../backend/select.ts";
-import { channelStats, type CifarSplit, loadCifar } from "../data/cifar.ts";
-import { artifactIsCurrent, readSidecar, sha256Hex } from "../io/artifact.ts";
+import { type Run, startRun } from "../cli/run.ts";
+import { formatSeconds } from "../cli/progress.ts";
+import { type BackendName, selectBackend, type TF, tfjsVersions } from "../backend/select.ts";
+import { channelStats, type CifarSplit, findCifarFolder, loadCifar } from "../data/cifar.ts";
+import { artifactIsCurrent, sha256Hex } from "../io/artifact.ts";
+import { InputError } from "../io/errors.ts";
 import { Rng } from "../io/rng.ts";
 import { modelFromCheckpoint, resolveCheckpoint } from "../vision/checkpoint.ts";
-import {
-  extractAll,
-  featurePath,
-  FEATURES_FORMAT,
-  FEATURES_VERSION,
-  readFeatures,
-} from "../vision/extract.ts";
+import { extractAll } from "../vision/extract.ts";
 import type { FeatureLayer } from "../vision/models.ts";
-import { DEFAULT_TRAIN_CONFIG, trainVision } from "../vision/train.ts";
-import { labelVectors } from "../text/labels.ts";
+import { type TrainConfig, trainVision } from "../vision/train.ts";
+import { type LabelVectors, labelVectors } from "../text/labels.ts";
 import { readVectors } from "../text/word2vec_io.ts";
+import type { WordVectors } from "../text/vectors.ts";
 import {
   DEVISE_MODEL_FORMAT,
   DEVISE_MODEL_VERSION,
   type DeviseConfig,
   type DeviseModel,
+  type EpochStats,
   loadDeviseModel,
   predictScores,
   saveDeviseModel,
   trainDevise,
 } from "../devise/train.ts";
-import {
-  fineToCoarseMap,
-  hierarchicalPrecisionAtK,
-  hitAtK,
-  superclassErrorRate,
-  topK,
-} from "../devise/metrics.ts";
-import { type ResultRow, writeReport } from "../report/report.ts";
+import { loadDeviseSplit } from "../devise/data.ts";
+import { fineToCoarseMap, type ResultRow, resultRow, topK } from "../devise/metrics.ts";
 import type { GridItem } from "../report/image_grid.ts";
-import type { LineChartOptions } from "../report/svg.ts";
-import type { Preset } from "./presets.ts";
-import { resolveVectors, type VectorsChoice } from "./vectors.ts";
+import { consoleResultsTable } from "../report/report.ts";
+import { writeTrainReport } from "../report/train_report.ts";
+import {
+  defaultPreset,
+  flattenSettings,
+  type PresetName,
+  resolveTrainSettings,
+  type TrainOverrides,
+  type TrainSettings,
+  type VisualSettings,
+} from "./presets.ts";
+import type { TrainRunMetrics } from "./runs.ts";
+import { resolveVectors } from "./vectors.ts";
 
 /** Resolved settings of one pipeline run. */
 export interface PipelineConfig {
+  /** Preset name (recorded; `settings` is what counts). */
   preset: string;
-  settings: Preset;
+  settings: TrainSettings;
   dataDir: string;
   /** Reuse this checkpoint (run folder, checkpoint root or epoch folder) instead of pretraining. */
   visual: string;
-  vectors: VectorsChoice;
   /** Where reusable stage artifacts live (default `data/pipeline`). */
   workDir: string;
-  devise: DeviseConfig;
+  /** Overrides the download URL of `googlenews` / `freebase` vectors. */
+  vectorsUrl?: string;
   seed: number;
 }
 
-/** What {@link runTrainPipeline} returns (also `metrics.json`). */
-export interface PipelineMetrics {
-  backend: string;
-  preset: string;
-  visual: { checkpoint: string; top1: number; top5: number; reused: boolean };
-  vectors: { path: string; words: number; dim: number; missingLabels: string[] };
-  /** Where the features and the DeViSE models are (read by `deno task zeroshot`). */
-  featureDir: string;
-  layers: FeatureLayer[];
-  deviseModels: Record<string, string>;
-  results: ResultRow[];
-  stageSeconds: Record<string, number>;
-  report: string;
+/** What {@link runTrainPipeline} returns: the train run's metrics without the run envelope. */
+export type PipelineMetrics = Omit<TrainRunMetrics, "format" | "version" | "task" | "status">;
+
+/** What `deno task train` is asked to do. */
+export interface TrainRequest {
+  /** Preset (default: `paper` on a GPU backend, else `cpu`). */
+  preset?: PresetName;
+  /** Command-line overrides of the preset. */
+  overrides: TrainOverrides;
+  dataDir: string;
+  visual: string;
+  vectorsUrl?: string;
+  workDir: string;
+  seed: number;
+  backend: BackendName;
+  out: string;
+  json: boolean;
+  quiet: boolean;
 }
 
-const _KS = [1, 2, 5, 10];
-
-/** Short stable key of a JSON-able value (names stage folders). */
-async function _key(value: unknown): Promise<string> {
-  return (await sha256Hex(new TextEncoder().encode(JSON.stringify(value)))).slice(0, 12);
+/**
+ * The whole of `deno task train`: checks the data, resolves the settings and the backend, opens
+ * the run folder (its `config.json` holds the resolved settings, saved once), runs the stages,
+ * prints the results table and the report path, and writes `metrics.json`.
+ *
+ * @example
+ * ```ts
+ * await train({ preset: "quick", overrides: {}, dataDir: "../shared/data", visual: "",
+ *   workDir: "data/pipeline", seed: 1, backend: "auto", out: "", json: false, quiet: false });
+ * ```
+ */
+export async function train(request: TrainRequest): Promise<PipelineMetrics> {
+  // Fail before loading TensorFlow when the data is not there.
+  await findCifarFolder(request.dataDir, "cifar100").catch((err) => {
+    throw new InputError(
+      `${(err as Error).message}\nPoint --data-dir (or DEVISE_DATA_DIR) at a folder holding ` +
+        "cifar-100-binary/, or fetch it with `deno task download --dataset cifar100`.",
+    );
+  });
+  const backendLog: string[] = [];
+  // A full pipeline never silently falls back to pure JS.
+  const { tf, backend, reason } = await selectBackend(request.backend, {
+    allowSlow: false,
+    log: (line) => backendLog.push(line),
+  });
+  const presetName = request.preset ?? defaultPreset(backend);
+  const settings = resolveTrainSettings(presetName, request.overrides);
+  const run = await startRun("train", request.out, {
+    preset: presetName,
+    presetIsDefault: request.preset === undefined,
+    settings,
+    dataDir: request.dataDir,
+    visual: request.visual,
+    workDir: request.workDir,
+    seed: request.seed,
+    backend,
+    backendReason: reason,
+    tfjs: tfjsVersions(tf),
+  }, { quiet: request.quiet });
+  for (const line of backendLog) run.log(line);
+  run.log(
+    `preset ${presetName}${request.preset ? "" : ` (default on backend ${backend})`}: ` +
+      `${settings.visual.arch}-${settings.visual.depth}, ${settings.visual.epochs} epochs` +
+      (request.visual ? ` (skipped: --visual ${request.visual})` : "") +
+      `; layers ${settings.layers.join(",")}; vectors ${settings.vectors}; ETA about ${
+        formatSeconds(settings.etaMinutes * 60)
+      } when nothing is cached`,
+  );
+  for (const [key, value] of Object.entries(flattenSettings(settings))) {
+    run.logFileOnly(`   ${key} = ${value}`);
+  }
+  const metrics = await runTrainPipeline(tf, backend, {
+    preset: presetName,
+    settings,
+    dataDir: request.dataDir,
+    visual: request.visual,
+    workDir: request.workDir,
+    vectorsUrl: request.vectorsUrl,
+    seed: request.seed,
+  }, run);
+  run.log(`\n${consoleResultsTable(metrics.results)}\n\nreport: ${metrics.report}`);
+  await run.finish({ ...metrics }, request.json);
+  return metrics;
 }
 
 /** Runs every stage; `tf` is the namespace from `selectBackend`. */
@@ -104,6 +181,7 @@ export async function runTrainPipeline(
     run.log(`   ${stage} done in ${seconds[stage].toFixed(1)} s`);
     return out;
   };
+  const s = cfg.settings;
 
   // 1. Data: CIFAR-100 for training and evaluation (CIFAR-10 is for `deno task zeroshot`).
   const { train, test } = await timed("data", async () => ({
@@ -111,50 +189,31 @@ export async function runTrainPipeline(
     test: await loadCifar(cfg.dataDir, "cifar100", "test"),
   }));
 
-  // 2. Word vectors and the 100 label vectors, first: a missing label should not wait for hours.
-  const vectors = await timed("vectors", () => resolveVectors(cfg.vectors, run));
-  const words = await readVectors(vectors.path);
-  const labels = labelVectors(words, train.labelNames);
-  if (labels.missing.length) {
-    throw new Error(
-      `${vectors.path}: no vector for labels ${labels.missing.join(", ")}; ` +
-        "train more vectors (deno task word2vec) or pass --vectors",
-    );
-  }
-  for (const r of labels.rules.filter((r) => r.rule === "mean-of-parts")) {
-    run.log(`   label ${r.label}: mean of ${r.tokens.join(" + ")}`);
-  }
+  // 2. Word vectors and the 100 label vectors.
+  const { vectors, words, labels } = await timed("vectors", async () => {
+    const vectors = await resolveVectors({
+      source: s.vectors,
+      dim: s.word2vec.dim,
+      epochs: s.word2vec.epochs,
+      retrofit: s.word2vec.retrofit,
+      url: cfg.vectorsUrl,
+    }, run);
+    const words = await readVectors(vectors.path);
+    return { vectors, words, labels: _labelVectorsOrThrow(vectors.path, words, train, run) };
+  });
 
   // 3. Visual model: reuse `--visual`, else pretrain (resumable) under a folder keyed by config.
-  const v = cfg.settings.visual;
-  const visualConfig = {
-    ...DEFAULT_TRAIN_CONFIG,
-    model: {
-      arch: "resnet" as const,
-      depth: v.depth,
-      numClasses: 100,
-      width: v.width ?? 1,
-      inputSize: v.inputSize ?? 32,
-    },
-    epochs: v.epochs,
-    batchSize: v.batchSize,
-    lr: v.lr,
-    schedule: v.schedule,
-    weightDecay: v.weightDecay,
-    nesterov: v.nesterov,
-    limit: v.limit,
-    seed: cfg.seed,
-  };
+  const visualConfig = visualTrainConfig(s.visual, train.labelNames.length, cfg.seed);
   const visualDir = cfg.visual ||
     join(cfg.workDir, `visual-${await _key({ visualConfig, data: train.sha256 })}`);
-  const visualReused = cfg.visual !== "";
   await timed("visual", async () => {
-    if (visualReused) return;
+    if (cfg.visual) return;
     const { mean, std } = channelStats(train.images);
     await trainVision(tf, { train, test, mean, std }, visualConfig, {
       outDir: visualDir,
       resume: true,
       log: run.log,
+      run,
     });
   });
   const ckpt = await resolveCheckpoint(visualDir, "last");
@@ -163,66 +222,64 @@ export async function runTrainPipeline(
     `   visual: ${ckpt.dir} (epoch ${ckpt.state.epoch}, test top-1 ${lastEpoch.testTop1})`,
   );
 
-  // 4. Features (and softmax probabilities) of every layer, keyed by the model's weights.
+  // 4. Features of every layer (and softmax probabilities), keyed by the model's weights.
   const featureDir = join(cfg.workDir, `features-${ckpt.weights.sha256.slice(0, 12)}`);
   await timed("extract", async () => {
     const model = await modelFromCheckpoint(tf, ckpt);
-    for (const layer of cfg.settings.layers) {
-      await extractAll(tf, ckpt, model, cfg.dataDir, layer, featureDir, {
-        batchSize: 256,
-        log: (l) => run.log(`   ${layer}: ${l}`),
-      });
-    }
+    await extractAll(tf, ckpt, model, cfg.dataDir, s.layers, featureDir, {
+      batchSize: 256,
+      log: (l) => run.log(`   ${l}`),
+      run,
+    });
     model.dispose();
   });
 
-  // 5. DeViSE per layer (skipped when a model for the same features/vectors/config exists).
-  const probsTest = (await readFeatures(featurePath(featureDir, "cifar100", "test", "probs"))).data;
+  // 5. DeViSE per layer (reused when a model for the same features/vectors/config exists).
+  const probs = await loadDeviseSplit(featureDir, test, "probs");
   const fineToCoarse = fineToCoarseMap(test.labels, test.coarseLabels!, 100);
-  const results: ResultRow[] = [_row(`softmax (ResNet-${v.depth})`, probsTest, test, fineToCoarse)];
-  const curves: LineChartOptions[] = [];
-  const deviseScores: Record<string, Float32Array> = {};
-  const deviseModels: Record<string, string> = {};
+  const results: ResultRow[] = [
+    resultRow(`softmax (ResNet-${s.visual.depth})`, probs.features, test.labels, 100, fineToCoarse),
+  ];
+  const deviseConfig: DeviseConfig = { ...s.devise, seed: cfg.seed };
+  const curves: { layer: FeatureLayer; curve: EpochStats[] }[] = [];
+  const deviseScores: Partial<Record<FeatureLayer, Float32Array>> = {};
+  const deviseModels: Partial<Record<FeatureLayer, string>> = {};
   await timed("devise", async () => {
-    for (const layer of cfg.settings.layers) {
-      const { model, path } = await _trainOrLoadDevise(
-        tf,
-        cfg,
-        run,
+    for (const layer of s.layers) {
+      const { model, path, curve } = await trainOrLoadDevise(tf, {
         featureDir,
-        { train, test },
+        workDir: cfg.workDir,
+        train,
+        test,
         layer,
-        labels.data,
-        {
-          words: vectors.sha256,
-          dim: words.dim,
-        },
-        curves,
-      );
-      const testFeatures = await readFeatures(featurePath(featureDir, "cifar100", "test", layer));
-      const scores = predictScores(tf, model, testFeatures.data, labels.data);
+        labelVectors: labels.data,
+        vectorsSha256: vectors.sha256,
+        config: deviseConfig,
+        run,
+      });
+      if (curve) curves.push({ layer, curve });
+      const testFeatures = await loadDeviseSplit(featureDir, test, layer);
+      const scores = predictScores(tf, model, testFeatures.features, labels.data);
       deviseScores[layer] = scores;
       deviseModels[layer] = path;
-      results.push(_row(`DeViSE (${layer}, ${model.d}-D)`, scores, test, fineToCoarse));
+      results.push(
+        resultRow(`DeViSE (${layer}, ${model.d}-D)`, scores, test.labels, 100, fineToCoarse),
+      );
     }
   });
 
   // 6. Report: tables, curves, and a grid of test images with both models' top-5.
-  const reportPaths = await timed("report", () =>
-    writeReport(run.dir, {
-      title: `DeViSE on CIFAR-100 — preset ${cfg.preset}`,
-      config: { ...run.config, visualCheckpoint: ckpt.dir, vectors: vectors.path },
+  const report = await timed("report", () =>
+    writeTrainReport(run.dir, {
+      preset: cfg.preset,
+      config: run.config,
       results,
-      curves,
-      imageGrid: _grid(test, probsTest, deviseScores[cfg.settings.layers.at(-1)!], 12, cfg.seed),
-      notes: [
-        `Softmax and DeViSE share the visual model ${ckpt.dir} (test top-1 ${
-          (100 * (lastEpoch.testTop1 ?? 0)).toFixed(1)
-        }%).`,
-        "Superclass-consistent errors: among top-1 mistakes, the fraction whose predicted class " +
-        "shares the true CIFAR-100 superclass.",
-        `Label vectors: ${vectors.path} (${words.words.length} words × ${words.dim}).`,
-      ],
+      deviseCurves: curves,
+      imageGrid: _grid(test, probs.features, deviseScores[s.layers.at(-1)!]!, 12, cfg.seed),
+      visualCheckpoint: ckpt.dir,
+      visualTop1: lastEpoch.testTop1 ?? NaN,
+      vectors: { path: vectors.path, words: words.words.length, dim: words.dim },
+      labelRules: labels.rules.filter((r) => r.rule !== "exact"),
     }));
   return {
     backend,
@@ -231,99 +288,144 @@ export async function runTrainPipeline(
       checkpoint: ckpt.dir,
       top1: lastEpoch.testTop1,
       top5: lastEpoch.testTop5,
-      reused: visualReused,
+      reused: cfg.visual !== "",
     },
     vectors: {
       path: vectors.path,
+      sha256: vectors.sha256,
       words: words.words.length,
       dim: words.dim,
-      missingLabels: labels.missing,
+      labelRules: labels.rules.filter((r) => r.rule !== "exact"),
     },
     featureDir,
-    layers: cfg.settings.layers,
+    layers: s.layers,
     deviseModels,
     results,
     stageSeconds: seconds,
-    report: reportPaths.html,
+    report: report.html,
   };
 }
 
-/** hit@k, superclass-consistent error rate and hierarchical precision of a score matrix. */
-function _row(
-  model: string,
-  scores: Float32Array,
-  test: CifarSplit,
-  fineToCoarse: Int32Array,
-): ResultRow {
+/**
+ * The visual model's training config from the settings (the key order is part of the stage
+ * folder's name: keep it).
+ *
+ * @example
+ * ```ts
+ * visualTrainConfig(PRESETS.cpu.visual, 100, 1).epochs; // 10
+ * ```
+ */
+export function visualTrainConfig(
+  v: VisualSettings,
+  numClasses: number,
+  seed: number,
+): TrainConfig {
   return {
-    model,
-    hit: hitAtK(scores, test.labels, 100, _KS),
-    superclassErrorRate: superclassErrorRate(scores, test.labels, 100, fineToCoarse).rate,
-    hierarchicalPrecision: hierarchicalPrecisionAtK(scores, test.labels, 100, fineToCoarse, _KS),
+    model: { arch: v.arch, depth: v.depth, numClasses, width: v.width, inputSize: v.inputSize },
+    epochs: v.epochs,
+    batchSize: v.batchSize,
+    lr: v.lr,
+    momentum: v.momentum,
+    nesterov: v.nesterov,
+    weightDecay: v.weightDecay,
+    schedule: v.schedule,
+    warmupEpochs: v.warmupEpochs,
+    labelSmoothing: v.labelSmoothing,
+    seed,
+    limit: v.limit,
+    augment: v.augment,
+    init: "",
   };
 }
 
-async function _trainOrLoadDevise(
-  tf: TF,
-  cfg: PipelineConfig,
+/** Short stable key of a JSON-able value (names stage folders). */
+async function _key(value: unknown): Promise<string> {
+  return (await sha256Hex(new TextEncoder().encode(JSON.stringify(value)))).slice(0, 12);
+}
+
+function _labelVectorsOrThrow(
+  path: string,
+  words: WordVectors,
+  train: CifarSplit,
   run: Run,
-  featureDir: string,
-  splits: { train: CifarSplit; test: CifarSplit },
-  layer: FeatureLayer,
-  labelData: Float32Array,
-  vectorSources: Record<string, unknown>,
-  curves: LineChartOptions[],
-): Promise<{ model: DeviseModel; path: string }> {
-  const trainPath = featurePath(featureDir, "cifar100", "train", layer);
-  const testPath = featurePath(featureDir, "cifar100", "test", layer);
-  const sources = {
-    trainFeatures: (await readSidecar(trainPath, FEATURES_FORMAT, FEATURES_VERSION)).sha256,
-    vectors: vectorSources,
-    config: cfg.devise,
-  };
-  const modelPath = join(cfg.workDir, `devise-${layer}-${await _key(sources)}.f32`);
-  if (await artifactIsCurrent(modelPath, DEVISE_MODEL_FORMAT, DEVISE_MODEL_VERSION, sources)) {
-    run.log(`   ${layer}: reusing ${modelPath}`);
-    return { model: await loadDeviseModel(modelPath), path: modelPath };
+): LabelVectors {
+  const labels = labelVectors(words, train.labelNames);
+  if (labels.missing.length) {
+    throw new InputError(
+      `${path}: no vector for labels ${labels.missing.join(", ")}; ` +
+        "train more vectors (deno task word2vec) or pass --vectors",
+    );
   }
-  const trainF = await readFeatures(trainPath);
-  const testF = await readFeatures(testPath);
+  for (const r of labels.rules.filter((r) => r.rule === "mean-of-parts")) {
+    run.log(`   label ${r.label}: mean of ${r.tokens.join(" + ")}`);
+  }
+  return labels;
+}
+
+/** Inputs of {@link trainOrLoadDevise}. */
+export interface DeviseStageInputs {
+  featureDir: string;
+  /** Where models are kept (`devise-<layer>-<key>.f32`). */
+  workDir: string;
+  train: CifarSplit;
+  test: CifarSplit;
+  layer: FeatureLayer;
+  /** C×D unit label vectors. */
+  labelVectors: Float32Array;
+  /** Checksum of the vectors file the label vectors come from. */
+  vectorsSha256: string;
+  config: DeviseConfig;
+  run: Run;
+}
+
+/**
+ * The DeViSE model for one layer: reused when a model whose sidecar records the same training
+ * features, vectors and config exists, else trained (features checked against the records'
+ * count and dataset checksum) and saved. `curve` is the training curve when it was trained.
+ *
+ * @example
+ * ```ts
+ * const { model, path } = await trainOrLoadDevise(tf, { featureDir, workDir, train, test,
+ *   layer: "act", labelVectors, vectorsSha256, config, run });
+ * ```
+ */
+export async function trainOrLoadDevise(
+  tf: TF,
+  inputs: DeviseStageInputs,
+): Promise<{ model: DeviseModel; path: string; curve?: EpochStats[] }> {
+  const { layer, run } = inputs;
+  const trainF = await loadDeviseSplit(inputs.featureDir, inputs.train, layer);
+  const D = inputs.labelVectors.length / inputs.train.labelNames.length;
+  const sources = {
+    trainFeatures: trainF.sha256,
+    vectors: { words: inputs.vectorsSha256, dim: D },
+    config: inputs.config,
+  };
+  const path = join(inputs.workDir, `devise-${layer}-${await _key(sources)}.f32`);
+  if (await artifactIsCurrent(path, DEVISE_MODEL_FORMAT, DEVISE_MODEL_VERSION, sources)) {
+    run.log(`   ${layer}: reusing ${path}`);
+    return { model: await loadDeviseModel(path), path };
+  }
+  const testF = await loadDeviseSplit(inputs.featureDir, inputs.test, layer);
   const result = await trainDevise(tf, {
-    ...cfg.devise,
-    trainFeatures: trainF.data,
-    trainLabels: splits.train.labels,
-    testFeatures: testF.data,
-    testLabels: splits.test.labels,
-    labelVectors: labelData,
-    dims: labelData.length / 100,
-    onEpoch: (s) =>
+    ...inputs.config,
+    trainFeatures: trainF.features,
+    trainLabels: inputs.train.labels,
+    testFeatures: testF.features,
+    testLabels: inputs.test.labels,
+    labelVectors: inputs.labelVectors,
+    dims: D,
+    onEpoch: (e) =>
       run.log(
-        `   ${layer} epoch ${s.epoch}: train loss ${s.trainLoss.toFixed(4)} hit@1 ${
-          s.trainHit1.toFixed(3)
-        } | test loss ${s.testLoss.toFixed(4)} hit@1 ${s.testHit1.toFixed(3)} (${
-          s.seconds.toFixed(1)
+        `   ${layer} epoch ${e.epoch}: train loss ${e.trainLoss.toFixed(4)} hit@1 ${
+          e.trainHit1.toFixed(3)
+        } | test loss ${e.testLoss.toFixed(4)} hit@1 ${e.testHit1.toFixed(3)} (${
+          e.seconds.toFixed(1)
         } s)`,
       ),
   });
-  await saveDeviseModel(modelPath, result.model, sources);
-  curves.push({
-    title: `DeViSE (${layer}) loss`,
-    xLabel: "epoch",
-    yLabel: "hinge rank loss",
-    series: [
-      { name: "train", points: result.curves.map((c) => [c.epoch, c.trainLoss]) },
-      { name: "test", points: result.curves.map((c) => [c.epoch, c.testLoss]) },
-    ],
-  }, {
-    title: `DeViSE (${layer}) hit@1`,
-    xLabel: "epoch",
-    yLabel: "hit@1",
-    series: [
-      { name: "train", points: result.curves.map((c) => [c.epoch, c.trainHit1]) },
-      { name: "test", points: result.curves.map((c) => [c.epoch, c.testHit1]) },
-    ],
-  });
-  return { model: result.model, path: modelPath };
+  await saveDeviseModel(path, result.model, sources);
+  return { model: result.model, path, curve: result.curves };
 }
 
 /** A seeded sample of test images with softmax and DeViSE top-5 labels. */

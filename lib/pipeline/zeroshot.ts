@@ -1,9 +1,15 @@
 /**
- * `deno task zeroshot`, top to bottom: CIFAR-10 test images through a DeViSE model trained on
- * CIFAR-100 only. 10-way accuracy per class for DeViSE and ConSE (Norouzi et al. 2014) on the same
- * visual model; with `--vocab full`, the nearest words of the whole vocabulary through an HNSW
- * index (hit@k, plus an "unseen only" variant without the 100 training labels); with `--unseen K`,
- * a seen/unseen split inside CIFAR-100 (generalised zero-shot).
+ * `deno task zeroshot`, top to bottom: images of classes the DeViSE model never trained on
+ * (CIFAR-10 test by default) labelled through a model trained on CIFAR-100 only.
+ *
+ * 1. inputs: the train run (validated by `readTrainRun`), its DeViSE model, word vectors, the
+ *    source (CIFAR-100) and target label vectors, and the target images' features and softmax;
+ * 2. 10-way: per-class accuracy for DeViSE and ConSE (Norouzi et al. 2014), each ± CSLS;
+ * 3. ceilings of the visual model (they read the target labels: bounds, not results);
+ * 4. with `--vocab full`, the nearest words of the whole vocabulary through an HNSW index
+ *    (hit@k, plus an "unseen only" variant without the 100 training labels);
+ * 5. with `--unseen K`, a seen/unseen split inside CIFAR-100 (generalised zero-shot);
+ * 6. the report.
  *
  * ```sh
  * deno task zeroshot --vocab full --data-dir ../shared/data
@@ -11,48 +17,49 @@
  * ```
  * @module
  */
-import type { Run } from "../cli/run.ts";
+import { type Run, startRun } from "../cli/run.ts";
 import { Progress } from "../cli/progress.ts";
-import type { TF } from "../backend/select.ts";
-import { loadCifar } from "../data/cifar.ts";
-import {
-  DEVISE_MODEL_FORMAT,
-  DEVISE_MODEL_VERSION,
-  embed,
-  loadDeviseModel,
-} from "../devise/train.ts";
-import { readSidecar, sha256File } from "../io/artifact.ts";
-import { featurePath, readFeatures } from "../vision/extract.ts";
+import { type BackendName, selectBackend, type TF } from "../backend/select.ts";
+import { type CifarSplit, loadCifar } from "../data/cifar.ts";
+import { embed, loadDeviseModel } from "../devise/train.ts";
+import { InputError } from "../io/errors.ts";
+import { Rng } from "../io/rng.ts";
+import { loadDeviseSplit } from "../devise/data.ts";
 import { labelVectors } from "../text/labels.ts";
-import { readVectors } from "../text/word2vec_io.ts";
+import { readVectors, vectorsChecksum } from "../text/word2vec_io.ts";
+import type { WordVectors } from "../text/vectors.ts";
 import { normalizeRows } from "../text/vectors.ts";
-import { type ResultRow, type Table, writeReport } from "../report/report.ts";
-import type { LineChartOptions } from "../report/svg.ts";
-import { exactTopK, recallAtK } from "../zeroshot/exact.ts";
+import { exactTopKBatch, measureSearch, type VectorRows } from "../zeroshot/exact.ts";
+import { takeRows } from "../io/rows.ts";
+import { type HnswIndex, indexPathFor, openOrBuildIndex, searchIndex } from "../zeroshot/index.ts";
 import {
-  type HnswIndex,
-  indexPathFor,
-  openOrBuildIndex,
-  searchIndex,
-  vectorsSource,
-} from "../zeroshot/index.ts";
-import { classificationReport, conseEmbed, cslsPenalty, nearestLabel } from "../zeroshot/eval.ts";
+  type ClassificationReport,
+  classificationReport,
+  conseEmbed,
+  cslsPenalty,
+  nearestLabel,
+} from "../zeroshot/eval.ts";
 import { labelMappingCeiling, softmaxReadoutCeiling } from "../zeroshot/ceiling.ts";
 import { hitAtK, seenWordSet, topWords } from "../zeroshot/vocab.ts";
-import { Rng } from "../io/rng.ts";
-import { seenUnseenSplit } from "./zeroshot_unseen.ts";
+import { writeZeroShotReport } from "../report/zeroshot_report.ts";
+import type { FeatureLayer } from "../vision/models.ts";
+import type { PresetName } from "./presets.ts";
+import { latestTrainRun, readTrainRun, type TrainRun } from "./runs.ts";
+import { type SeenUnseenMetrics, seenUnseenSplit } from "./zeroshot_unseen.ts";
 
 /** Settings of one zero-shot run. */
 export interface ZeroShotConfig {
   dataDir: string;
-  /** A `deno task train` run folder (its metrics.json names features, vectors, models). */
+  /** A `deno task train` run folder. */
   from: string;
-  layer: string;
+  layer: FeatureLayer;
   vocab: "10" | "full";
   /** Words returned per image (hit@k up to this). */
   k: number;
   m: number;
   efConstruction: number;
+  /** Where the vocabulary index is kept (default `data/index`). */
+  indexDir: string;
   /** HNSW search list; 0 = the smallest of 50, 100, …, 3200 that reaches `targetRecall`. */
   ef: number;
   /** recall@10 (image queries vs exact search) that `ef: 0` aims for. */
@@ -71,96 +78,203 @@ export interface ZeroShotConfig {
   seed: number;
 }
 
+/** Per-class accuracy of one method. */
+export interface MethodAccuracy {
+  meanAccuracy: number;
+  perClass: Record<string, number>;
+}
+
+/** One row of the ef sweep: recall@10 of image queries against exact search, and speed. */
+export interface EfSweepRow {
+  ef: number;
+  queries: number;
+  recallAt10: number;
+  queriesPerSecond: number;
+}
+
+/** What {@link runZeroShot} returns (and the run's `metrics.json` holds). */
+export interface ZeroShotMetrics {
+  from: string;
+  layer: FeatureLayer;
+  model: string;
+  /** 10-way accuracy by method (DeViSE, ConSE, each ± CSLS). */
+  tenWay: Record<string, MethodAccuracy>;
+  labelMappingCeiling: MethodAccuracy & { mappedFrom: Record<string, string[]> };
+  softmaxReadoutCeiling: MethodAccuracy;
+  fullVocab?: Record<string, Record<string, number>>;
+  index?: EfSweepRow & { bytes: number; reused: boolean; vectors: number; buildSeconds: number };
+  indexSweep?: EfSweepRow[];
+  unseen?: SeenUnseenMetrics;
+  report: string;
+}
+
+/** The labelled images zero-shot is scored on, already through the visual model. */
+export interface TargetSet {
+  /** Where they come from, for the report (e.g. `CIFAR-10 test`). */
+  name: string;
+  classNames: string[];
+  labels: Int32Array;
+  /** 32×32×3 images (HWC) for the report's examples. */
+  images: Uint8Array;
+  /** n×d features of the DeViSE model's layer. */
+  features: Float32Array;
+  /** n×100 CIFAR-100 softmax probabilities. */
+  probs: Float32Array;
+}
+
+/** What `deno task zeroshot` is asked to do: the config, with the run and backend choices. */
+export interface ZeroShotRequest extends Omit<ZeroShotConfig, "from" | "layer"> {
+  /** A train run folder; empty = the latest (of `preset` when given). */
+  from: string;
+  preset?: PresetName;
+  /** Default: the train run's last layer. */
+  layer?: FeatureLayer;
+  backend: BackendName;
+  out: string;
+  json: boolean;
+  quiet: boolean;
+}
+
+/**
+ * The whole of `deno task zeroshot`: picks and validates the train run (before any run folder is
+ * made), the backend (the pure-JS one is fine: only matrix products of cached features), opens
+ * the run folder, runs {@link runZeroShot} and writes `metrics.json`.
+ *
+ * @example
+ * ```ts
+ * await zeroshot({ ...cfg, from: "", preset: "quick", backend: "auto", out: "", json: true,
+ *   quiet: false });
+ * ```
+ */
+export async function zeroshot(request: ZeroShotRequest): Promise<ZeroShotMetrics> {
+  const from = request.from || await latestTrainRun(request.preset);
+  const trained = await readTrainRun(from);
+  const layer = request.layer ?? trained.metrics.layers.at(-1)!;
+  const backendLog: string[] = [];
+  const { tf, backend } = await selectBackend(request.backend, {
+    allowSlow: true,
+    log: (line) => backendLog.push(line),
+  });
+  const { backend: _b, out, json, quiet, preset: _p, ...settings } = request;
+  const cfg: ZeroShotConfig = { ...settings, from, layer };
+  const run = await startRun("zeroshot", out, { ...cfg, backend }, { quiet });
+  for (const line of backendLog) run.log(line);
+  const metrics = await runZeroShot(tf, cfg, run);
+  run.log(`report: ${metrics.report}`);
+  await run.finish({ backend, ...metrics }, json);
+  return metrics;
+}
+
 const _KS = [1, 2, 5, 10, 20];
 const _AUTO_EFS = [50, 100, 200, 400, 800, 1600, 3200];
 
-/** Runs the zero-shot evaluation and writes the report into `run.dir`. */
+/**
+ * Runs the zero-shot evaluation on CIFAR-10 test (or on `target`, e.g. an image folder run
+ * through the visual model) and writes the report into `run.dir`.
+ *
+ * @example
+ * ```ts
+ * const metrics = await runZeroShot(tf, cfg, run);
+ * metrics.tenWay.DeViSE.meanAccuracy; // 0.293
+ * ```
+ */
 export async function runZeroShot(
   tf: TF,
   cfg: ZeroShotConfig,
   run: Run,
-): Promise<Record<string, unknown>> {
-  // 1. What `train` produced: features, vectors and the DeViSE model of the chosen layer.
-  const trained = JSON.parse(await Deno.readTextFile(`${cfg.from}/metrics.json`));
-  const modelPath = trained.deviseModels?.[cfg.layer];
+  target?: TargetSet,
+): Promise<ZeroShotMetrics> {
+  // 1. Inputs.
+  const trained = await readTrainRun(cfg.from);
+  const modelPath = trained.metrics.deviseModels[cfg.layer];
   if (!modelPath) {
-    throw new Error(
-      `${cfg.from}/metrics.json has no DeViSE model for layer '${cfg.layer}' ` +
-        `(has: ${Object.keys(trained.deviseModels ?? {}).join(", ") || "none"})`,
+    throw new InputError(
+      `${cfg.from}/metrics.json has no DeViSE model for layer '${cfg.layer}' (has: ${
+        Object.keys(trained.metrics.deviseModels).join(", ")
+      })`,
     );
   }
   const model = await loadDeviseModel(modelPath);
-  // Label vectors from other word vectors would put the model's outputs in a foreign space.
-  const sidecar = await readSidecar(modelPath, DEVISE_MODEL_FORMAT, DEVISE_MODEL_VERSION);
-  const trainedOn = (sidecar.sources as { vectors?: { words?: string } })?.vectors?.words;
-  const vectorsSha = await sha256File(trained.vectors.path);
-  if (trainedOn && trainedOn !== vectorsSha) {
-    throw new Error(
-      `${modelPath} was trained on word vectors with sha256 ${trainedOn.slice(0, 12)}…, but ` +
-        `${trained.vectors.path} now has ${vectorsSha.slice(0, 12)}…: re-run \`deno task train\``,
-    );
-  }
-  const words = await readVectors(trained.vectors.path);
-  const c10 = await loadCifar(cfg.dataDir, "cifar10", "test");
+  const words = await readVectors(trained.metrics.vectors.path);
   const c100 = await loadCifar(cfg.dataDir, "cifar100", "test");
-  const target = labelVectors(words, c10.labelNames);
-  const source = labelVectors(words, c100.labelNames);
-  const missing = [...target.missing, ...source.missing];
-  if (missing.length) throw new Error(`${trained.vectors.path}: no vector for ${missing}`);
+  const set = target ?? await cifar10Target(cfg, trained);
   const D = words.dim;
-  run.log(
-    `model ${modelPath} (${cfg.layer}, ${model.d}-D → ${D}-D); vectors ${words.words.length}`,
-  );
-
-  // 2. 10-way CIFAR-10: DeViSE embeds the image; ConSE mixes the softmax's top-T label vectors.
-  const dir = trained.featureDir as string;
-  const feats = await readFeatures(featurePath(dir, "cifar10", "test", cfg.layer));
-  const probs = await readFeatures(featurePath(dir, "cifar10", "test", "probs"));
-  const embedded = {
-    DeViSE: embed(tf, model, feats.data),
-    ConSE: conseEmbed(probs.data, 100, source.data, D, cfg.conseT),
-  };
-  const penalty = cfg.cslsK > 0
-    ? cslsPenalty(target.data, source.data, D, cfg.cslsK, cfg.cslsWeight)
-    : undefined;
-  const tenWay: Record<string, ReturnType<typeof classificationReport>> = {};
-  for (const [name, e] of Object.entries(embedded)) {
-    tenWay[name] = classificationReport(c10.labels, nearestLabel(e, D, target.data), 10);
-    if (penalty) {
-      tenWay[`${name} + CSLS`] = classificationReport(
-        c10.labels,
-        nearestLabel(e, D, target.data, undefined, penalty),
-        10,
-      );
-    }
+  const source = labelVectors(words, c100.labelNames);
+  const targetVectors = labelVectors(words, set.classNames);
+  const missing = [...targetVectors.missing, ...source.missing];
+  if (missing.length) {
+    throw new InputError(`${trained.metrics.vectors.path}: no vector for ${missing.join(", ")}`);
   }
+  run.log(
+    `model ${modelPath} (${cfg.layer}, ${model.d}-D → ${D}-D); vectors ${words.words.length}; ` +
+      `${set.labels.length} ${set.name} images, ${set.classNames.length} classes`,
+  );
+  const embedded = {
+    DeViSE: embed(tf, model, set.features),
+    ConSE: conseEmbed(set.probs, 100, source.data, D, cfg.conseT),
+  };
+
+  // 2. 10-way: nearest target label, with and without the CSLS hubness penalty.
+  const tenWay = tenWayAccuracy(embedded, D, set, targetVectors.data, source.data, cfg);
   for (const [name, r] of Object.entries(tenWay)) {
     run.log(
-      `10-way ${name}: mean per-class accuracy ${(100 * r.meanAccuracy).toFixed(2)}% (` +
-        r.perClassAccuracy.map((a, c) => `${c10.labelNames[c]} ${(100 * a).toFixed(1)}`)
+      `${set.classNames.length}-way ${name}: mean per-class accuracy ` +
+        `${(100 * r.meanAccuracy).toFixed(2)}% (` +
+        r.perClassAccuracy.map((a, c) => `${set.classNames[c]} ${(100 * a).toFixed(1)}`)
           .join(", ") +
         ")",
     );
   }
-  // How far any CIFAR-100 → CIFAR-10 mapping could go with this visual model (reads labels).
-  const { mapping, report: ceiling } = labelMappingCeiling(probs.data, 100, c10.labels, 10);
-  // Which CIFAR-100 classes the ceiling's map sends to each CIFAR-10 class: visual, not semantic.
-  const mappedFrom = c10.labelNames.map((_, t) =>
-    c100.labelNames.filter((_, s) => mapping[s] === t)
-  );
-  const readout = softmaxReadoutCeiling(probs.data, 100, c10.labels, 10, { seed: cfg.seed });
+
+  // 3. Ceilings: how far any CIFAR-100 → target mapping could go with this visual model.
+  const ceilings = visualCeilings(set, c100.labelNames, cfg.seed);
   run.log(
-    `ceilings (use CIFAR-10 labels; not results): label mapping ` +
-      `${(100 * ceiling.meanAccuracy).toFixed(2)}%, softmax readout ` +
-      `${(100 * readout.meanAccuracy).toFixed(2)}% mean per-class`,
+    `ceilings (use the target labels; not results): label mapping ` +
+      `${(100 * ceilings.mapping.meanAccuracy).toFixed(2)}%, softmax readout ` +
+      `${(100 * ceilings.readout.meanAccuracy).toFixed(2)}% mean per-class`,
   );
   run.log(
     `label-mapping ceiling's map: ` +
-      c10.labelNames.map((n, t) => `${n} ← ${mappedFrom[t].join(" ") || "-"}`).join("; "),
+      set.classNames.map((n) => `${n} ← ${ceilings.mappedFrom[n].join(" ") || "-"}`).join("; "),
   );
+
+  // 4. Full vocabulary through HNSW: every word is a candidate label.
+  const full = cfg.vocab === "full"
+    ? await fullVocabulary(words, trained.metrics.vectors.path, embedded, set, c100, cfg, run)
+    : undefined;
+
+  // 5. Seen/unseen inside CIFAR-100: M retrained without K classes, tested on all 100.
+  const gzsl = cfg.unseen > 0 || cfg.unseenNames.length
+    ? await seenUnseenSplit(tf, cfg, run, {
+      featureDir: trained.metrics.featureDir,
+      deviseConfig: model.config,
+      labelData: source.data,
+      D,
+      test: c100,
+      visualCheckpoint: trained.metrics.visual.checkpoint,
+    })
+    : undefined;
+
+  // 6. Report.
   const perClass = (r: { perClassAccuracy: number[] }) =>
-    Object.fromEntries(r.perClassAccuracy.map((a, c) => [c10.labelNames[c], a]));
-  const metrics: Record<string, unknown> = {
+    Object.fromEntries(r.perClassAccuracy.map((a, c) => [set.classNames[c], a]));
+  const report = await writeZeroShotReport(run.dir, {
+    config: run.config,
+    targetName: set.name,
+    layer: cfg.layer,
+    classes: set.classNames,
+    tenWay,
+    ceilings,
+    fullVocab: full?.rows,
+    index: full?.indexTable,
+    topWords: full?.shown,
+    unseen: gzsl,
+    conseT: cfg.conseT,
+    cslsK: cfg.cslsK,
+    cslsWeight: cfg.cslsWeight,
+  });
+  return {
+    from: cfg.from,
     layer: cfg.layer,
     model: modelPath,
     tenWay: Object.fromEntries(
@@ -170,182 +284,245 @@ export async function runZeroShot(
       }]),
     ),
     labelMappingCeiling: {
-      meanAccuracy: ceiling.meanAccuracy,
-      perClass: perClass(ceiling),
-      mappedFrom: Object.fromEntries(c10.labelNames.map((n, t) => [n, mappedFrom[t]])),
+      meanAccuracy: ceilings.mapping.meanAccuracy,
+      perClass: perClass(ceilings.mapping),
+      mappedFrom: ceilings.mappedFrom,
     },
-    softmaxReadoutCeiling: { meanAccuracy: readout.meanAccuracy, perClass: perClass(readout) },
-  };
-
-  // 3. Full vocabulary through HNSW: every word is a candidate label.
-  const tables: Table[] = [{
-    title: "Ceilings of the visual model (read CIFAR-10 labels: bounds, not results)",
-    columns: ["", ...c10.labelNames, "mean"],
-    rows: [
-      ["best CIFAR-100 → CIFAR-10 map", ...ceiling.perClassAccuracy, ceiling.meanAccuracy],
-      ["linear readout of the softmax", ...readout.perClassAccuracy, readout.meanAccuracy],
-    ],
-  }];
-  let fullVocab: ResultRow[] | undefined;
-  let topWordsShown: { image: Uint8Array; trueLabel: string; words: string[] }[] | undefined;
-  if (cfg.vocab === "full") {
-    const rows = { dim: D, data: words.data.slice() };
-    normalizeRows(rows.data, D);
-    const bar = new Progress("hnsw build", words.words.length, { unit: "vec" });
-    const opened = await openOrBuildIndex(rows, {
-      path: indexPathFor(trained.vectors.path, { m: cfg.m, efConstruction: cfg.efConstruction }),
-      source: await vectorsSource(trained.vectors.path),
-      m: cfg.m,
-      efConstruction: cfg.efConstruction,
-      onProgress: (done) => bar.tick(done - bar.count),
-      log: run.log,
-    });
-    bar.done();
-    const index = opened.index;
-    const sweep = _efSweep(index, rows, embedded.DeViSE, D, cfg);
-    const quality = sweep.at(-1)!;
-    const ef = quality.ef;
-    run.log(
-      `index: ${words.words.length} vectors, M ${cfg.m}, efC ${cfg.efConstruction}, ${opened.bytes} ` +
-        `bytes, ${opened.reused ? "reused" : `built in ${index.buildSeconds.toFixed(1)} s`}; ` +
-        `recall@10 vs exact on ${quality.queries} image queries: ` +
-        sweep.map((r) =>
-          `ef ${r.ef} ${r.recallAt10.toFixed(3)} (${r.queriesPerSecond.toFixed(0)} q/s)`
-        )
-          .join(", ") +
-        ` → ef ${ef}`,
-    );
-    const search = (q: Float32Array, k: number) => searchIndex(index, q, k, Math.max(ef, k));
-    const trueNames = [...c10.labels].map((y) => c10.labelNames[y]);
-    const seen = seenWordSet(c100.labelNames);
-    fullVocab = [];
-    const ranked: Record<string, string[][]> = {};
-    for (const [name, e] of Object.entries(embedded)) {
-      const all: string[][] = [], unseenOnly: string[][] = [];
-      const q = new Float32Array(D);
-      for (let i = 0; i < c10.count; i++) {
-        q.set(e.subarray(i * D, (i + 1) * D));
-        all.push(topWords(search, words.words, q, cfg.k));
-        unseenOnly.push(
-          topWords(search, words.words, q, cfg.k, { words: seen, trueLabel: trueNames[i] }),
-        );
+    softmaxReadoutCeiling: {
+      meanAccuracy: ceilings.readout.meanAccuracy,
+      perClass: perClass(ceilings.readout),
+    },
+    ...(full
+      ? {
+        fullVocab: Object.fromEntries(full.rows.map((r) => [r.model, r.hit])),
+        index: full.index,
+        indexSweep: full.sweep,
       }
-      ranked[name] = all;
-      fullVocab.push({ model: `${name}, all words`, hit: hitAtK(all, trueNames, _KS) });
-      fullVocab.push({ model: `${name}, unseen only`, hit: hitAtK(unseenOnly, trueNames, _KS) });
+      : {}),
+    ...(gzsl ? { unseen: gzsl.metrics } : {}),
+    report: report.html,
+  };
+}
+
+/**
+ * CIFAR-10 test as a {@link TargetSet}: images and labels from the data folder, features and
+ * probabilities from the train run's feature folder (checked against the records).
+ *
+ * @example
+ * ```ts
+ * const set = await cifar10Target(cfg, await readTrainRun(cfg.from));
+ * ```
+ */
+export async function cifar10Target(cfg: ZeroShotConfig, trained: TrainRun): Promise<TargetSet> {
+  const c10 = await loadCifar(cfg.dataDir, "cifar10", "test");
+  const dir = trained.metrics.featureDir;
+  return {
+    name: "CIFAR-10 test",
+    classNames: c10.labelNames,
+    labels: c10.labels,
+    images: c10.images,
+    features: (await loadDeviseSplit(dir, c10, cfg.layer)).features,
+    probs: (await loadDeviseSplit(dir, c10, "probs")).features,
+  };
+}
+
+/**
+ * Per-class accuracy of the nearest target label for every embedding method, each also with the
+ * CSLS penalty when `cfg.cslsK > 0`.
+ *
+ * @example
+ * ```ts
+ * const tenWay = tenWayAccuracy({ DeViSE: e }, 300, set, targetVecs, sourceVecs, cfg);
+ * ```
+ */
+export function tenWayAccuracy(
+  embedded: Record<string, Float32Array>,
+  D: number,
+  set: Pick<TargetSet, "labels" | "classNames">,
+  targetVectors: Float32Array,
+  sourceVectors: Float32Array,
+  cfg: Pick<ZeroShotConfig, "cslsK" | "cslsWeight">,
+): Record<string, ClassificationReport> {
+  const penalty = cfg.cslsK > 0
+    ? cslsPenalty(targetVectors, sourceVectors, D, cfg.cslsK, cfg.cslsWeight)
+    : undefined;
+  const C = set.classNames.length;
+  const out: Record<string, ClassificationReport> = {};
+  for (const [name, e] of Object.entries(embedded)) {
+    out[name] = classificationReport(set.labels, nearestLabel(e, D, targetVectors), C);
+    if (penalty) {
+      out[`${name} + CSLS`] = classificationReport(
+        set.labels,
+        nearestLabel(e, D, targetVectors, undefined, penalty),
+        C,
+      );
     }
-    metrics.fullVocab = Object.fromEntries(fullVocab.map((r) => [r.model, r.hit]));
-    metrics.index = { ...quality, bytes: opened.bytes, reused: opened.reused };
-    metrics.indexSweep = sweep;
-    tables.push({
-      title: `HNSW index: ${words.words.length} vectors, M ${cfg.m}, efConstruction ` +
-        `${cfg.efConstruction}, ${opened.bytes} bytes, ` +
-        (opened.reused ? "reused" : `built in ${index.buildSeconds.toFixed(1)} s`),
-      columns: ["ef", "recall@10 (image queries vs exact)", "queries/s", "used"],
-      rows: sweep.map((r) => [
-        String(r.ef),
-        r.recallAt10.toFixed(4),
-        r.queriesPerSecond.toFixed(0),
-        r.ef === ef ? "yes" : "",
-      ]),
-    });
-    const pick = new Rng(cfg.seed).permutation(c10.count).subarray(0, cfg.showImages);
-    topWordsShown = [...pick].map((i) => ({
-      image: c10.images.subarray(i * 3072, (i + 1) * 3072),
-      trueLabel: c10.labelNames[c10.labels[i]],
-      words: ranked.DeViSE[i].slice(0, 10),
-    }));
   }
+  return out;
+}
 
-  const charts: LineChartOptions[] = [];
-  // 4. Seen/unseen inside CIFAR-100: retrain M without K classes, test on all 100.
-  if (cfg.unseen > 0 || cfg.unseenNames.length) {
-    const gzsl = await seenUnseenSplit(tf, cfg, run, {
-      featureDir: dir,
-      deviseConfig: model.config,
-      labelData: source.data,
-      D,
-      test: c100,
-      visualCheckpoint: trained.visual?.checkpoint,
-    });
-    metrics.unseen = gzsl.metrics;
-    tables.push(gzsl.table);
-    charts.push(gzsl.chart);
-  }
+/** The two ceilings and the label map behind the first. */
+export interface Ceilings {
+  mapping: ClassificationReport;
+  readout: ClassificationReport;
+  /** Target class → the CIFAR-100 classes the ceiling's map sends to it. */
+  mappedFrom: Record<string, string[]>;
+}
 
-  // 5. Report.
-  const report = await writeReport(run.dir, {
-    title: `Zero-shot: CIFAR-10 through CIFAR-100 eyes (${cfg.layer} features)`,
-    config: { ...run.config, from: cfg.from, model: modelPath, vectors: trained.vectors.path },
-    zeroShot: {
-      tenWay: {
-        classes: c10.labelNames,
-        accuracy: Object.fromEntries(
-          Object.entries(tenWay).map(([n, r]) => [n, r.perClassAccuracy]),
-        ),
-        overall: Object.fromEntries(Object.entries(tenWay).map(([n, r]) => [n, r.meanAccuracy])),
-        confusion: {
-          title: "DeViSE 10-way confusion (rows: true)",
-          values: tenWay.DeViSE.confusion,
-        },
-      },
-      fullVocab,
-      topWords: topWordsShown,
-      notes: [
-        "A full-vocabulary hit counts when one of the top-k words is the true label, its `_` " +
-        "phrase form, or its simple plural/singular (lib/text/labels.ts labelEquivalents).",
-        '"Unseen only" removes the 100 CIFAR-100 labels and their equivalents from the candidates.',
-        `ConSE mixes the top ${cfg.conseT} CIFAR-100 label vectors weighted by softmax probability.`,
-        `"+ CSLS" subtracts ${cfg.cslsWeight} × the mean cosine of each candidate label to its ` +
-        `${cfg.cslsK} nearest training labels (a hubness correction from label vectors alone).`,
-        "The label-mapping ceiling sends each image's top-1 CIFAR-100 class to the CIFAR-10 class " +
-        "most images of that CIFAR-100 class belong to (it reads the CIFAR-10 test labels): no " +
-        "semantic map of top-1 predictions can beat it. The softmax readout is a class-balanced " +
-        "logistic regression on the 100 log-probabilities fit on CIFAR-10 labels (2-fold " +
-        "cross-fit): a bound for maps that read the whole softmax, such as ConSE.",
-        ...(metrics.unseen
-          ? [
-            '"H, γ from validation" raises the unseen labels\' scores by γ (calibrated stacking), ' +
-            "with γ the best-H point on held-out training images of a second, pseudo-unseen " +
-            "split of the seen classes; it never reads test labels. AUSUC and best H read them.",
-          ]
-          : []),
-      ],
-    },
-    tables,
-    curves: charts,
+/**
+ * The label-mapping ceiling (each image's top-1 CIFAR-100 class sent to the target class most of
+ * its images carry) and the softmax-readout ceiling (a logistic regression on the 100
+ * log-probabilities, cross-fit): both read the target labels, so they bound, not score.
+ *
+ * @example
+ * ```ts
+ * const { mapping, readout } = visualCeilings(set, c100.labelNames, 1);
+ * ```
+ */
+export function visualCeilings(
+  set: Pick<TargetSet, "labels" | "classNames" | "probs">,
+  sourceNames: string[],
+  seed: number,
+): Ceilings {
+  const C = set.classNames.length;
+  const { mapping, report } = labelMappingCeiling(set.probs, 100, set.labels, C);
+  const readout = softmaxReadoutCeiling(set.probs, 100, set.labels, C, { seed });
+  const mappedFrom = Object.fromEntries(
+    set.classNames.map((n, t) => [n, sourceNames.filter((_, s) => mapping[s] === t)]),
+  );
+  return { mapping: report, readout, mappedFrom };
+}
+
+/** What {@link fullVocabulary} found. */
+export interface FullVocabulary {
+  rows: { model: string; hit: Record<string, number> }[];
+  index: NonNullable<ZeroShotMetrics["index"]>;
+  sweep: EfSweepRow[];
+  /** The rows of the report's ef table. */
+  indexTable: { title: string; sweep: EfSweepRow[]; ef: number };
+  /** Sample images with every method's top-10 words. */
+  shown: { image: Uint8Array; trueLabel: string; words: Record<string, string[]> }[];
+}
+
+/**
+ * Full-vocabulary search: builds or reuses the HNSW index over every (unit-normalised) word
+ * vector, picks ef by recall against exact search, and scores hit@k of every method's embedded
+ * images over all words and over the words that are not CIFAR-100 labels.
+ *
+ * @example
+ * ```ts
+ * const full = await fullVocabulary(words, vectorsPath, embedded, set, c100, cfg, run);
+ * full.rows[0].hit["20"];
+ * ```
+ */
+export async function fullVocabulary(
+  words: WordVectors,
+  vectorsPath: string,
+  embedded: Record<string, Float32Array>,
+  set: TargetSet,
+  c100: CifarSplit,
+  cfg: ZeroShotConfig,
+  run: Run,
+): Promise<FullVocabulary> {
+  const D = words.dim;
+  const rows: VectorRows = { dim: D, data: normalizeRows(words.data.slice(), D) };
+  const bar = new Progress("hnsw build", words.words.length, { unit: "vec", run });
+  const opened = await openOrBuildIndex(rows, {
+    path: indexPathFor(vectorsPath, { m: cfg.m, efConstruction: cfg.efConstruction }, cfg.indexDir),
+    source: `sha256:${await vectorsChecksum(vectorsPath)}`,
+    m: cfg.m,
+    efConstruction: cfg.efConstruction,
+    onProgress: (done) => bar.tick(done - bar.count),
+    log: run.log,
   });
-  metrics.report = report.html;
-  return metrics;
+  bar.done();
+  const index = opened.index;
+  const sweep = efSweep(index, rows, embedded.DeViSE, cfg);
+  const quality = sweep.at(-1)!;
+  const ef = quality.ef;
+  run.log(
+    `index: ${words.words.length} vectors, M ${cfg.m}, efC ${cfg.efConstruction}, ${opened.bytes} ` +
+      `bytes, ${opened.reused ? "reused" : `built in ${index.buildSeconds.toFixed(1)} s`}; ` +
+      `recall@10 vs exact on ${quality.queries} image queries: ` +
+      sweep.map((r) =>
+        `ef ${r.ef} ${r.recallAt10.toFixed(3)} (${r.queriesPerSecond.toFixed(0)} q/s)`
+      )
+        .join(", ") +
+      ` → ef ${ef}`,
+  );
+  const search = (q: Float32Array, k: number) => searchIndex(index, q, k, Math.max(ef, k));
+  const trueNames = [...set.labels].map((y) => set.classNames[y]);
+  const seen = seenWordSet(c100.labelNames);
+  const hits: FullVocabulary["rows"] = [];
+  const ranked: Record<string, string[][]> = {};
+  for (const [name, e] of Object.entries(embedded)) {
+    const all: string[][] = [], unseenOnly: string[][] = [];
+    for (let i = 0; i < set.labels.length; i++) {
+      const q = e.subarray(i * D, (i + 1) * D);
+      all.push(topWords(search, words.words, q, cfg.k));
+      unseenOnly.push(
+        topWords(search, words.words, q, cfg.k, { words: seen, trueLabel: trueNames[i] }),
+      );
+    }
+    ranked[name] = all;
+    hits.push({ model: `${name}, all words`, hit: hitAtK(all, trueNames, _KS) });
+    hits.push({ model: `${name}, unseen only`, hit: hitAtK(unseenOnly, trueNames, _KS) });
+  }
+  const pick = new Rng(cfg.seed).permutation(set.labels.length).subarray(0, cfg.showImages);
+  const shown = [...pick].map((i) => ({
+    image: set.images.subarray(i * 3072, (i + 1) * 3072),
+    trueLabel: trueNames[i],
+    words: Object.fromEntries(Object.entries(ranked).map(([m, r]) => [m, r[i].slice(0, 10)])),
+  }));
+  const title = `HNSW index: ${words.words.length} vectors, M ${cfg.m}, efConstruction ` +
+    `${cfg.efConstruction}, ${opened.bytes} bytes, ` +
+    (opened.reused ? "reused" : `built in ${index.buildSeconds.toFixed(1)} s`);
+  return {
+    rows: hits,
+    index: {
+      ...quality,
+      bytes: opened.bytes,
+      reused: opened.reused,
+      vectors: words.words.length,
+      buildSeconds: index.buildSeconds,
+    },
+    sweep,
+    indexTable: { title, sweep, ef },
+    shown,
+  };
 }
 
 /**
  * recall@10 against exact search and single-threaded queries/s of sampled image queries, at
  * `cfg.ef`, or (`cfg.ef` 0) at growing ef until recall@10 reaches `cfg.targetRecall`: image
  * embeddings lie off the word vectors' manifold, where HNSW needs a larger ef than word queries.
+ *
+ * @example
+ * ```ts
+ * const sweep = efSweep(index, rows, embedded, { ef: 0, targetRecall: 0.95, seed: 1 });
+ * sweep.at(-1)!.ef; // the ef that is used
+ * ```
  */
-function _efSweep(
+export function efSweep(
   index: HnswIndex,
-  rows: { dim: number; data: Float32Array },
+  rows: VectorRows,
   queries: Float32Array,
-  D: number,
-  cfg: ZeroShotConfig,
-) {
+  cfg: Pick<ZeroShotConfig, "ef" | "targetRecall" | "seed">,
+): EfSweepRow[] {
+  const D = rows.dim;
   // Exact search is the cost: about 3e8 multiply-adds of budget, 100..1000 queries.
   const vocab = rows.data.length / D;
   const n = Math.min(queries.length / D, Math.max(100, Math.min(1000, Math.floor(3e8 / vocab))));
   const pick = new Rng(cfg.seed + 1).permutation(queries.length / D).subarray(0, n);
-  const query = (i: number) => queries.subarray(i * D, (i + 1) * D);
-  const truth = [...pick].map((i) => exactTopK(rows, query(i), 10));
-  const out: { ef: number; queries: number; recallAt10: number; queriesPerSecond: number }[] = [];
+  const sample = takeRows(queries, D, pick);
+  const truth = exactTopKBatch(rows, sample, 10);
+  const out: EfSweepRow[] = [];
   for (const ef of cfg.ef > 0 ? [cfg.ef] : _AUTO_EFS) {
-    const found: number[][] = [];
-    const t0 = performance.now();
-    for (const i of pick) found.push(searchIndex(index, query(i), 10, ef).ids);
-    const seconds = (performance.now() - t0) / 1000;
-    const recallAt10 = recallAtK(truth, found, 10);
-    out.push({ ef, queries: n, recallAt10, queriesPerSecond: n / seconds });
-    if (recallAt10 >= cfg.targetRecall) break;
+    const m = measureSearch((q) => searchIndex(index, q, 10, ef).ids, sample, D, truth, {
+      passes: 1,
+    });
+    out.push({ ef, queries: n, recallAt10: m.recall, queriesPerSecond: m.queriesPerSecond });
+    if (m.recall >= cfg.targetRecall) break;
   }
   return out;
 }

@@ -30,12 +30,36 @@ import {
   unseenBoost,
   visualNeverSaw,
 } from "../zeroshot/gzsl.ts";
-import type { ZeroShotConfig } from "./zeroshot.ts";
+
+/** The settings the seen/unseen split reads (a `ZeroShotConfig` fits). */
+export interface SeenUnseenConfig {
+  dataDir: string;
+  layer: string;
+  /** Hold out this many CIFAR-100 classes (seeded), or the `unseenNames`. */
+  unseen: number;
+  unseenNames: string[];
+  conseT: number;
+  cslsK: number;
+  cslsWeight: number;
+  seed: number;
+}
+
+/** One method's generalised zero-shot figures. */
+export type SeenUnseenMethod = ReturnType<typeof generalizedZeroShot> & {
+  ausuc: number;
+  bestH: number;
+  calibrated: { gamma: number; seen: number; unseen: number; harmonicMean: number };
+};
+
+/** The split's numbers in `metrics.json`: the held-out classes and each method's figures. */
+export type SeenUnseenMetrics = { classes: string[]; visualNeverSaw: boolean } & {
+  [method: string]: SeenUnseenMethod | string[] | boolean;
+};
 
 /** Generalised zero-shot inside CIFAR-100 for DeViSE (retrained on seen classes) and ConSE. */
 export async function seenUnseenSplit(
   tf: TF,
-  cfg: ZeroShotConfig,
+  cfg: SeenUnseenConfig,
   run: Run,
   inputs: {
     /** `train`'s feature folder (CIFAR-100 train/test features and softmax outputs). */
@@ -49,7 +73,7 @@ export async function seenUnseenSplit(
     /** The visual model's checkpoint, to tell whether it saw the unseen classes. */
     visualCheckpoint?: string;
   },
-) {
+): Promise<{ metrics: SeenUnseenMetrics; table: Table; chart: LineChartOptions }> {
   const { featureDir: dir, deviseConfig, labelData, D, test } = inputs;
   const visualExcluded = inputs.visualCheckpoint
     ? (await resolveCheckpoint(inputs.visualCheckpoint, "last")).state.config
@@ -106,12 +130,7 @@ export async function seenUnseenSplit(
     D,
     variants,
   });
-  type Method = ReturnType<typeof generalizedZeroShot> & {
-    ausuc: number;
-    bestH: number;
-    calibrated: { gamma: number; seen: number; unseen: number; harmonicMean: number };
-  };
-  const methods: Record<string, Method> = {};
+  const methods: Record<string, SeenUnseenMethod> = {};
   const curves: LineChartOptions["series"] = [];
   for (const [method, e] of Object.entries(embedded)) {
     for (const [name, pen] of variants(method)) {
@@ -189,7 +208,7 @@ export async function seenUnseenSplit(
       classes: unseen.map((c) => test.labelNames[c]),
       visualNeverSaw: neverSeen,
       ...methods,
-    },
+    } as SeenUnseenMetrics,
     table,
     chart,
   };
@@ -204,7 +223,7 @@ export async function seenUnseenSplit(
  */
 async function _validationGammas(
   tf: TF,
-  cfg: ZeroShotConfig,
+  cfg: SeenUnseenConfig,
   run: Run,
   deviseConfig: DeviseConfig,
   d: {

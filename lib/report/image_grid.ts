@@ -1,6 +1,6 @@
 /**
  * Image grids for reports: tiny CIFAR images (32×32 RGB) encoded as PNG data URIs (a minimal
- * PNG encoder on `node:zlib` deflate, no dependencies), laid out with each image's true label
+ * PNG encoder on `node:zlib` deflate and crc32, no dependencies), laid out with each image's true label
  * and the top-5 labels of one or more models (e.g. DeViSE and softmax).
  *
  * @example
@@ -10,32 +10,8 @@
  * ```
  * @module
  */
-import { deflateSync } from "node:zlib";
+import { crc32, deflateSync } from "node:zlib";
 import { escapeXml } from "./svg.ts";
-
-const CRC_TABLE = (() => {
-  const table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-})();
-
-/**
- * CRC-32 (ISO-HDLC, as used by PNG and zip).
- *
- * @example
- * ```ts
- * crc32(new TextEncoder().encode("IEND")); // 0xae426082
- * ```
- */
-export function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
 
 function _chunk(type: string, data: Uint8Array): Uint8Array {
   const out = new Uint8Array(12 + data.length);

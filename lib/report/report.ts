@@ -16,8 +16,9 @@
  * @module
  */
 import { join } from "node:path";
+import type { ResultRow } from "../devise/metrics.ts";
 import { writeFileAtomic } from "../io/artifact.ts";
-import { barChartSvg, escapeXml, heatmapSvg, type LineChartOptions, lineChartSvg } from "./svg.ts";
+import { escapeXml } from "./svg.ts";
 import { type GridItem, imageGridHtml, imageGridMarkdown, pngDataUri } from "./image_grid.ts";
 
 /** A plain table; numbers are formatted with {@link formatCell}. */
@@ -27,46 +28,39 @@ export interface Table {
   rows: (string | number | null)[][];
 }
 
-/** One model's ranking metrics (fractions in [0, 1]). */
-export interface ResultRow {
-  model: string;
-  /** hit@k by k ("1", "2", "5", "10"); for softmax these are top-k accuracies. */
-  hit: Record<string, number>;
-  /** Fraction of top-1 errors within the true superclass. */
-  superclassErrorRate?: number;
-  /** Hierarchical precision@k by k. */
-  hierarchicalPrecision?: Record<string, number>;
-}
+export type { ResultRow } from "../devise/metrics.ts";
 
-/** Zero-shot sections (all optional). */
-export interface ZeroShotData {
-  /** 10-way (e.g. CIFAR-10 unseen classes) per-class accuracy of DeViSE vs ConSE. */
-  tenWay?: {
-    classes: string[];
-    accuracy: Record<string, number[]>;
-    /** Overall accuracy per method. */
-    overall?: Record<string, number>;
-    confusion?: { title: string; values: number[][] };
+/** One piece of a report section, rendered into both `report.md` and `report.html`. */
+export type ReportBlock =
+  | { kind: "table"; table: Table }
+  | { kind: "text"; text: string }
+  | { kind: "list"; items: string[] }
+  /** A chart; `name` becomes `<name>.svg` beside the report. */
+  | { kind: "svg"; name: string; svg: string }
+  /** Several charts side by side. */
+  | { kind: "svgs"; charts: { name: string; svg: string }[] }
+  /** Images with their true label and each model's top predictions. */
+  | { kind: "grid"; items: GridItem[] }
+  /** A table whose first column is an image. */
+  | {
+    kind: "imageTable";
+    title?: string;
+    columns: string[];
+    rows: { image: Uint8Array; cells: string[] }[];
   };
-  /** Full-vocabulary hit@k per method. */
-  fullVocab?: ResultRow[];
-  /** Top-10 nearest words for a few images. */
-  topWords?: { image: Uint8Array; trueLabel: string; words: string[] }[];
-  notes?: string[];
+
+/** A headed part of a report. */
+export interface ReportSection {
+  heading: string;
+  blocks: ReportBlock[];
 }
 
-/** Everything a report can show. */
+/** Everything a report shows: results-first sections, then the configuration. */
 export interface ReportData {
   title: string;
+  /** The run's `config.json`: shown last, flattened to `key = value` rows. */
   config: Record<string, unknown>;
-  results?: ResultRow[];
-  ablation?: Table;
-  curves?: LineChartOptions[];
-  imageGrid?: GridItem[];
-  zeroShot?: ZeroShotData;
-  /** Extra tables (e.g. timing). */
-  tables?: Table[];
-  notes?: string[];
+  sections: ReportSection[];
 }
 
 /**
@@ -135,6 +129,39 @@ export function markdownTable(table: Table): string {
   ].join("\n");
 }
 
+/**
+ * A table as aligned plain text for the terminal (numbers right-aligned).
+ *
+ * @example
+ * ```ts
+ * console.error(textTable(resultsTable(rows)));
+ * ```
+ */
+export function textTable(table: Table): string {
+  const cells = table.rows.map((r) => r.map((c) => formatCell(c)));
+  const widths = table.columns.map((c, j) =>
+    Math.max(c.length, ...cells.map((r) => (r[j] ?? "").length))
+  );
+  const numeric = table.columns.map((_, j) => table.rows.some((r) => typeof r[j] === "number"));
+  const line = (r: string[]) =>
+    r.map((c, j) => numeric[j] ? c.padStart(widths[j]) : c.padEnd(widths[j])).join("  ")
+      .trimEnd();
+  return [line(table.columns), line(widths.map((w) => "-".repeat(w))), ...cells.map(line)]
+    .join("\n");
+}
+
+/**
+ * The results table as the terminal shows it at the end of a `train` run.
+ *
+ * @example
+ * ```ts
+ * run.log(consoleResultsTable(metrics.results));
+ * ```
+ */
+export function consoleResultsTable(rows: ResultRow[]): string {
+  return textTable(resultsTable(rows));
+}
+
 function _htmlTable(table: Table): string {
   const head = table.columns.map((c) => `<th>${escapeXml(c)}</th>`).join("");
   const body = table.rows.map((r) =>
@@ -147,14 +174,28 @@ function _htmlTable(table: Table): string {
   return `<table><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>`;
 }
 
-function _configTable(config: Record<string, unknown>): Table {
-  return {
-    title: "Configuration",
-    columns: ["setting", "value"],
-    rows: Object.entries(config).map((
-      [k, v],
-    ) => [k, typeof v === "string" ? v : JSON.stringify(v)]),
+/**
+ * Settings as a readable two-column table: nested settings flattened to `visual.epochs = 10`,
+ * lists joined by commas.
+ *
+ * @example
+ * ```ts
+ * configTable({ settings: { visual: { epochs: 10 } } }).rows; // [["settings.visual.epochs", "10"]]
+ * ```
+ */
+export function configTable(config: Record<string, unknown>): Table {
+  const rows: [string, string][] = [];
+  const walk = (value: unknown, key: string) => {
+    if (value && typeof value === "object" && !Array.isArray(value)) {
+      for (const [k, v] of Object.entries(value)) walk(v, key ? `${key}.${k}` : k);
+    } else if (Array.isArray(value) && value.some((v) => v && typeof v === "object")) {
+      value.forEach((v, i) => walk(v, `${key}[${i}]`));
+    } else {
+      rows.push([key, Array.isArray(value) ? value.join(",") : String(value)]);
+    }
   };
+  walk(config, "");
+  return { title: "Configuration", columns: ["setting", "value"], rows };
 }
 
 const CSS =
@@ -168,20 +209,18 @@ font-variant-numeric:tabular-nums}th{background:#f3f3f3}.plots{display:flex;flex
 .card img{image-rendering:pixelated;display:block}.pred ol{margin:2px 0 4px;padding-left:18px}
 .hit{color:#087f23;font-weight:700}.note{color:#555}`;
 
-/** One section collected for both outputs. */
-interface Section {
-  heading: string;
-  md: string[];
-  html: string[];
-}
-
 /**
- * Writes `report.md`, `report.html` and the plot `.svg` files into `dir` (not `metrics.json`:
- * `run.finish` writes that, so the two never overwrite each other). Returns the paths written.
+ * Writes `report.md`, `report.html` and the chart `.svg` files into `dir` (not `metrics.json`:
+ * `run.finish` writes that, so the two never overwrite each other). The page opens with the
+ * title, the commit and the command, then the sections in order, then the configuration.
+ * Returns the paths written.
  *
  * @example
  * ```ts
- * const { html } = await writeReport(run.dir, { title: "DeViSE", config: run.config, results });
+ * const { html } = await writeReport(run.dir, {
+ *   title: "DeViSE", config: run.config,
+ *   sections: [{ heading: "Results", blocks: [{ kind: "table", table: resultsTable(rows) }] }],
+ * });
  * ```
  */
 export async function writeReport(
@@ -189,175 +228,96 @@ export async function writeReport(
   data: ReportData,
 ): Promise<{ markdown: string; html: string; svgs: string[] }> {
   await Deno.mkdir(dir, { recursive: true });
-  const sections: Section[] = [];
   const svgs: string[] = [];
-  const addTable = (s: Section, t: Table) => {
-    if (t.title && t.title !== s.heading) {
-      s.md.push(`**${t.title}**`);
-      s.html.push(`<h3>${escapeXml(t.title)}</h3>`);
-    }
-    s.md.push(markdownTable(t));
-    s.html.push(_htmlTable(t));
-  };
-  const addSvg = async (s: Section, name: string, svg: string) => {
+  const md: string[] = [`# ${data.title}`, ""];
+  const html: string[] = [`<h1>${escapeXml(data.title)}</h1>`];
+  const provenance = _provenance(data.config);
+  if (provenance) {
+    md.push(provenance, "");
+    html.push(`<p class="note">${escapeXml(provenance)}</p>`);
+  }
+  const writeSvg = async (name: string, svg: string) => {
     const file = `${name}.svg`;
     await writeFileAtomic(join(dir, file), svg);
     svgs.push(file);
-    s.md.push(`![${name}](${file})`);
+    md.push(`![${name}](${file})`, "");
     // Inline SVG in HTML5 needs no namespace; dropping it keeps the page free of any URL.
-    s.html.push(svg.replace(' xmlns="http://www.w3.org/2000/svg"', ""));
+    return svg.replace(' xmlns="http://www.w3.org/2000/svg"', "");
   };
-
-  const config: Section = { heading: "Configuration", md: [], html: [] };
-  addTable(config, _configTable(data.config));
-  sections.push(config);
-
-  if (data.results?.length) {
-    const s: Section = { heading: "Results", md: [], html: [] };
-    addTable(s, resultsTable(data.results, "Results"));
-    s.md.push(
-      "hit@k: true label in the top k. superclass-consistent errors: share of top-1 mistakes whose " +
-        "prediction is in the true CIFAR-100 superclass. hP@k: mean fraction of the top k in the true superclass.",
-    );
-    s.html.push(`<p class="note">${escapeXml(s.md.at(-1)!)}</p>`);
-    sections.push(s);
-  }
-  if (data.ablation) {
-    const s: Section = { heading: "Ablation", md: [], html: [] };
-    addTable(s, data.ablation);
-    sections.push(s);
-  }
-  if (data.curves?.length) {
-    const s: Section = { heading: "Training curves", md: [], html: ['<div class="plots">'] };
-    for (const [i, c] of data.curves.entries()) await addSvg(s, `curve-${i + 1}`, lineChartSvg(c));
-    s.html.push("</div>");
-    sections.push(s);
-  }
-  if (data.imageGrid?.length) {
-    sections.push({
-      heading: "Test images and top predictions",
-      md: [imageGridMarkdown(data.imageGrid)],
-      html: [imageGridHtml(data.imageGrid)],
-    });
-  }
-  const zs = data.zeroShot;
-  if (zs) {
-    const s: Section = { heading: "Zero-shot", md: [], html: [] };
-    if (zs.tenWay) {
-      const methods = Object.keys(zs.tenWay.accuracy);
-      addTable(s, {
-        title: "10-way zero-shot accuracy per class",
-        columns: ["class", ...methods],
-        rows: [
-          ...zs.tenWay.classes.map((
-            c,
-            i,
-          ) => [c, ...methods.map((m) => zs.tenWay!.accuracy[m][i] ?? null)]),
-          ...(zs.tenWay.overall
-            ? [["overall", ...methods.map((m) => zs.tenWay!.overall![m] ?? null)]]
-            : []),
-        ],
-      });
-      await addSvg(
-        s,
-        "zeroshot-per-class",
-        barChartSvg({
-          title: "10-way zero-shot accuracy per class",
-          labels: zs.tenWay.classes,
-          series: methods.map((m) => ({ name: m, values: zs.tenWay!.accuracy[m] })),
-        }),
-      );
-      if (zs.tenWay.confusion) {
-        await addSvg(
-          s,
-          "zeroshot-confusion",
-          heatmapSvg({
-            title: zs.tenWay.confusion.title,
-            rowLabels: zs.tenWay.classes,
-            colLabels: zs.tenWay.classes,
-            values: zs.tenWay.confusion.values,
+  const sections = [
+    ...data.sections,
+    {
+      heading: "Configuration",
+      blocks: [{ kind: "table", table: configTable(data.config) }],
+    } satisfies ReportSection,
+  ];
+  for (const section of sections) {
+    md.push(`## ${section.heading}`, "");
+    html.push(`<h2>${escapeXml(section.heading)}</h2>`);
+    for (const block of section.blocks) {
+      if (block.kind === "table") {
+        const t = block.table;
+        if (t.title && t.title !== section.heading) {
+          md.push(`**${t.title}**`, "");
+          html.push(`<h3>${escapeXml(t.title)}</h3>`);
+        }
+        md.push(markdownTable(t), "");
+        html.push(_htmlTable(t));
+      } else if (block.kind === "text") {
+        md.push(block.text, "");
+        html.push(`<p class="note">${escapeXml(block.text)}</p>`);
+      } else if (block.kind === "list") {
+        md.push(...block.items.map((n) => `- ${n}`), "");
+        html.push(`<ul>${block.items.map((n) => `<li>${escapeXml(n)}</li>`).join("")}</ul>`);
+      } else if (block.kind === "svg") {
+        html.push(await writeSvg(block.name, block.svg));
+      } else if (block.kind === "svgs") {
+        const inline = [];
+        for (const c of block.charts) inline.push(await writeSvg(c.name, c.svg));
+        html.push(`<div class="plots">${inline.join("\n")}</div>`);
+      } else if (block.kind === "grid") {
+        md.push(imageGridMarkdown(block.items), "");
+        html.push(imageGridHtml(block.items));
+      } else {
+        if (block.title) {
+          md.push(`**${block.title}**`, "");
+          html.push(`<h3>${escapeXml(block.title)}</h3>`);
+        }
+        md.push(
+          markdownTable({
+            columns: ["#", ...block.columns],
+            rows: block.rows.map((r, i) => [String(i + 1), ...r.cells]),
           }),
+          "",
         );
+        const head = ["image", ...block.columns].map((c) => `<th>${escapeXml(c)}</th>`).join("");
+        const body = block.rows.map((r) =>
+          `<tr><td><img src="${pngDataUri(r.image)}" width="64" height="64" ` +
+          `style="image-rendering:pixelated" alt=""></td>` +
+          r.cells.map((c) => `<td>${escapeXml(c)}</td>`).join("") + "</tr>"
+        ).join("");
+        html.push(`<table><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>`);
       }
     }
-    if (zs.fullVocab?.length) addTable(s, resultsTable(zs.fullVocab, "Full-vocabulary hit@k"));
-    if (zs.topWords?.length) {
-      const t: Table = {
-        title: "Nearest words for test images",
-        columns: ["#", "true", "top-10 words"],
-        rows: zs.topWords.map((w, i) => [String(i + 1), w.trueLabel, w.words.join(", ")]),
-      };
-      s.md.push(`**${t.title}**`, markdownTable(t));
-      s.html.push(
-        `<h3>${
-          escapeXml(t.title!)
-        }</h3><table><thead><tr><th>image</th><th>true</th><th>top-10 words</th></tr>` +
-          `</thead><tbody>${
-            zs.topWords.map((w) =>
-              `<tr><td><img src="${
-                pngDataUri(w.image)
-              }" width="64" height="64" style="image-rendering:pixelated" ` +
-              `alt="${escapeXml(w.trueLabel)}"></td><td>${escapeXml(w.trueLabel)}</td><td>${
-                escapeXml(w.words.join(", "))
-              }</td></tr>`
-            ).join("")
-          }</tbody></table>`,
-      );
-    }
-    for (const n of zs.notes ?? []) {
-      s.md.push(n);
-      s.html.push(`<p class="note">${escapeXml(n)}</p>`);
-    }
-    sections.push(s);
   }
-  for (const t of data.tables ?? []) {
-    const s: Section = { heading: t.title ?? "Table", md: [], html: [] };
-    addTable(s, t);
-    sections.push(s);
-  }
-  if (data.notes?.length) {
-    sections.push({
-      heading: "Notes",
-      md: data.notes.map((n) => `- ${n}`),
-      html: [`<ul>${data.notes.map((n) => `<li>${escapeXml(n)}</li>`).join("")}</ul>`],
-    });
-  }
-
-  const md = [
-    `# ${data.title}`,
-    "",
-    ...sections.flatMap((s) => [`## ${s.heading}`, "", ...s.md.flatMap((p) => [p, ""])]),
-  ]
-    .join("\n");
-  const html =
-    `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${
-      escapeXml(data.title)
-    }</title>` +
-    `<style>${CSS}</style></head><body><h1>${escapeXml(data.title)}</h1>` +
-    sections.map((s) => `<h2>${escapeXml(s.heading)}</h2>${s.html.join("\n")}`).join("\n") +
-    "</body></html>\n";
-  const paths = {
-    markdown: join(dir, "report.md"),
-    html: join(dir, "report.html"),
-  };
-  await writeFileAtomic(paths.markdown, md);
-  await writeFileAtomic(paths.html, html);
+  const page = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${
+    escapeXml(data.title)
+  }</title><style>${CSS}</style></head><body>${html.join("\n")}</body></html>\n`;
+  const paths = { markdown: join(dir, "report.md"), html: join(dir, "report.html") };
+  await writeFileAtomic(paths.markdown, md.join("\n"));
+  await writeFileAtomic(paths.html, page);
   return { ...paths, svgs };
 }
 
-/**
- * The report data as plain JSON without pixels (images replaced by `<N bytes>`, non-finite
- * numbers by null), e.g. to include in the metrics a task passes to `run.finish`.
- *
- * @example
- * ```ts
- * await run.finish({ ...summary, report: reportNumbers(data) }, flags.json);
- * ```
- */
-export function reportNumbers(data: ReportData): Record<string, unknown> {
-  return JSON.parse(JSON.stringify(data, (_key, value) => {
-    if (value instanceof Uint8Array) return `<${value.length} bytes>`;
-    if (typeof value === "number" && !Number.isFinite(value)) return null;
-    return value;
-  }));
+/** `commit 116b4db (dirty) · deno task train --preset quick · 2026-12-01T08:00:00Z`. */
+function _provenance(config: Record<string, unknown>): string {
+  const git = config.git as { commit?: string; dirty?: boolean } | null | undefined;
+  const parts = [
+    git?.commit
+      ? `commit ${git.commit.slice(0, 10)}${git.dirty ? " (uncommitted changes)" : ""}`
+      : "",
+    typeof config.command === "string" ? `\`${config.command}\`` : "",
+    typeof config.startedAt === "string" ? `started ${config.startedAt}` : "",
+  ].filter((p) => p !== "");
+  return parts.join(" · ");
 }

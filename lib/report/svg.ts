@@ -74,6 +74,28 @@ export function niceTicks(lo: number, hi: number, count = 5): number[] {
   return ticks;
 }
 
+/**
+ * About `count` whole-number ticks covering [lo, hi] (steps of 1, 2, 5 × 10^k, at least 1), for
+ * axes such as epochs where 1.5 means nothing.
+ *
+ * @example
+ * ```ts
+ * integerTicks(1, 3, 6); // [1, 2, 3]
+ * ```
+ */
+export function integerTicks(lo: number, hi: number, count = 6): number[] {
+  const a = Math.floor(lo), b = Math.max(Math.ceil(hi), a + 1);
+  const raw = (b - a) / Math.max(1, count);
+  const mag = 10 ** Math.floor(Math.log10(Math.max(raw, 1)));
+  const step = Math.max(1, [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag);
+  const ticks: number[] = [];
+  for (let v = Math.floor(a / step) * step; v <= b + step - 1; v += step) {
+    ticks.push(v);
+    if (v >= b) break;
+  }
+  return ticks;
+}
+
 /** Formats a tick label compactly (no float noise like 0.30000000000000004). */
 export function formatTick(v: number): string {
   if (v === 0) return "0";
@@ -119,6 +141,8 @@ export interface LineChartOptions {
   xLabel: string;
   yLabel: string;
   series: { name: string; points: [number, number][] }[];
+  /** x values are whole numbers (epochs): ticks only at integers. */
+  integerX?: boolean;
   /** Pixels; default 560. */
   width?: number;
   /** Pixels; default 340. */
@@ -147,7 +171,10 @@ export function lineChartSvg(opts: LineChartOptions): string {
   );
   const xs = pts.map((p) => p[0]);
   const ys = pts.map((p) => p[1]);
-  const xt = niceTicks(xs.length ? Math.min(...xs) : 0, xs.length ? Math.max(...xs) : 1, 6);
+  let xt = niceTicks(xs.length ? Math.min(...xs) : 0, xs.length ? Math.max(...xs) : 1, 6);
+  if (opts.integerX) {
+    xt = integerTicks(xs.length ? Math.min(...xs) : 0, xs.length ? Math.max(...xs) : 1, 6);
+  }
   const yt = niceTicks(ys.length ? Math.min(...ys) : 0, ys.length ? Math.max(...ys) : 1, 5);
   const [x0, x1] = [xt[0], xt[xt.length - 1]];
   const [y0, y1] = [yt[0], yt[yt.length - 1]];

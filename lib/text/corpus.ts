@@ -16,7 +16,7 @@
  */
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { sha256File, sha256Hex } from "../io/artifact.ts";
+import { openAtomicWriter, sha256File, sha256Hex } from "../io/artifact.ts";
 
 /** Bumped whenever tokenisation or sentence building changes (it is part of the checksum). */
 export const CORPUS_VERSION = 1;
@@ -430,24 +430,16 @@ export async function loadCorpus(options: LoadCorpusOptions): Promise<Corpus> {
  * ```
  */
 export async function writeCorpusText(path: string, sentences: string[][]): Promise<void> {
-  await Deno.mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${Deno.pid}`;
-  {
-    using file = await Deno.open(tmp, { write: true, create: true, truncate: true });
-    const enc = new TextEncoder();
-    const flush = async (lines: string[]) => {
-      const bytes = enc.encode(lines.join("\n") + "\n");
-      for (let off = 0; off < bytes.length;) off += await file.write(bytes.subarray(off));
-    };
-    let chunk: string[] = [];
-    for (const s of sentences) {
-      chunk.push(s.join(" "));
-      if (chunk.length >= 10_000) {
-        await flush(chunk);
-        chunk = [];
-      }
+  const out = await openAtomicWriter(path);
+  const enc = new TextEncoder();
+  try {
+    for (let from = 0; from < sentences.length; from += 10_000) {
+      const lines = sentences.slice(from, from + 10_000).map((s) => s.join(" "));
+      await out.write(enc.encode(lines.join("\n") + "\n"));
     }
-    if (chunk.length) await flush(chunk);
+    await out.commit();
+  } catch (err) {
+    await out.abort();
+    throw err;
   }
-  await Deno.rename(tmp, path);
 }

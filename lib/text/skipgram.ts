@@ -14,15 +14,14 @@
  * ```
  * @module
  */
-import { Progress } from "../cli/progress.ts";
+import { Progress, type ProgressSink } from "../cli/progress.ts";
 import { Rng } from "../io/rng.ts";
 import { instantiatePairKernel, type PairKernel, simdSupported } from "./skipgram_simd.ts";
 import { makeWordVectors, type WordVectors } from "./vectors.ts";
+import { EXP_TABLE_SIZE, MAX_EXP, sigmoidTable } from "./sigmoid_table.ts";
 
-/** Sigmoid table resolution and range, as in word2vec.c. */
-export const EXP_TABLE_SIZE = 1000;
-/** Dot products beyond ±MAX_EXP saturate the sigmoid. */
-export const MAX_EXP = 6;
+export { EXP_TABLE_SIZE, MAX_EXP, sigmoidTable } from "./sigmoid_table.ts";
+
 /** Longest sentence (after subsampling) handled at once; longer ones are cut, as word2vec.c. */
 export const MAX_SENTENCE_LENGTH = 1000;
 /** Words a worker trains between progress/learning-rate updates. */
@@ -52,6 +51,8 @@ export interface SkipGramOptions {
   tableSize?: number;
   /** Turn the progress bar off. */
   quiet?: boolean;
+  /** The run whose log gets a progress line about once a minute. */
+  run?: ProgressSink;
   /** Use the Wasm SIMD kernel (default: when supported); false forces the JS kernel. */
   simd?: boolean;
 }
@@ -192,23 +193,6 @@ export function negativeTable(counts: Float64Array, size: number, power = 0.75):
     }
   }
   return table;
-}
-
-/**
- * Precomputed `sigmoid(x)` for `x` in `[-MAX_EXP, MAX_EXP)`, `EXP_TABLE_SIZE` steps.
- *
- * @example
- * ```ts
- * sigmoidTable()[EXP_TABLE_SIZE / 2]; // ≈ 0.5
- * ```
- */
-export function sigmoidTable(): Float32Array {
-  const t = new Float32Array(EXP_TABLE_SIZE);
-  for (let i = 0; i < EXP_TABLE_SIZE; i++) {
-    const e = Math.exp((i / EXP_TABLE_SIZE * 2 - 1) * MAX_EXP);
-    t[i] = e / (e + 1);
-  }
-  return t;
 }
 
 /** Everything a training slice needs; all arrays live on SharedArrayBuffers. */
@@ -483,7 +467,7 @@ export async function trainSkipGram(
     progress: new Int32Array(new SharedArrayBuffer(4)),
   };
   const totalWords = vocab.totalWords * o.epochs;
-  const bar = new Progress("skip-gram", totalWords, { unit: "words", quiet: o.quiet });
+  const bar = new Progress("skip-gram", totalWords, { unit: "words", quiet: o.quiet, run: o.run });
   const t0 = performance.now();
   if (o.threads === 1) {
     trainRange(state, 0, corpus.length, workerSeed(o.seed, 0), 0, (n) => bar.tick(n));

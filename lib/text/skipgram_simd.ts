@@ -16,7 +16,7 @@
  * ```
  * @module
  */
-import { EXP_TABLE_SIZE, MAX_EXP } from "./skipgram.ts";
+import { EXP_TABLE_SIZE, MAX_EXP } from "./sigmoid_table.ts";
 
 /** The kernel's JS signature (all pointers are byte offsets into the shared memory). */
 export type PairKernel = (

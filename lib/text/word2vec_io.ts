@@ -11,6 +11,7 @@
  * ```
  * @module
  */
+import { InputError } from "../io/errors.ts";
 import {
   ArtifactError,
   artifactIsCurrent,
@@ -22,6 +23,7 @@ import {
   writeJsonAtomic,
 } from "../io/artifact.ts";
 import { floatToHalf, halfToFloat } from "../io/float16.ts";
+import { readJsonOrNull } from "../io/fs.ts";
 import { buildIndex, type HalfWordVectors, makeWordVectors, type WordVectors } from "./vectors.ts";
 
 /** Options shared by the readers. */
@@ -40,7 +42,7 @@ export type ReadOptions32 = ReadOptions & { float16?: false };
 export type ReadOptions16 = ReadOptions & { float16: true };
 
 /** Thrown for malformed vector files; the message names the file and position. */
-export class VectorFormatError extends Error {
+export class VectorFormatError extends InputError {
   override name = "VectorFormatError";
 }
 
@@ -846,4 +848,21 @@ export async function vectorsArtifactIsCurrent(
     if (err instanceof ArtifactError) return false;
     throw err;
   }
+}
+
+/**
+ * The sha256 (hex) a vectors file is known by: the one its artifact sidecar records (cheap), else
+ * the file's own (streamed).
+ *
+ * @example
+ * ```ts
+ * await vectorsChecksum("data/vectors/skipgram-100.bin"); // "9f2c..."
+ * ```
+ */
+export async function vectorsChecksum(path: string): Promise<string> {
+  const side = await readJsonOrNull(sidecarPath(path)).catch(() => null) as
+    | { sha256?: unknown }
+    | null;
+  if (typeof side?.sha256 === "string") return side.sha256;
+  return await sha256File(path);
 }

@@ -159,8 +159,9 @@ export async function loadCheckpoint(
     let text: string;
     try {
       text = await Deno.readTextFile(pointerPath);
-    } catch {
-      return null;
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return null;
+      throw err;
     }
     let pointer: { format?: string; dir?: string };
     try {

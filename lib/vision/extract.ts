@@ -1,14 +1,15 @@
 /**
- * Feature extraction from a trained visual model: the activations of a named layer (`gap` 64-D,
- * `act` / `bn` 8x8x64 flattened in HWC order) plus the CIFAR-100 logits and softmax
- * probabilities (DeViSE's softmax baseline and ConSE need them), computed batch by batch so only
- * one batch is ever on the tensor side. Saved as float32 (or float16) files with sidecars.
+ * Feature extraction from a trained visual model: the activations of the named layers (`gap`
+ * 64-D, `act` / `bn` 8x8x64 flattened in HWC order) plus the CIFAR-100 logits and softmax
+ * probabilities (DeViSE's softmax baseline and ConSE need them), all from one forward pass per
+ * batch of a multi-output model, so only one batch is ever on the tensor side and each split is
+ * read and run once. Saved as float32 (or float16) files with sidecars.
  *
  * @example
  * ```ts
- * const out = extractFeatures(model, test, "gap", { batchSize: 256, mean, std });
- * out.features.length; // 10000 * 64
- * await writeFeatures("data/features/cifar100-test.gap.f32", out.features, [10000, 64], meta);
+ * const out = extractFeatures(model, test, ["gap"], { batchSize: 256, mean, std });
+ * out.layers.gap!.data.length; // 10000 * 64
+ * await writeFeatures("data/features/cifar100-test.gap.f32", out.layers.gap!.data, [10000, 64], meta);
  * const back = await readFeatures("data/features/cifar100-test.gap.f32");
  * ```
  * @module
@@ -28,17 +29,23 @@ import {
 import { float16ToFloat32, float32ToFloat16 } from "../io/float16.ts";
 import type { LoadedCheckpoint } from "./checkpoint.ts";
 import type { FeatureLayer } from "./models.ts";
-import { batchToInput, type ImageSplit } from "./train.ts";
+import { batchToInput, type ImageSplit } from "./input.ts";
+import { Progress, type ProgressSink } from "../cli/progress.ts";
 
 /** Sidecar format of feature files. */
 export const FEATURES_FORMAT = "devise-features";
 /** Its version. */
 export const FEATURES_VERSION = 1;
 
-/** What {@link extractFeatures} returns: row-major `[count, dim]` and `[count, classes]`. */
-export interface ExtractedFeatures {
-  features: Float32Array;
+/** One extracted matrix: row-major `[count, dim]`. */
+export interface FeatureMatrix {
+  data: Float32Array;
   dim: number;
+}
+
+/** What {@link extractFeatures} returns: every requested layer, logits and probabilities. */
+export interface ExtractedFeatures {
+  layers: Partial<Record<FeatureLayer, FeatureMatrix>>;
   logits: Float32Array;
   probs: Float32Array;
   numClasses: number;
@@ -46,44 +53,61 @@ export interface ExtractedFeatures {
 }
 
 /**
- * Runs `model` over `split` (no augmentation) and returns the `layer` activations, logits and
- * softmax probabilities. `tf` defaults to the plain tfjs namespace (same engine as tfjs-node).
+ * Runs `model` once over `split` (no augmentation) and returns the activations of every layer in
+ * `layers`, the logits and the softmax probabilities, from one multi-output forward pass per
+ * batch. `tf` defaults to the plain tfjs namespace (same engine as tfjs-node).
  *
  * @example
  * ```ts
- * const { features, dim } = extractFeatures(model, split, "act", { batchSize: 128, mean, std, tf });
- * dim; // 4096
+ * const out = extractFeatures(model, split, ["gap", "act"], { batchSize: 128, mean, std, tf });
+ * out.layers.act!.dim; // 4096
  * ```
  */
 export function extractFeatures(
   model: tfjs.LayersModel,
   split: ImageSplit,
-  layer: FeatureLayer | "logits",
-  options: { batchSize: number; mean: number[]; std: number[]; tf?: TF },
+  layers: readonly FeatureLayer[],
+  options: {
+    batchSize: number;
+    mean: number[];
+    std: number[];
+    tf?: TF;
+    onBatch?: (images: number) => void;
+  },
 ): ExtractedFeatures {
   const tf = options.tf ?? tfjs;
-  const target = model.getLayer(layer).output as tfjs.SymbolicTensor;
+  const targets = layers.map((l) => model.getLayer(l).output as tfjs.SymbolicTensor);
   const logitsOut = model.getLayer("logits").output as tfjs.SymbolicTensor;
-  const sub = tf.model({ inputs: model.inputs, outputs: [target, logitsOut] });
-  const dim = (target.shape.slice(1) as number[]).reduce((a, b) => a * b, 1);
+  const sub = tf.model({ inputs: model.inputs, outputs: [...targets, logitsOut] });
+  const dims = targets.map((t) => (t.shape.slice(1) as number[]).reduce((a, b) => a * b, 1));
   const numClasses = logitsOut.shape[1] as number;
   const size = model.inputs[0].shape[1] as number;
-  const features = new Float32Array(split.count * dim);
-  const logits = new Float32Array(split.count * numClasses);
-  const probs = new Float32Array(split.count * numClasses);
+  const out: ExtractedFeatures = {
+    layers: Object.fromEntries(
+      layers.map((l, i) => [l, { data: new Float32Array(split.count * dims[i]), dim: dims[i] }]),
+    ),
+    logits: new Float32Array(split.count * numClasses),
+    probs: new Float32Array(split.count * numClasses),
+    numClasses,
+    count: split.count,
+  };
   const buf = new Float32Array(options.batchSize * 3072);
   let row = 0;
   for (const idx of batchIndices(split.count, options.batchSize, null)) {
     normalizeBatch(split.images, idx, buf, options.mean, options.std, null);
     tf.tidy(() => {
-      const [f, z] = sub.predict(batchToInput(tf, buf, idx.length, size)) as tfjs.Tensor[];
-      features.set(f.dataSync() as Float32Array, row * dim);
-      logits.set(z.dataSync() as Float32Array, row * numClasses);
-      probs.set(tf.softmax(z).dataSync() as Float32Array, row * numClasses);
+      const outputs = sub.predict(batchToInput(tf, buf, idx.length, size)) as tfjs.Tensor[];
+      layers.forEach((l, i) => {
+        out.layers[l]!.data.set(outputs[i].dataSync() as Float32Array, row * dims[i]);
+      });
+      const z = outputs[layers.length];
+      out.logits.set(z.dataSync() as Float32Array, row * numClasses);
+      out.probs.set(tf.softmax(z).dataSync() as Float32Array, row * numClasses);
     });
     row += idx.length;
+    options.onBatch?.(idx.length);
   }
-  return { features, dim, logits, probs, numClasses, count: split.count };
+  return out;
 }
 
 /** The splits {@link extractAll} writes. */
@@ -107,13 +131,16 @@ export function featurePath(dir: string, dataset: string, split: string, kind: s
 }
 
 /**
- * Extracts `layer` features, logits and probabilities for CIFAR-100 train/test and CIFAR-10 test
- * into `outDir`, skipping files whose sidecar already records the same model and dataset.
- * `float16` applies to the layer features (logits/probs stay float32). Returns the paths.
+ * Extracts the `layers` features, logits and probabilities for CIFAR-100 train/test and CIFAR-10
+ * test into `outDir`: each split is loaded and hashed once and goes through the model once, for
+ * all layers together; a split whose files all have sidecars recording the same model and dataset
+ * is skipped. `float16` applies to the layer features (logits/probs stay float32).
  *
  * @example
  * ```ts
- * await extractAll(tf, ckpt, model, "/work/shared/data", "gap", "data/features", { batchSize: 256 });
+ * await extractAll(tf, ckpt, model, "/work/shared/data", ["gap", "act"], "data/features", {
+ *   batchSize: 256,
+ * });
  * ```
  */
 export async function extractAll(
@@ -121,9 +148,14 @@ export async function extractAll(
   ckpt: LoadedCheckpoint,
   model: tfjs.LayersModel,
   dataDir: string,
-  layer: FeatureLayer,
+  layers: readonly FeatureLayer[],
   outDir: string,
-  options: { batchSize: number; float16?: boolean; log?: (line: string) => void },
+  options: {
+    batchSize: number;
+    float16?: boolean;
+    log?: (line: string) => void;
+    run?: ProgressSink;
+  },
 ): Promise<{ paths: string[]; images: number; seconds: number }> {
   const log = options.log ?? (() => {});
   const { mean, std } = ckpt.state.normalization;
@@ -132,7 +164,7 @@ export async function extractAll(
   for (const [dataset, split] of EXTRACT_SPLITS) {
     const data = await loadCifar(dataDir, dataset, split);
     const sources = { model: ckpt.weights.sha256, dataset: data.sha256, mean, std };
-    const kinds = [layer, "logits", "probs"];
+    const kinds = [...layers, "logits", "probs"];
     const targets = kinds.map((k) => featurePath(outDir, dataset, split, k));
     const current = await Promise.all(
       targets.map((p) => artifactIsCurrent(p, FEATURES_FORMAT, FEATURES_VERSION, sources)),
@@ -143,31 +175,39 @@ export async function extractAll(
       continue;
     }
     const t0 = performance.now();
-    const out = extractFeatures(model, data, layer, {
+    const bar = new Progress(`extract ${dataset} ${split}`, data.count, {
+      unit: "img",
+      run: options.run,
+    });
+    const out = extractFeatures(model, data, layers, {
       batchSize: options.batchSize,
       mean,
       std,
       tf,
+      onBatch: (n) => bar.tick(n),
     });
+    bar.done();
     const s = (performance.now() - t0) / 1000;
     images += data.count;
     seconds += s;
     const meta = { dataset, split, count: data.count, checkpoint: ckpt.dir, sources };
-    await writeFeatures(targets[0], out.features, [out.count, out.dim], { ...meta, layer }, {
-      float16: options.float16,
-    });
-    await writeFeatures(targets[1], out.logits, [out.count, out.numClasses], {
-      ...meta,
-      layer: "logits",
-    });
-    await writeFeatures(targets[2], out.probs, [out.count, out.numClasses], {
-      ...meta,
-      layer: "probs",
-    });
+    for (const layer of layers) {
+      const m = out.layers[layer]!;
+      await writeFeatures(featurePath(outDir, dataset, split, layer), m.data, [out.count, m.dim], {
+        ...meta,
+        layer,
+      }, { float16: options.float16 });
+    }
+    for (const kind of ["logits", "probs"] as const) {
+      await writeFeatures(featurePath(outDir, dataset, split, kind), out[kind], [
+        out.count,
+        out.numClasses,
+      ], { ...meta, layer: kind });
+    }
     log(
-      `${dataset} ${split}: ${data.count} images, ${layer} ${out.dim}-D, ${
-        (data.count / s).toFixed(0)
-      } img/s`,
+      `${dataset} ${split}: ${data.count} images, ` +
+        layers.map((l) => `${l} ${out.layers[l]!.dim}-D`).join(", ") +
+        `, ${(data.count / s).toFixed(0)} img/s`,
     );
   }
   return { paths, images, seconds };

@@ -13,6 +13,7 @@
  * @module
  */
 import { heatmapSvg } from "../report/svg.ts";
+import { meanOfDefined } from "../io/stats.ts";
 
 /** Accuracy figures for one labelled prediction set. */
 export interface ClassificationReport {
@@ -213,19 +214,6 @@ export function conseEmbed(
     if (z > 0) { for (let j = 0; j < dim; j++) out[i * dim + j] /= z; }
   }
   return out;
-}
-
-/**
- * Mean of the finite values (NaN when none).
- *
- * @example
- * ```ts
- * meanOfDefined([1, NaN, 0]); // 0.5
- * ```
- */
-export function meanOfDefined(xs: readonly number[]): number {
-  const ok = xs.filter((x) => Number.isFinite(x));
-  return ok.length === 0 ? NaN : ok.reduce((a, b) => a + b, 0) / ok.length;
 }
 
 // Examples of class c whose prediction fell outside the class range (e.g. -1): still misses.

@@ -10,6 +10,7 @@
  * ```
  * @module
  */
+import { median } from "../io/stats.ts";
 import { normalizeRows } from "../text/vectors.ts";
 
 export { normalizeRows };
@@ -165,4 +166,46 @@ class _TopK {
   result(): Neighbors {
     return { ids: this.ids, distances: this.sims.map((s) => 1 - s) };
   }
+}
+
+/** What {@link measureSearch} measured. */
+export interface SearchMeasurement {
+  /** recall@k of the last pass against `truth`. */
+  recall: number;
+  /** Median over the passes of single-threaded queries per second. */
+  queriesPerSecond: number;
+  /** Queries per second of each pass. */
+  passes: number[];
+}
+
+/**
+ * The one loop that measures an approximate search: runs every query `passes` times (one thread,
+ * timing each pass), and reports the recall@k of the result against exact ground truth and the
+ * median queries/s.
+ *
+ * @example
+ * ```ts
+ * const truth = exactTopKBatch(rows, queries, 10);
+ * const m = measureSearch((q) => searchIndex(index, q, 10, 100).ids, queries, dim, truth);
+ * m.recall; // 0.97
+ * ```
+ */
+export function measureSearch(
+  search: (query: Float32Array) => ArrayLike<number>,
+  queries: Float32Array,
+  dim: number,
+  truth: Neighbors[],
+  options: { k?: number; passes?: number } = {},
+): SearchMeasurement {
+  const k = options.k ?? 10, n = queries.length / dim;
+  if (n !== truth.length) throw new Error(`measureSearch: ${n} queries, ${truth.length} truths`);
+  const passes: number[] = [];
+  let found: ArrayLike<number>[] = [];
+  for (let pass = 0; pass < Math.max(1, options.passes ?? 3); pass++) {
+    found = [];
+    const t0 = performance.now();
+    for (let q = 0; q < n; q++) found.push(search(queries.subarray(q * dim, (q + 1) * dim)));
+    passes.push(n / Math.max(1e-9, (performance.now() - t0) / 1000));
+  }
+  return { recall: recallAtK(truth, found, k), queriesPerSecond: median(passes), passes };
 }

@@ -12,7 +12,8 @@
  */
 import { Rng } from "../io/rng.ts";
 import { takeRows } from "../io/rows.ts";
-import { classificationReport, meanOfDefined, nearestLabel } from "./eval.ts";
+import { meanOfDefined } from "../io/stats.ts";
+import { classificationReport, nearestLabel } from "./eval.ts";
 
 /**
  * The held-out classes for `--unseen K`: a seeded choice of K of `numClasses` ids (sorted), or

@@ -1,6 +1,6 @@
 /**
- * The HNSW index over the whole vocabulary (hnswlib-node, cosine space), persisted next to the
- * vectors as `<vectors>.hnsw-m<M>-ef<efC>.bin` plus a JSON sidecar (format `devise-hnsw`: vectors
+ * The HNSW index over the whole vocabulary (hnswlib-node, cosine space), persisted under
+ * `data/index/` as `<vectors name>.hnsw-m<M>-ef<efC>.bin` plus a JSON sidecar (format `devise-hnsw`: vectors
  * checksum, M, efConstruction, seed, count, dim, and each shard file's bytes and sha256).
  *
  * hnswlib-node only accepts plain JS Arrays, so rows are copied from the Float32Array into one
@@ -12,7 +12,7 @@
  * ```ts
  * const path = indexPathFor("data/vectors.bin", { m: 16, efConstruction: 200 });
  * const { index } = await openOrBuildIndex(vectors, {
- *   path, source: await vectorsSource("data/vectors.bin"), log: console.error,
+ *   path, source: `sha256:${await vectorsChecksum("data/vectors.bin")}`, log: console.error,
  * });
  * const { ids, distances } = searchIndex(index, query, 10, 100);
  * ```
@@ -21,7 +21,16 @@
 import { basename, dirname, join } from "node:path";
 import type { HierarchicalNSW } from "hnswlib-node";
 import { loadHnswlib } from "../backend/hnswlib.ts";
-import { sha256File, sidecarPath, writeJsonAtomic } from "../io/artifact.ts";
+import {
+  ArtifactError,
+  parseSidecar,
+  sha256File,
+  sidecarPath,
+  writeJsonAtomic,
+  writeViaTemp,
+} from "../io/artifact.ts";
+import { statOrNull } from "../io/fs.ts";
+import { buildShard, type IndexParams, type ShardJob } from "./shard.ts";
 import type { Neighbors, VectorRows } from "./exact.ts";
 
 /** Sidecar format tag and version. */
@@ -29,15 +38,7 @@ export const INDEX_FORMAT = "devise-hnsw";
 /** Bumped when the sidecar or file layout changes. */
 export const INDEX_VERSION = 1;
 
-/** HNSW construction parameters. */
-export interface IndexParams {
-  /** Graph degree M (default 16). */
-  m: number;
-  /** Candidate list size while building (default 200). */
-  efConstruction: number;
-  /** Level-assignment seed (default 100); shard i uses seed + i. */
-  seed: number;
-}
+export type { IndexParams } from "./shard.ts";
 
 /** A loaded or freshly built index (one or more shards). */
 export interface HnswIndex extends IndexParams {
@@ -61,67 +62,28 @@ export interface BuildOptions extends Partial<IndexParams> {
 
 const _DEFAULTS: IndexParams = { m: 32, efConstruction: 200, seed: 100 };
 
+/** Where indexes go unless told otherwise: under `data/`, never beside a user's vectors. */
+export const INDEX_DIR = join("data", "index");
+
 /**
- * Index file path for a vectors file: `<vectors>[.n<limit>].hnsw-m<M>-ef<efC>.bin`.
+ * Index file path for a vectors file: `<dir>/<vectors name>[.n<limit>].hnsw-m<M>-ef<efC>.bin`
+ * (the sidecar records the vectors' checksum, so two files of the same name cannot be mixed up).
  *
  * @example
  * ```ts
- * indexPathFor("v.bin", { m: 16, efConstruction: 200 }); // "v.bin.hnsw-m16-ef200.bin"
+ * indexPathFor("v.bin", { m: 16, efConstruction: 200 }); // "data/index/v.bin.hnsw-m16-ef200.bin"
  * ```
  */
 export function indexPathFor(
   vectorsPath: string,
   params: { m: number; efConstruction: number; limit?: number },
+  dir = INDEX_DIR,
 ): string {
   const limit = params.limit ? `.n${params.limit}` : "";
-  return `${vectorsPath}${limit}.hnsw-m${params.m}-ef${params.efConstruction}.bin`;
-}
-
-/**
- * A checksum string for a vectors file: the sha256 recorded in its artifact sidecar when it has
- * one (cheap), else the file's own sha256 (streamed).
- *
- * @example
- * ```ts
- * await vectorsSource("data/vectors.bin"); // "sha256:9f2c..."
- * ```
- */
-export async function vectorsSource(path: string): Promise<string> {
-  try {
-    const sidecar = JSON.parse(await Deno.readTextFile(sidecarPath(path)));
-    if (typeof sidecar.sha256 === "string") return `sha256:${sidecar.sha256}`;
-  } catch { /* no sidecar: hash the file */ }
-  return `sha256:${await sha256File(path)}`;
-}
-
-/**
- * Builds one hnswlib index over `data` rows with labels `offset + i` (used in-process and by the
- * shard worker).
- *
- * @example
- * ```ts
- * const hnsw = await buildShard(data, 300, 0, { m: 16, efConstruction: 200, seed: 100 });
- * ```
- */
-export async function buildShard(
-  data: Float32Array,
-  dim: number,
-  offset: number,
-  params: IndexParams,
-  onProgress?: (done: number) => void,
-): Promise<HierarchicalNSW> {
-  const hnswlib = await loadHnswlib();
-  const count = data.length / dim;
-  const hnsw = new hnswlib.HierarchicalNSW("cosine", dim);
-  hnsw.initIndex(Math.max(1, count), params.m, params.efConstruction, params.seed);
-  const row: number[] = new Array(dim).fill(0);
-  for (let i = 0; i < count; i++) {
-    const off = i * dim;
-    for (let j = 0; j < dim; j++) row[j] = data[off + j];
-    hnsw.addPoint(row, offset + i);
-    if (onProgress && ((i + 1) % 2000 === 0 || i + 1 === count)) onProgress(i + 1);
-  }
-  return hnsw;
+  return join(
+    dir,
+    `${basename(vectorsPath)}${limit}.hnsw-m${params.m}-ef${params.efConstruction}.bin`,
+  );
 }
 
 /**
@@ -238,30 +200,25 @@ export function shardPaths(path: string, nShards: number): string[] {
  * ```
  */
 export async function writeIndex(index: HnswIndex, path: string, source: string): Promise<number> {
-  await Deno.mkdir(dirname(path), { recursive: true });
   await Deno.remove(sidecarPath(path)).catch(() => {});
   const files = shardPaths(path, index.shards.length);
   const shards = [];
   let total = 0;
   for (let s = 0; s < files.length; s++) {
-    const tmp = `${files[s]}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
-    try {
+    let bytes = 0, sha256 = "";
+    await writeViaTemp(files[s], async (tmp) => {
       index.shards[s].hnsw.writeIndexSync(tmp);
-      const bytes = (await Deno.stat(tmp)).size;
-      const sha256 = await sha256File(tmp);
-      await Deno.rename(tmp, files[s]);
-      shards.push({
-        file: basename(files[s]),
-        offset: index.shards[s].offset,
-        count: index.shards[s].count,
-        bytes,
-        sha256,
-      });
-      total += bytes;
-    } catch (err) {
-      await Deno.remove(tmp).catch(() => {});
-      throw err;
-    }
+      bytes = (await Deno.stat(tmp)).size;
+      sha256 = await sha256File(tmp);
+    });
+    shards.push({
+      file: basename(files[s]),
+      offset: index.shards[s].offset,
+      count: index.shards[s].count,
+      bytes,
+      sha256,
+    });
+    total += bytes;
   }
   await writeJsonAtomic(sidecarPath(path), {
     format: INDEX_FORMAT,
@@ -348,21 +305,13 @@ async function _checkSidecar(
   want: { m: number; efConstruction: number; count: number; dim: number; source: string },
   verify: boolean,
 ): Promise<_SidecarInfo | string> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(sidecarPath(path));
-  } catch {
-    return `no sidecar ${sidecarPath(path)}`;
-  }
   // deno-lint-ignore no-explicit-any
   let side: any;
   try {
-    side = JSON.parse(text);
+    side = await parseSidecar(path, INDEX_FORMAT, INDEX_VERSION);
   } catch (err) {
-    return `sidecar ${sidecarPath(path)} is not valid JSON (${(err as Error).message})`;
-  }
-  if (side?.format !== INDEX_FORMAT || side?.version !== INDEX_VERSION) {
-    return `sidecar says format ${side?.format} v${side?.version}, want ${INDEX_FORMAT} v${INDEX_VERSION}`;
+    if (err instanceof ArtifactError) return err.message;
+    throw err;
   }
   for (const key of ["m", "efConstruction", "count", "dim"] as const) {
     if (side[key] !== want[key]) return `sidecar ${key} ${side[key]} != wanted ${want[key]}`;
@@ -376,12 +325,8 @@ async function _checkSidecar(
   let rows = 0;
   for (const shard of side.shards) {
     const file = join(dirname(path), String(shard.file));
-    let size: number;
-    try {
-      size = (await Deno.stat(file)).size;
-    } catch {
-      return `index file ${file} is missing`;
-    }
+    const size = (await statOrNull(file))?.size;
+    if (size === undefined) return `index file ${file} is missing`;
     if (size !== shard.bytes) return `${file} has ${size} bytes, sidecar says ${shard.bytes}`;
     if (verify && (await sha256File(file)) !== shard.sha256) {
       return `${file} sha256 does not match its sidecar (corrupt)`;
@@ -420,7 +365,7 @@ async function _loadShards(
 }
 
 function _runShardWorker(
-  job: import("./shard_worker.ts").ShardJob,
+  job: ShardJob,
   onProgress: (done: number) => void,
 ): Promise<void> {
   const worker = new Worker(new URL("./shard_worker.ts", import.meta.url).href, { type: "module" });

@@ -14,25 +14,7 @@
  * @module
  */
 /// <reference lib="deno.worker" />
-import { buildShard } from "./index.ts";
-
-/** What the main thread sends a shard worker. */
-export interface ShardJob {
-  /** The shard's rows (`count * dim`). */
-  data: Float32Array;
-  /** Dimensions per row. */
-  dim: number;
-  /** Global id of the shard's first row (labels are global row ids). */
-  offset: number;
-  /** HNSW M. */
-  m: number;
-  /** HNSW efConstruction. */
-  efConstruction: number;
-  /** Level-assignment seed. */
-  seed: number;
-  /** File to write the shard index to. */
-  outPath: string;
-}
+import { buildShard, type ShardJob } from "./shard.ts";
 
 self.onmessage = async (event: MessageEvent<ShardJob>) => {
   const job = event.data;

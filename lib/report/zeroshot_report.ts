@@ -1,0 +1,187 @@
+/**
+ * The `zeroshot` run's report, results first: the 10-way (N-way) table per class and method, its
+ * bar chart and confusion matrix, the full-vocabulary hit@k tables and the top-10 words of sample
+ * images for every method, the seen/unseen table and curve, the ceilings of the visual model, the
+ * HNSW index figures, what each method and column means, and the configuration last.
+ *
+ * @example
+ * ```ts
+ * await writeZeroShotReport(run.dir, { config: run.config, targetName: "CIFAR-10 test",
+ *   layer: "act", classes, tenWay, ceilings, conseT: 10, cslsK: 10, cslsWeight: 1 });
+ * ```
+ * @module
+ */
+import type { Table } from "./report.ts";
+import { type ReportBlock, type ReportSection, resultsTable, writeReport } from "./report.ts";
+import { barChartSvg, heatmapSvg, type LineChartOptions, lineChartSvg } from "./svg.ts";
+import type { ClassificationReport } from "../zeroshot/eval.ts";
+
+/** The numbers a zero-shot report shows. */
+export interface ZeroShotReportData {
+  config: Record<string, unknown>;
+  /** e.g. `CIFAR-10 test`, or an image folder. */
+  targetName: string;
+  layer: string;
+  classes: string[];
+  tenWay: Record<string, ClassificationReport>;
+  ceilings: { mapping: ClassificationReport; readout: ClassificationReport };
+  fullVocab?: { model: string; hit: Record<string, number> }[];
+  index?: {
+    title: string;
+    sweep: { ef: number; recallAt10: number; queriesPerSecond: number }[];
+    ef: number;
+  };
+  /** Sample images with each method's top-10 words. */
+  topWords?: { image: Uint8Array; trueLabel: string; words: Record<string, string[]> }[];
+  unseen?: { table: Table; chart: LineChartOptions };
+  conseT: number;
+  cslsK: number;
+  cslsWeight: number;
+}
+
+/** What a full-vocabulary hit means (said under the hit@k tables). */
+export const HIT_RULE = "A full-vocabulary hit counts when one of the top-k words is the true " +
+  "label, its `_` phrase form, or its simple plural/singular (lib/text/labels.ts " +
+  'labelEquivalents). "Unseen only" removes the 100 CIFAR-100 labels and their equivalents ' +
+  "from the candidates.";
+
+/** What the two ceilings are (said under their table). */
+export const CEILINGS_NOTE = "The label-mapping ceiling sends each image's top-1 CIFAR-100 class " +
+  "to the target class most images of that CIFAR-100 class belong to (it reads the target " +
+  "labels): no semantic map of top-1 predictions can beat it. The softmax readout is a " +
+  "class-balanced logistic regression on the 100 log-probabilities fit on the target labels " +
+  "(2-fold cross-fit): a bound for maps that read the whole softmax, such as ConSE.";
+
+/** How γ is chosen for calibrated stacking (said under the seen/unseen table). */
+export const CALIBRATION_NOTE = '"H, γ from validation" raises the unseen labels\' scores by γ ' +
+  "(calibrated stacking), with γ the best-H point on held-out training images of a second, " +
+  "pseudo-unseen split of the seen classes; it never reads test labels. AUSUC and best H read " +
+  "them.";
+
+/**
+ * Writes `report.md` / `report.html` of a zero-shot run.
+ *
+ * @example
+ * ```ts
+ * const { html } = await writeZeroShotReport(run.dir, data);
+ * ```
+ */
+export async function writeZeroShotReport(
+  dir: string,
+  data: ZeroShotReportData,
+): Promise<{ markdown: string; html: string }> {
+  const methods = Object.keys(data.tenWay);
+  const C = data.classes.length;
+  const perClass = (r: ClassificationReport) => [...r.perClassAccuracy, r.meanAccuracy];
+  const results: ReportBlock[] = [
+    {
+      kind: "table",
+      table: {
+        title: `${C}-way accuracy per class (${data.targetName}; no model saw these classes)`,
+        columns: ["method", ...data.classes, "mean"],
+        rows: methods.map((m) => [m, ...perClass(data.tenWay[m])]),
+      },
+    },
+    {
+      kind: "text",
+      text: `Chance is ${(100 / C).toFixed(1)}%. DeViSE embeds the image with the map M of the ` +
+        `\`${data.layer}\` features; ConSE mixes the top ${data.conseT} CIFAR-100 label vectors ` +
+        `weighted by softmax probability. "+ CSLS" subtracts ${data.cslsWeight} × the mean ` +
+        `cosine of each candidate label to its ${data.cslsK} nearest training labels (a hubness ` +
+        "correction from label vectors alone).",
+    },
+    {
+      kind: "svgs",
+      charts: [
+        {
+          name: "zeroshot-per-class",
+          svg: barChartSvg({
+            title: `${C}-way zero-shot accuracy per class`,
+            labels: data.classes,
+            series: methods.map((m) => ({ name: m, values: data.tenWay[m].perClassAccuracy })),
+          }),
+        },
+        {
+          name: "zeroshot-confusion",
+          svg: heatmapSvg({
+            title: "DeViSE confusion (rows: true)",
+            rowLabels: data.classes,
+            colLabels: data.classes,
+            values: data.tenWay.DeViSE.confusion,
+          }),
+        },
+      ],
+    },
+  ];
+  const sections: ReportSection[] = [{ heading: "Zero-shot results", blocks: results }];
+  if (data.fullVocab?.length) {
+    const blocks: ReportBlock[] = [
+      { kind: "table", table: resultsTable(data.fullVocab, "Full-vocabulary hit@k") },
+      { kind: "text", text: HIT_RULE },
+    ];
+    if (data.topWords?.length) {
+      const shownMethods = Object.keys(data.topWords[0].words);
+      blocks.push({
+        kind: "imageTable",
+        title: "Top-10 words of sample images, by method",
+        columns: ["true", ...shownMethods],
+        rows: data.topWords.map((w) => ({
+          image: w.image,
+          cells: [w.trueLabel, ...shownMethods.map((m) => w.words[m].join(", "))],
+        })),
+      });
+    }
+    sections.push({ heading: "Full vocabulary", blocks });
+  }
+  if (data.unseen) {
+    sections.push({
+      heading: "Seen/unseen split of CIFAR-100",
+      blocks: [
+        { kind: "table", table: data.unseen.table },
+        { kind: "text", text: CALIBRATION_NOTE },
+        { kind: "svg", name: "seen-unseen-curve", svg: lineChartSvg(data.unseen.chart) },
+      ],
+    });
+  }
+  sections.push({
+    heading: "Ceilings of the visual model",
+    blocks: [
+      {
+        kind: "table",
+        table: {
+          title: "Ceilings of the visual model (read the target labels: bounds, not results)",
+          columns: ["", ...data.classes, "mean"],
+          rows: [
+            ["best CIFAR-100 → target map", ...perClass(data.ceilings.mapping)],
+            ["linear readout of the softmax", ...perClass(data.ceilings.readout)],
+          ],
+        },
+      },
+      { kind: "text", text: CEILINGS_NOTE },
+    ],
+  });
+  if (data.index) {
+    const ix = data.index;
+    sections.push({
+      heading: "HNSW index",
+      blocks: [{
+        kind: "table",
+        table: {
+          title: ix.title,
+          columns: ["ef", "recall@10 (image queries vs exact)", "queries/s", "used"],
+          rows: ix.sweep.map((r) => [
+            String(r.ef),
+            r.recallAt10.toFixed(4),
+            r.queriesPerSecond.toFixed(0),
+            r.ef === ix.ef ? "yes" : "",
+          ]),
+        },
+      }],
+    });
+  }
+  return await writeReport(dir, {
+    title: `Zero-shot: ${data.targetName} through CIFAR-100 eyes (${data.layer} features)`,
+    config: data.config,
+    sections,
+  });
+}
