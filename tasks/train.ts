@@ -15,6 +15,7 @@ import { commonFlags, type FlagSpec, parseFlags } from "../lib/cli/args.ts";
 import { runTask } from "../lib/cli/run.ts";
 import { resolveDataDir } from "../lib/data/cifar.ts";
 import { LOSS_KINDS } from "../lib/devise/loss.ts";
+import { parseDuration } from "../lib/pipeline/budget.ts";
 import { PRESET_NAMES } from "../lib/pipeline/presets.ts";
 import { train } from "../lib/pipeline/train.ts";
 import { FEATURE_LAYERS } from "../lib/vision/models.ts";
@@ -38,7 +39,18 @@ export const spec = {
     path: "dir",
     help: "reuse this visual checkpoint (a pretrain run folder) instead of pretraining",
   },
-  epochs: { type: "number", integer: true, min: 1, help: "visual model epochs (preset)" },
+  epochs: {
+    type: "number",
+    integer: true,
+    min: 1,
+    max: 10_000,
+    help: "visual model epochs (preset; fixes the epochs instead of --budget)",
+  },
+  budget: {
+    type: "string",
+    help: "wall-time budget of the whole run, e.g. 2h, 90m, 1h30m (0 = off): the visual " +
+      "model's epochs are sized to fit it on this machine (preset: cpu 2h)",
+  },
   vectors: {
     type: "string",
     help: "word vectors: skipgram (ours), glove-6b-50d, googlenews, freebase, A+B, a file " +
@@ -102,6 +114,11 @@ async function main(): Promise<void> {
     preset: flags.preset,
     overrides: {
       visual: { epochs: flags.epochs },
+      budgetMinutes: flags.epochs !== undefined
+        ? 0
+        : flags.budget !== undefined
+        ? parseDuration(flags.budget) / 60
+        : undefined,
       layers: flags.layers,
       vectors: flags.vectors,
       word2vec: { retrofit: flags.retrofit },

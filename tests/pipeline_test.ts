@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { startRun } from "../lib/cli/run.ts";
 import { useCpu } from "../lib/backend/select.ts";
 import { PRESETS } from "../lib/pipeline/presets.ts";
+import { parseDuration, planEpochs } from "../lib/pipeline/budget.ts";
 import { type PipelineConfig, runTrainPipeline } from "../lib/pipeline/train.ts";
 import { runZeroShot, type ZeroShotConfig } from "../lib/pipeline/zeroshot.ts";
 import { writeTinyCifar } from "../lib/vision/fixture.ts";
@@ -37,6 +38,7 @@ async function _fixture(dir: string): Promise<PipelineConfig> {
         width: 0.25,
         inputSize: 8,
       },
+      budgetMinutes: 0,
       layers: ["gap", "act"],
       vectors: join(dir, "vectors.txt"),
       word2vec: { dim: 16, epochs: 1, retrofit: "none" },
@@ -179,5 +181,44 @@ Deno.test("zeroshot on the tiny pipeline: 10-way, ceiling, full vocabulary; chan
   const text = await Deno.readTextFile(cfg.settings.vectors);
   await Deno.writeTextFile(cfg.settings.vectors, text.replace(/^class0 \S+/m, "class0 0.5"));
   await assert.rejects(runZeroShot(tf, zcfg, await zs()), /the run trained on [0-9a-f]{12}/);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("budget: durations, epochs that fit, and a plan that re-runs keep", async () => {
+  assert.equal(parseDuration("2h"), 7200);
+  assert.equal(parseDuration("1h30m"), 5400);
+  assert.equal(parseDuration("90"), 5400);
+  assert.equal(parseDuration("45s"), 45);
+  for (const bad of ["", "2x", "h", "-1h", "1m2h"]) {
+    assert.throws(() => parseDuration(bad), /--budget expects a duration/, bad);
+  }
+  const plan = planEpochs({
+    budgetSeconds: 3600,
+    spentSeconds: 100,
+    epochSeconds: 100,
+    extractSeconds: 50,
+    deviseSeconds: 40,
+    otherSeconds: 10,
+  });
+  assert.equal(plan.epochs, 34); // (3600 - 200) / 100
+  assert.equal(plan.etaSeconds, 100 + 3400 + 100);
+  assert.ok(plan.etaSeconds <= 3600);
+  // A budget smaller than the fixed stages still trains one epoch (and says so in its ETA).
+  assert.equal(planEpochs({ ...plan, budgetSeconds: 10 }).epochs, 1);
+
+  const dir = await Deno.makeTempDir();
+  const cfg = await _fixture(dir);
+  const budgeted = { ...cfg, settings: { ...cfg.settings, budgetMinutes: 0.5 } };
+  const run1 = await startRun("train", join(dir, "b1"), {}, { quiet: true });
+  const first = await runTrainPipeline(tf, backend, budgeted, run1);
+  assert.ok(first.budgetPlan!.epochs >= 1);
+  assert.ok(first.budgetPlan!.etaSeconds > 0);
+  assert.match(await Deno.readTextFile(join(dir, "b1", "log.txt")), /budget 30s: training runs at/);
+  // The same settings again: the saved plan is reused (same epochs, same visual folder).
+  const run2 = await startRun("train", join(dir, "b2"), {}, { quiet: true });
+  const second = await runTrainPipeline(tf, backend, budgeted, run2);
+  assert.equal(second.budgetPlan!.epochs, first.budgetPlan!.epochs);
+  assert.equal(second.visual.checkpoint, first.visual.checkpoint);
+  assert.match(await Deno.readTextFile(join(dir, "b2", "log.txt")), /budget plan reused/);
   await Deno.remove(dir, { recursive: true });
 });

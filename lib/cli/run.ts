@@ -41,6 +41,8 @@ export interface Run {
   logFileOnly(line: string): void;
   /** Whether stderr output is silenced (`--quiet`). */
   quiet: boolean;
+  /** Seconds since the run started. */
+  elapsedSeconds(): number;
   /** Writes `metrics.json` (status ok), prints it to stdout when `json`, and closes the log. */
   finish(metrics: Record<string, unknown>, json: boolean): Promise<void>;
 }
@@ -148,6 +150,7 @@ export async function startRun(
       writeLine(line);
     },
     logFileOnly: writeLine,
+    elapsedSeconds: () => (performance.now() - startMs) / 1000,
     async finish(metrics, json) {
       const full = {
         format: RUN_METRICS_FORMAT,

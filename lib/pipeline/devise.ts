@@ -113,121 +113,146 @@ export async function runDevise(
 ): Promise<Record<string, unknown>> {
   const trainLabels = await loadCifarLabels(request.dataDir, "cifar100", "train");
   const testLabels = await loadCifarLabels(request.dataDir, "cifar100", "test");
-  const classes = trainLabels.labelNames;
   const fineToCoarse = trainLabels.coarseLabels
-    ? fineToCoarseMap(trainLabels.labels, trainLabels.coarseLabels, classes.length)
+    ? fineToCoarseMap(trainLabels.labels, trainLabels.coarseLabels, trainLabels.labelNames.length)
     : null;
-  const data = new _Inputs(request, trainLabels, testLabels, run);
+  const ctx: _Context = {
+    tf,
+    request,
+    run,
+    data: new _Inputs(request, trainLabels, testLabels, run),
+    fineToCoarse,
+  };
   const softmax = await loadSoftmaxScores(request.features, testLabels);
-  const softmaxRow: ResultRow | null = softmax
+  const softmaxRow = softmax
     ? resultRow(
       "softmax (visual model)",
       softmax.features,
       testLabels.labels,
-      classes.length,
+      trainLabels.labelNames.length,
       fineToCoarse,
     )
     : null;
   if (!softmaxRow) {
-    run.log(
-      `no ${deviseFeaturePath(request.features, testLabels, "probs")}: no softmax baseline`,
-    );
+    run.log(`no ${deviseFeaturePath(request.features, testLabels, "probs")}: no softmax baseline`);
   }
-  const trainOne = async (setting: AblationSetting) => {
-    const { train, test } = await data.layer(setting.layer);
-    const vectors = await data.vectors(setting.vectors);
-    const t0 = performance.now();
-    const result = await trainDevise(tf, {
-      ...request.config,
-      loss: setting.loss,
-      dropout: setting.dropout,
-      trainFeatures: train.features,
-      trainLabels: trainLabels.labels,
-      testFeatures: test.features,
-      testLabels: testLabels.labels,
-      labelVectors: vectors.T,
-      dims: vectors.dims,
-      onEpoch: (s) =>
-        run.log(
-          `epoch ${s.epoch}: train loss ${s.trainLoss.toFixed(4)} hit@1 ${
-            s.trainHit1.toFixed(3)
-          } | test loss ${s.testLoss.toFixed(4)} hit@1 ${s.testHit1.toFixed(3)} (${
-            s.seconds.toFixed(1)
-          } s)`,
-        ),
-    });
-    const seconds = (performance.now() - t0) / 1000;
-    const { scores } = evaluateDevise(
-      tf,
-      result.model,
-      test.features,
-      testLabels.labels,
-      vectors.T,
-    );
-    const row = resultRow(
-      `DeViSE (${setting.layer}, ${setting.loss})`,
-      scores,
-      testLabels.labels,
-      classes.length,
-      fineToCoarse,
-    );
-    return { result, row, seconds, train, vectors };
-  };
   const base: AblationSetting = {
     layer: request.layer,
     vectors: request.vectors,
     loss: request.config.loss,
     dropout: request.config.dropout,
   };
+  return request.ablate.length
+    ? await _ablate(ctx, base, softmaxRow)
+    : await _trainAndReport(ctx, base, softmaxRow);
+}
 
-  if (request.ablate.length) {
-    const notes: string[] = [];
-    const layers: string[] = [];
-    for (const layer of request.ablate.includes("layer") ? request.layers : []) {
-      const paths = [trainLabels, testLabels].map((d) =>
-        deviseFeaturePath(request.features, d, layer)
-      );
-      const missing = [];
-      for (const p of paths) if (!await exists(p)) missing.push(p);
-      if (missing.length) {
-        notes.push(`layer ${layer} skipped: ${missing.join(", ")} not found`);
-        run.log(`note: ${notes.at(-1)}`);
-      } else layers.push(layer);
-    }
-    if (softmaxRow) {
-      notes.push(
-        `softmax baseline (same visual model): hit@1 ${
-          (softmaxRow.hit["1"] * 100).toFixed(1)
-        }%, hit@5 ${(softmaxRow.hit["5"] * 100).toFixed(1)}%, superclass-consistent errors ${
-          ((softmaxRow.superclassErrorRate ?? NaN) * 100).toFixed(1)
-        }%`,
-      );
-    }
-    const result = await runAblation({
-      factors: request.ablate,
-      base,
-      values: {
-        layer: layers,
-        vectors: [...new Set([request.vectors, ...request.ablateVectors])],
-        loss: [...LOSS_KINDS],
-        dropout: request.dropouts,
-      },
-      log: run.log,
-      runOne: async (setting) => {
-        const { row, seconds } = await trainOne(setting);
-        return { ...row, seconds };
-      },
-    });
-    const paths = await writeAblation(run.dir, result, base, notes);
-    run.log(`wrote ${paths.markdown}`);
-    return { ablation: result.rows, base, softmax: softmaxRow, notes };
+interface _Context {
+  tf: TF;
+  request: DeviseRequest;
+  run: Run;
+  data: _Inputs;
+  fineToCoarse: Int32Array | null;
+}
+
+/** Trains M for one setting and scores it on the test split. */
+async function _trainOne(ctx: _Context, setting: AblationSetting) {
+  const { data, run } = ctx;
+  const { train, test } = await data.layer(setting.layer);
+  const vectors = await data.vectors(setting.vectors);
+  const t0 = performance.now();
+  const result = await trainDevise(ctx.tf, {
+    ...ctx.request.config,
+    loss: setting.loss,
+    dropout: setting.dropout,
+    trainFeatures: train.features,
+    trainLabels: data.trainLabels.labels,
+    testFeatures: test.features,
+    testLabels: data.testLabels.labels,
+    labelVectors: vectors.T,
+    dims: vectors.dims,
+    onEpoch: (s) =>
+      run.log(
+        `epoch ${s.epoch}: train loss ${s.trainLoss.toFixed(4)} hit@1 ${
+          s.trainHit1.toFixed(3)
+        } | test loss ${s.testLoss.toFixed(4)} hit@1 ${s.testHit1.toFixed(3)} (${
+          s.seconds.toFixed(1)
+        } s)`,
+      ),
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  const labels = data.testLabels.labels;
+  const { scores } = evaluateDevise(ctx.tf, result.model, test.features, labels, vectors.T);
+  const row = resultRow(
+    `DeViSE (${setting.layer}, ${setting.loss})`,
+    scores,
+    labels,
+    data.trainLabels.labelNames.length,
+    ctx.fineToCoarse,
+  );
+  return { result, row, seconds, train, vectors };
+}
+
+/** The one-factor-at-a-time grid: ablation.md / ablation.json. */
+async function _ablate(
+  ctx: _Context,
+  base: AblationSetting,
+  softmaxRow: ResultRow | null,
+): Promise<Record<string, unknown>> {
+  const { request, run, data } = ctx;
+  const notes: string[] = [];
+  const layers: string[] = [];
+  for (const layer of request.ablate.includes("layer") ? request.layers : []) {
+    const paths = [data.trainLabels, data.testLabels].map((d) =>
+      deviseFeaturePath(request.features, d, layer)
+    );
+    const missing = [];
+    for (const p of paths) if (!await exists(p)) missing.push(p);
+    if (missing.length) {
+      notes.push(`layer ${layer} skipped: ${missing.join(", ")} not found`);
+      run.log(`note: ${notes.at(-1)}`);
+    } else layers.push(layer);
   }
+  if (softmaxRow) {
+    const pct = (x: number | undefined) => `${((x ?? NaN) * 100).toFixed(1)}%`;
+    notes.push(
+      `softmax baseline (same visual model): hit@1 ${pct(softmaxRow.hit["1"])}, hit@5 ${
+        pct(softmaxRow.hit["5"])
+      }, superclass-consistent errors ${pct(softmaxRow.superclassErrorRate)}`,
+    );
+  }
+  const result = await runAblation({
+    factors: request.ablate,
+    base,
+    values: {
+      layer: layers,
+      vectors: [...new Set([request.vectors, ...request.ablateVectors])],
+      loss: [...LOSS_KINDS],
+      dropout: request.dropouts,
+    },
+    log: run.log,
+    runOne: async (setting) => {
+      const { row, seconds } = await _trainOne(ctx, setting);
+      return { ...row, seconds };
+    },
+  });
+  const paths = await writeAblation(run.dir, result, base, notes);
+  run.log(`wrote ${paths.markdown}`);
+  return { ablation: result.rows, base, softmax: softmaxRow, notes };
+}
 
-  const { result, row, train, vectors } = await trainOne(base);
+/** One setting: the model, its report and its metrics. */
+async function _trainAndReport(
+  ctx: _Context,
+  base: AblationSetting,
+  softmaxRow: ResultRow | null,
+): Promise<Record<string, unknown>> {
+  const { run, data, request } = ctx;
+  const { result, row, train, vectors } = await _trainOne(ctx, base);
   const modelPath = `${run.dir}/model.f32`;
   await saveDeviseModel(modelPath, result.model, {
     features: train.sha256,
-    dataset: trainLabels.sha256,
+    dataset: data.trainLabels.sha256,
     vectors: vectors.path,
   });
   const results: ResultRow[] = [...(softmaxRow ? [softmaxRow] : []), row];
@@ -237,7 +262,7 @@ export async function runDevise(
     curve: result.curves,
     softmaxMissing: softmaxRow
       ? undefined
-      : deviseFeaturePath(request.features, testLabels, "probs"),
+      : deviseFeaturePath(request.features, data.testLabels, "probs"),
   });
   run.log(
     `test hit@1 ${(row.hit["1"] * 100).toFixed(1)}%, hit@5 ${(row.hit["5"] * 100).toFixed(1)}%` +

@@ -21,6 +21,7 @@ import { isDir, readJsonOrNull, statOrNull } from "../io/fs.ts";
 import { DEVISE_MODEL_FORMAT, DEVISE_MODEL_VERSION } from "../devise/train.ts";
 import type { ResultRow } from "../report/report.ts";
 import { vectorsChecksum } from "../text/word2vec_io.ts";
+import type { BudgetPlan } from "./budget.ts";
 import type { LabelMapping } from "../text/labels.ts";
 import { FEATURE_LAYERS, type FeatureLayer } from "../vision/models.ts";
 
@@ -49,6 +50,8 @@ export interface TrainRunMetrics {
   deviseModels: Partial<Record<FeatureLayer, string>>;
   results: ResultRow[];
   stageSeconds: Record<string, number>;
+  /** The time budget's plan, when the visual model was sized by one. */
+  budgetPlan?: BudgetPlan;
   report: string;
 }
 

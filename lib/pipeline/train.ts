@@ -27,7 +27,8 @@ import { type Run, startRun } from "../cli/run.ts";
 import { formatSeconds } from "../cli/progress.ts";
 import { type BackendName, selectBackend, type TF, tfjsVersions } from "../backend/select.ts";
 import { channelStats, type CifarSplit, findCifarFolder, loadCifar } from "../data/cifar.ts";
-import { artifactIsCurrent, sha256Hex } from "../io/artifact.ts";
+import { artifactIsCurrent, sha256Hex, writeJsonAtomic } from "../io/artifact.ts";
+import { readJsonOrNull } from "../io/fs.ts";
 import { InputError } from "../io/errors.ts";
 import { Rng } from "../io/rng.ts";
 import { modelFromCheckpoint, resolveCheckpoint } from "../vision/checkpoint.ts";
@@ -64,6 +65,7 @@ import {
 } from "./presets.ts";
 import type { TrainRunMetrics } from "./runs.ts";
 import { resolveVectors } from "./vectors.ts";
+import { type BudgetPlan, measureStageCosts, planEpochs } from "./budget.ts";
 
 /** Resolved settings of one pipeline run. */
 export interface PipelineConfig {
@@ -142,11 +144,17 @@ export async function train(request: TrainRequest): Promise<PipelineMetrics> {
   for (const line of backendLog) run.log(line);
   run.log(
     `preset ${presetName}${request.preset ? "" : ` (default on backend ${backend})`}: ` +
-      `${settings.visual.arch}-${settings.visual.depth}, ${settings.visual.epochs} epochs` +
-      (request.visual ? ` (skipped: --visual ${request.visual})` : "") +
-      `; layers ${settings.layers.join(",")}; vectors ${settings.vectors}; ETA about ${
-        formatSeconds(settings.etaMinutes * 60)
-      } when nothing is cached`,
+      `${settings.visual.arch}-${settings.visual.depth}, ` +
+      (request.visual
+        ? `reused (--visual ${request.visual})`
+        : settings.budgetMinutes
+        ? `epochs sized to a ${formatSeconds(settings.budgetMinutes * 60)} budget (planned ` +
+          "after the vectors stage)"
+        : `${settings.visual.epochs} epochs`) +
+      `; layers ${settings.layers.join(",")}; vectors ${settings.vectors}` +
+      (settings.budgetMinutes && !request.visual
+        ? ""
+        : `; ETA about ${formatSeconds(settings.etaMinutes * 60)} when nothing is cached`),
   );
   for (const [key, value] of Object.entries(flattenSettings(settings))) {
     run.logFileOnly(`   ${key} = ${value}`);
@@ -202,10 +210,25 @@ export async function runTrainPipeline(
     return { vectors, words, labels: _labelVectorsOrThrow(vectors.path, words, train, run) };
   });
 
-  // 3. Visual model: reuse `--visual`, else pretrain (resumable) under a folder keyed by config.
-  const visualConfig = visualTrainConfig(s.visual, train.labelNames.length, cfg.seed);
+  // 3. Visual model: reuse `--visual`, else pretrain (resumable) under a folder keyed by config;
+  //    with a budget, the epochs are sized to fit it (and the plan kept in that folder).
+  let visualConfig = visualTrainConfig(s.visual, train.labelNames.length, cfg.seed);
+  const budget = cfg.visual ? 0 : s.budgetMinutes;
+  const keyed = budget ? { ...visualConfig, epochs: `budget ${budget} min` } : visualConfig;
   const visualDir = cfg.visual ||
-    join(cfg.workDir, `visual-${await _key({ visualConfig, data: train.sha256 })}`);
+    join(cfg.workDir, `visual-${await _key({ visualConfig: keyed, data: train.sha256 })}`);
+  let plan: BudgetPlan | undefined;
+  if (budget) {
+    plan = await timed("plan", () =>
+      budgetPlan(tf, s, visualConfig, visualDir, {
+        budgetSeconds: budget * 60,
+        spentSeconds: run.elapsedSeconds(),
+        train: train.count,
+        test: test.count,
+        labelDim: words.dim,
+      }, run));
+    visualConfig = { ...visualConfig, epochs: plan.epochs };
+  }
   await timed("visual", async () => {
     if (cfg.visual) return;
     const { mean, std } = channelStats(train.images);
@@ -302,8 +325,70 @@ export async function runTrainPipeline(
     deviseModels,
     results,
     stageSeconds: seconds,
+    ...(plan ? { budgetPlan: plan } : {}),
     report: report.html,
   };
+}
+
+/** Sidecar-less JSON of the saved plan (format tag checked on reuse). */
+export const BUDGET_PLAN_FORMAT = "devise-budget-plan";
+
+/**
+ * The budget's plan for the visual stage: reused from `<visualDir>/plan.json` when an earlier
+ * run of the same settings made one (so re-runs and resumes keep the epochs), else measured on
+ * this machine, saved, and logged with the expected end time.
+ *
+ * @example
+ * ```ts
+ * const plan = await budgetPlan(tf, settings, config, dir, { budgetSeconds: 7200,
+ *   spentSeconds: run.elapsedSeconds(), train: 50000, test: 10000, labelDim: 100 }, run);
+ * ```
+ */
+export async function budgetPlan(
+  tf: TF,
+  settings: TrainSettings,
+  config: TrainConfig,
+  visualDir: string,
+  at: {
+    budgetSeconds: number;
+    spentSeconds: number;
+    train: number;
+    test: number;
+    labelDim: number;
+  },
+  run: Run,
+): Promise<BudgetPlan> {
+  const path = join(visualDir, "plan.json");
+  const saved = await readJsonOrNull(path) as (BudgetPlan & { format?: string }) | null;
+  if (saved?.format === BUDGET_PLAN_FORMAT && Number.isInteger(saved.epochs)) {
+    run.log(`   budget plan reused from ${path}: ${saved.epochs} epochs`);
+    return saved;
+  }
+  const costs = await measureStageCosts(tf, settings, config, {
+    train: at.train,
+    test: at.test,
+    extract: at.train + 2 * at.test,
+    labelDim: at.labelDim,
+  });
+  const plan = planEpochs({
+    budgetSeconds: at.budgetSeconds,
+    spentSeconds: at.spentSeconds,
+    epochSeconds: costs.epochSeconds,
+    extractSeconds: costs.extractSeconds,
+    deviseSeconds: costs.deviseSeconds,
+    otherSeconds: costs.otherSeconds,
+  });
+  await writeJsonAtomic(path, { format: BUDGET_PLAN_FORMAT, ...plan, costs });
+  const end = new Date(Date.now() + (plan.etaSeconds - at.spentSeconds) * 1000);
+  run.log(
+    `   budget ${formatSeconds(at.budgetSeconds)}: training runs at ` +
+      `${costs.trainImagesPerSecond.toFixed(0)} img/s here, so ${plan.epochs} epochs of ` +
+      `${formatSeconds(costs.epochSeconds)} (${formatSeconds(plan.visualSeconds)}), then extract ` +
+      `~${formatSeconds(plan.extractSeconds)}, DeViSE ~${formatSeconds(plan.deviseSeconds)}; ` +
+      `ETA ${formatSeconds(plan.etaSeconds)} for the whole run (ends about ` +
+      `${end.toISOString().slice(11, 16)} UTC); --epochs N fixes the epochs instead`,
+  );
+  return plan;
 }
 
 /**

@@ -75,33 +75,19 @@ export async function seenUnseenSplit(
   },
 ): Promise<{ metrics: SeenUnseenMetrics; table: Table; chart: LineChartOptions }> {
   const { featureDir: dir, deviseConfig, labelData, D, test } = inputs;
-  const visualExcluded = inputs.visualCheckpoint
-    ? (await resolveCheckpoint(inputs.visualCheckpoint, "last")).state.config
-      .excludeClasses as number[] | undefined
-    : undefined;
-  const unseen = chooseUnseen(100, cfg.unseen, {
-    seed: cfg.seed,
-    named: cfg.unseenNames,
-    names: test.labelNames,
-  });
+  // 1. Which classes are unseen, and whether the visual model saw them.
+  const { unseen, neverSeen } = await _chooseClasses(cfg, run, test, inputs.visualCheckpoint);
   const unseenSet = new Set(unseen);
-  const neverSeen = visualNeverSaw(visualExcluded ?? [], unseen, test.labelNames);
-  run.log(`unseen classes (${unseen.length}): ${unseen.map((c) => test.labelNames[c]).join(", ")}`);
-  run.log(
-    neverSeen
-      ? "the visual model was trained without them (pretrain --unseen)"
-      : "the visual model saw them (pretrain without --unseen): their features are privileged",
-  );
+  const seenIds = [...Array(100).keys()].filter((c) => !unseenSet.has(c));
+  // 2. DeViSE retrained on the seen classes' training images; ConSE mixing seen labels only.
   const train = await loadCifar(cfg.dataDir, "cifar100", "train");
   const trainF = await readFeatures(featurePath(dir, "cifar100", "train", cfg.layer));
   const trainP = await readFeatures(featurePath(dir, "cifar100", "train", "probs"));
-  const seenIds = [...Array(100).keys()].filter((c) => !unseenSet.has(c));
-  const seenSet = new Set(seenIds);
   const seenModel = await _trainDeviseOn(
     tf,
     deviseConfig,
     trainF,
-    [...train.labels.keys()].filter((i) => seenSet.has(train.labels[i])),
+    [...train.labels.keys()].filter((i) => !unseenSet.has(train.labels[i])),
     train.labels,
     labelData,
     D,
@@ -121,6 +107,7 @@ export async function seenUnseenSplit(
     penalty
       ? [[name, undefined], [`${name} + CSLS`, penalty]] as const
       : [[name, undefined]] as const;
+  // 3. Calibrated stacking's γ from a validation split of the training classes.
   const gammas = await _validationGammas(tf, cfg, run, deviseConfig, {
     seenIds,
     trainF,
@@ -130,43 +117,103 @@ export async function seenUnseenSplit(
     D,
     variants,
   });
+  // 4. Every method on the test images: K-way, generalised, calibrated, AUSUC.
   const methods: Record<string, SeenUnseenMethod> = {};
   const curves: LineChartOptions["series"] = [];
   for (const [method, e] of Object.entries(embedded)) {
-    for (const [name, pen] of variants(method)) {
-      const curve = seenUnseenCurve(e, D, test.labels, labelData, unseen, pen);
-      const gamma = gammas[name];
-      const cal = generalizedZeroShot(
-        e,
-        D,
-        test.labels,
-        labelData,
-        unseen,
-        unseenBoost(100, unseen, gamma, pen),
-      );
-      methods[name] = {
-        ...generalizedZeroShot(e, D, test.labels, labelData, unseen, pen),
-        ausuc: curve.ausuc,
-        bestH: curve.best.harmonicMean,
-        calibrated: {
-          gamma,
-          seen: cal.seenAccuracy,
-          unseen: cal.unseenAllAccuracy,
-          harmonicMean: cal.harmonicMean,
-        },
-      };
-      // A few hundred points draw the curve; there is one per image that changes it.
-      const step = Math.max(1, Math.ceil(curve.points.length / 300));
-      const shown = curve.points.filter((_, i) => i % step === 0 || i === curve.points.length - 1);
-      curves.push({ name, points: shown.map((p) => [p.unseen, p.seen]) });
+    for (const [name, penalty] of variants(method)) {
+      const scored = _scoreMethod(e, D, test.labels, labelData, unseen, gammas[name], penalty);
+      methods[name] = scored.method;
+      curves.push({ name, points: scored.curve });
+      _logMethod(run, name, unseen.length, scored.method);
     }
   }
-  const table: Table = {
-    title: `Seen/unseen split of CIFAR-100 (${unseen.length} unseen classes, seed ${cfg.seed}; ` +
+  return {
+    metrics: {
+      classes: unseen.map((c) => test.labelNames[c]),
+      visualNeverSaw: neverSeen,
+      ...methods,
+    } as SeenUnseenMetrics,
+    table: _table(methods, unseen.length, cfg.seed, neverSeen),
+    chart: {
+      title: "Seen–unseen accuracy as unseen scores are raised (calibrated stacking)",
+      xLabel: "unseen accuracy (of 100)",
+      yLabel: "seen accuracy (of 100)",
+      series: curves,
+    },
+  };
+}
+
+/** The held-out classes (seeded or named) and whether the visual model was trained without them. */
+async function _chooseClasses(
+  cfg: SeenUnseenConfig,
+  run: Run,
+  test: CifarSplit,
+  visualCheckpoint?: string,
+): Promise<{ unseen: number[]; neverSeen: boolean }> {
+  const visualExcluded = visualCheckpoint
+    ? (await resolveCheckpoint(visualCheckpoint, "last")).state.config
+      .excludeClasses as number[] | undefined
+    : undefined;
+  const unseen = chooseUnseen(100, cfg.unseen, {
+    seed: cfg.seed,
+    named: cfg.unseenNames,
+    names: test.labelNames,
+  });
+  const neverSeen = visualNeverSaw(visualExcluded ?? [], unseen, test.labelNames);
+  run.log(`unseen classes (${unseen.length}): ${unseen.map((c) => test.labelNames[c]).join(", ")}`);
+  run.log(
+    neverSeen
+      ? "the visual model was trained without them (pretrain --unseen)"
+      : "the visual model saw them (pretrain without --unseen): their features are privileged",
+  );
+  return { unseen, neverSeen };
+}
+
+/** One method's figures, and its seen–unseen curve thinned to a few hundred points. */
+function _scoreMethod(
+  e: Float32Array,
+  D: number,
+  labels: Int32Array,
+  labelData: Float32Array,
+  unseen: number[],
+  gamma: number,
+  penalty?: Float32Array,
+): { method: SeenUnseenMethod; curve: [number, number][] } {
+  const curve = seenUnseenCurve(e, D, labels, labelData, unseen, penalty);
+  const boost = unseenBoost(100, unseen, gamma, penalty);
+  const cal = generalizedZeroShot(e, D, labels, labelData, unseen, boost);
+  // A few hundred points draw the curve; there is one per image that changes it.
+  const step = Math.max(1, Math.ceil(curve.points.length / 300));
+  const shown = curve.points.filter((_, i) => i % step === 0 || i === curve.points.length - 1);
+  return {
+    method: {
+      ...generalizedZeroShot(e, D, labels, labelData, unseen, penalty),
+      ausuc: curve.ausuc,
+      bestH: curve.best.harmonicMean,
+      calibrated: {
+        gamma,
+        seen: cal.seenAccuracy,
+        unseen: cal.unseenAllAccuracy,
+        harmonicMean: cal.harmonicMean,
+      },
+    },
+    curve: shown.map((p) => [p.unseen, p.seen]),
+  };
+}
+
+function _table(
+  methods: Record<string, SeenUnseenMethod>,
+  k: number,
+  seed: number,
+  neverSeen: boolean,
+): Table {
+  return {
+    title: `Seen/unseen split of CIFAR-100 (${k} unseen classes, seed ${seed}; ` +
       `visual model ${neverSeen ? "never saw them" : "saw them"})`,
     columns: [
       "method",
-      `${unseen.length}-way unseen`,
+      `${k}-way unseen`,
       "seen (of 100)",
       "unseen (of 100)",
       "harmonic mean",
@@ -185,33 +232,17 @@ export async function seenUnseenSplit(
       m.bestH,
     ]),
   };
-  for (const [n, m] of Object.entries(methods)) {
-    run.log(
-      `${n}: ${unseen.length}-way unseen ${(100 * m.unseenAccuracy).toFixed(1)}%, seen ` +
-        `${(100 * m.seenAccuracy).toFixed(1)}%, unseen-of-100 ${
-          (100 * m.unseenAllAccuracy).toFixed(1)
-        }%, H ${(100 * m.harmonicMean).toFixed(1)}%; γ ${m.calibrated.gamma.toFixed(3)} from ` +
-        `validation: seen ${(100 * m.calibrated.seen).toFixed(1)}%, unseen ${
-          (100 * m.calibrated.unseen).toFixed(1)
-        }%, H ${(100 * m.calibrated.harmonicMean).toFixed(1)}%; AUSUC ${m.ausuc.toFixed(4)}, ` +
-        `best H ${(100 * m.bestH).toFixed(1)}% (γ tuned on test)`,
-    );
-  }
-  const chart: LineChartOptions = {
-    title: "Seen–unseen accuracy as unseen scores are raised (calibrated stacking)",
-    xLabel: "unseen accuracy (of 100)",
-    yLabel: "seen accuracy (of 100)",
-    series: curves,
-  };
-  return {
-    metrics: {
-      classes: unseen.map((c) => test.labelNames[c]),
-      visualNeverSaw: neverSeen,
-      ...methods,
-    } as SeenUnseenMetrics,
-    table,
-    chart,
-  };
+}
+
+function _logMethod(run: Run, name: string, k: number, m: SeenUnseenMethod): void {
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  run.log(
+    `${name}: ${k}-way unseen ${pct(m.unseenAccuracy)}, seen ${pct(m.seenAccuracy)}, ` +
+      `unseen-of-100 ${pct(m.unseenAllAccuracy)}, H ${pct(m.harmonicMean)}; γ ` +
+      `${m.calibrated.gamma.toFixed(3)} from validation: seen ${pct(m.calibrated.seen)}, unseen ` +
+      `${pct(m.calibrated.unseen)}, H ${pct(m.calibrated.harmonicMean)}; AUSUC ` +
+      `${m.ausuc.toFixed(4)}, best H ${pct(m.bestH)} (γ tuned on test)`,
+  );
 }
 
 /**

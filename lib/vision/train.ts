@@ -18,6 +18,7 @@ import type { TF } from "../backend/select.ts";
 import { batchIndices, normalizeBatch } from "../data/augment.ts";
 import { Rng } from "../io/rng.ts";
 import { takeRows } from "../io/rows.ts";
+import { median } from "../io/stats.ts";
 import { Progress, type ProgressSink } from "../cli/progress.ts";
 import { buildModel, type ModelSpec } from "./models.ts";
 import {
@@ -510,4 +511,79 @@ function _summaryWriter(tf: TF, dir: string): _SummaryWriter | null {
   } catch {
     return null;
   }
+}
+
+/** What {@link measureTrainingSpeed} measured on this machine and backend. */
+export interface TrainingSpeed {
+  /** Median seconds of one SGD step at the config's batch size (after warm-up). */
+  stepSeconds: number;
+  /** Median seconds of one inference batch of `forwardBatch` images. */
+  forwardSeconds: number;
+  forwardBatch: number;
+  /** Every timed step and forward batch. */
+  steps: number[];
+  forwards: number[];
+}
+
+/**
+ * Times the real training step (the one {@link trainVision} runs: forward, backward, weight decay,
+ * momentum update) and an inference batch on a throwaway model of `config.model`, on random
+ * normalised images: the medians after `warmup` untimed repetitions. Budgets and benchmarks use it.
+ *
+ * @example
+ * ```ts
+ * const speed = measureTrainingSpeed(tf, config, { steps: 8 });
+ * 128 / speed.stepSeconds; // training images/s
+ * ```
+ */
+export function measureTrainingSpeed(
+  tf: TF,
+  config: TrainConfig,
+  options: { warmup?: number; steps?: number; forwardBatch?: number } = {},
+): TrainingSpeed {
+  const warmup = options.warmup ?? 2, n = options.steps ?? 8;
+  const forwardBatch = options.forwardBatch ?? 256;
+  const model = buildModel(tf, { ...config.model, seed: config.model.seed ?? config.seed });
+  const optimizer = tf.train.momentum(config.lr, config.momentum, config.nesterov);
+  const vars = model.trainableWeights.map((w) => w.read() as tfjs.Variable);
+  const decays = model.trainableWeights.map((w) => w.originalName.endsWith("kernel"));
+  const rng = new Rng(config.seed);
+  const size = Math.max(config.batchSize, forwardBatch);
+  const buf = Float32Array.from({ length: size * 3072 }, () => rng.normal());
+  const labels = Int32Array.from(
+    { length: config.batchSize },
+    (_, i) => i % config.model.numClasses,
+  );
+  const time = (fn: () => void) => {
+    const t0 = performance.now();
+    fn();
+    return (performance.now() - t0) / 1000;
+  };
+  const steps: number[] = [], forwards: number[] = [];
+  try {
+    for (let i = 0; i < warmup + n; i++) {
+      const s = time(() =>
+        _trainStep(tf, model, optimizer, vars, decays, buf, labels, config.model.numClasses, config)
+      );
+      if (i >= warmup) steps.push(s);
+    }
+    for (let i = 0; i < warmup + Math.max(2, n >> 1); i++) {
+      const s = time(() =>
+        tf.tidy(() => {
+          _forward(tf, model, buf, forwardBatch, false).dataSync();
+        })
+      );
+      if (i >= warmup) forwards.push(s);
+    }
+  } finally {
+    model.dispose();
+    optimizer.dispose();
+  }
+  return {
+    stepSeconds: median(steps),
+    forwardSeconds: median(forwards),
+    forwardBatch,
+    steps,
+    forwards,
+  };
 }
