@@ -351,6 +351,16 @@ export const BENCHES: Readonly<Record<string, BenchDef>> = {
     ],
     adapt: _adaptW2vParse,
   },
+  images: {
+    script: "bench/images.ts",
+    file: "images.json",
+    args: ({ quick, runs, out }) => [
+      ...(quick ? ["--quick", "--no-rss"] : []),
+      ..._runsFlag(runs),
+      ...["--out", out],
+    ],
+    adapt: (j) => adaptSummary("images", j),
+  },
   skipgram: {
     script: "bench/skipgram.ts",
     file: "skipgram.json",

@@ -36,6 +36,12 @@ export const spec = {
     help: "expected md5 of the archive (default: the official one)",
   },
   keepArchive: { type: "boolean", default: false, help: "keep the .tar.gz after extracting" },
+  exportImages: {
+    type: "string",
+    default: "",
+    path: "writable-dir",
+    help: "also write the test split as an ImageFolder tree of lossless PNGs (DIR/<class>/*.png)",
+  },
   ...commonFlags("download"),
 } as const satisfies FlagSpec;
 

@@ -17,6 +17,7 @@ import { resolveDataDir } from "../lib/data/cifar.ts";
 import { PRESET_NAMES } from "../lib/pipeline/presets.ts";
 import { zeroshot } from "../lib/pipeline/zeroshot.ts";
 import { FEATURE_LAYERS } from "../lib/vision/models.ts";
+import { IMAGE_FITS } from "../lib/images/decode.ts";
 
 /** The flags of `deno task zeroshot`. */
 export const spec = {
@@ -35,6 +36,24 @@ export const spec = {
     type: "string",
     choices: PRESET_NAMES,
     help: "pick the latest train run of this preset",
+  },
+  images: {
+    type: "string",
+    path: "dir",
+    help: "an ImageFolder tree (DIR/<class>/*.jpg) to score instead of CIFAR-10 test; its " +
+      "folder names are the label set",
+  },
+  fit: {
+    type: "string",
+    default: "crop",
+    choices: IMAGE_FITS,
+    help: "with --images: how a non-square image becomes square",
+  },
+  cacheDir: {
+    type: "string",
+    default: "data/cache/images",
+    path: "writable-dir",
+    help: "with --images: where the folder's features are cached",
   },
   layer: {
     type: "string",
@@ -113,7 +132,7 @@ export const spec = {
       "`pretrain --unseen K` with the same --seed never saw them either",
   },
   unseenNames: { type: "list", default: [], help: "hold out these CIFAR-100 classes instead" },
-  images: {
+  showImages: {
     type: "number",
     default: 10,
     integer: true,
@@ -137,7 +156,6 @@ async function main(): Promise<void> {
   await zeroshot({
     ...flags,
     dataDir: resolveDataDir(flags.dataDir),
-    showImages: flags.images,
   });
 }
 

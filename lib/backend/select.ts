@@ -196,11 +196,19 @@ function _namespace(mod: Record<string, unknown>): TF {
   return ns as unknown as TF;
 }
 
+// TensorFlow's C++ info lines ("This TensorFlow binary is optimized ...") are noise on stderr;
+// warnings and errors still show. Must be set before the library loads.
+function _quietTensorflowLogs(): void {
+  if (Deno.env.get("TF_CPP_MIN_LOG_LEVEL") === undefined) Deno.env.set("TF_CPP_MIN_LOG_LEVEL", "1");
+}
+
 async function _importNode(): Promise<TF> {
+  _quietTensorflowLogs();
   // The addon is built against libtensorflow by `deno task setup` (lib/backend/libtensorflow.ts).
   return _namespace(await import("@tensorflow/tfjs-node"));
 }
 
 async function _importNodeGpu(): Promise<TF> {
+  _quietTensorflowLogs();
   return _namespace(await import("@tensorflow/tfjs-node-gpu"));
 }

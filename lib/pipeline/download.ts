@@ -27,6 +27,7 @@ import {
 } from "../data/cifar.ts";
 import { DownloadError, downloadFile, extractTarGz } from "../data/download.ts";
 import { UnavailableError, UsageError } from "../io/errors.ts";
+import { writeImageFolder } from "../images/folder.ts";
 
 /** Official archives and their md5 sums (from https://www.cs.toronto.edu/~kriz/cifar.html). */
 export const CIFAR_ARCHIVES: Readonly<Record<CifarDataset, { url: string; md5: string }>> = {
@@ -49,6 +50,8 @@ export interface DownloadRequest {
   url: string;
   md5: string;
   keepArchive: boolean;
+  /** Also write the dataset's test split as an ImageFolder tree of PNGs into this folder. */
+  exportImages: string;
   out: string;
   json: boolean;
   quiet: boolean;
@@ -78,6 +81,21 @@ export async function download(request: DownloadRequest): Promise<Record<string,
     const dataset = request.dataset || "cifar100";
     metrics.download = await _download(dataset, dataDir, request, run);
     metrics.datasets = await _checkAll(dataDir, [dataset], run.log);
+  }
+  if (request.exportImages) {
+    const dataset = request.dataset || "cifar10";
+    const split = await loadCifar(dataDir, dataset, "test");
+    const written = await writeImageFolder(
+      request.exportImages,
+      split.images,
+      split.labels,
+      split.labelNames,
+    );
+    run.log(
+      `${dataset} test: ${written.files} lossless PNGs in ${written.classes.length} class folders under ` +
+        request.exportImages,
+    );
+    metrics.exported = { dir: request.exportImages, files: written.files, dataset };
   }
   await run.finish(metrics, json);
   return metrics;

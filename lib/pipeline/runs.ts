@@ -43,6 +43,8 @@ export interface TrainRunMetrics {
     /** Labels that did not find their vector as an exact word (phrase, case, mean of parts). */
     labelRules: LabelMapping[];
   };
+  /** The visual model's classes (the softmax's columns, ConSE's source labels), in order. */
+  classes: string[];
   /** The features of every layer, logits and probabilities (read by `zeroshot`). */
   featureDir: string;
   layers: FeatureLayer[];
@@ -144,6 +146,9 @@ export async function readTrainRun(
   str("vectors.sha256", vectors.sha256);
   num("vectors.dim", vectors.dim);
   str("featureDir", m.featureDir);
+  if (!Array.isArray(m.classes) || !m.classes.every((c) => typeof c === "string" && c !== "")) {
+    throw _field(file, "classes", "the list of the visual model's class names", m.classes);
+  }
   if (
     !Array.isArray(m.layers) || m.layers.length === 0 ||
     !m.layers.every((l) => (FEATURE_LAYERS as readonly unknown[]).includes(l))

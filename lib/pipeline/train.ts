@@ -320,6 +320,7 @@ export async function runTrainPipeline(
       dim: words.dim,
       labelRules: labels.rules.filter((r) => r.rule !== "exact"),
     },
+    classes: train.labelNames,
     featureDir,
     layers: s.layers,
     deviseModels,

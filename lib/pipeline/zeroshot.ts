@@ -45,6 +45,9 @@ import { writeZeroShotReport } from "../report/zeroshot_report.ts";
 import type { FeatureLayer } from "../vision/models.ts";
 import type { PresetName } from "./presets.ts";
 import { latestTrainRun, readTrainRun, type TrainRun } from "./runs.ts";
+import { imageFeatures, openVisualModel } from "./image_features.ts";
+import type { ImageFit } from "../images/decode.ts";
+import { expandImageInputs, type ImageInputs } from "../images/folder.ts";
 import { type SeenUnseenMetrics, seenUnseenSplit } from "./zeroshot_unseen.ts";
 
 /** Settings of one zero-shot run. */
@@ -129,6 +132,11 @@ export interface ZeroShotRequest extends Omit<ZeroShotConfig, "from" | "layer"> 
   preset?: PresetName;
   /** Default: the train run's last layer. */
   layer?: FeatureLayer;
+  /** An ImageFolder tree to score instead of CIFAR-10 test: its folder names are the labels. */
+  images?: string;
+  fit?: ImageFit;
+  /** Where the folder's features are cached. */
+  cacheDir?: string;
   backend: BackendName;
   out: string;
   json: boolean;
@@ -155,14 +163,54 @@ export async function zeroshot(request: ZeroShotRequest): Promise<ZeroShotMetric
     allowSlow: true,
     log: (line) => backendLog.push(line),
   });
-  const { backend: _b, out, json, quiet, preset: _p, ...settings } = request;
+  const { backend: _b, out, json, quiet, preset: _p, images, fit, cacheDir, ...settings } = request;
   const cfg: ZeroShotConfig = { ...settings, from, layer };
-  const run = await startRun("zeroshot", out, { ...cfg, backend }, { quiet });
+  // An image folder's classes must all have vectors before any image is read.
+  const folder = images ? await _imageFolderClasses(images, trained) : undefined;
+  const run = await startRun("zeroshot", out, { ...cfg, images, fit, backend }, { quiet });
   for (const line of backendLog) run.log(line);
-  const metrics = await runZeroShot(tf, cfg, run);
+  let target: TargetSet | undefined;
+  if (folder) {
+    const visual = await openVisualModel(tf, trained);
+    const set = await imageFeatures(tf, visual, folder, {
+      layer,
+      fit: fit ?? "crop",
+      cacheDir,
+      run,
+    });
+    visual.model.dispose();
+    for (const p of set.problems) run.log(`skipped ${p.message}`);
+    target = {
+      name: images!,
+      classNames: folder.classes!,
+      labels: Int32Array.from(set.items, (i) => i.label!),
+      images: set.images,
+      features: set.features,
+      probs: set.probs,
+    };
+  }
+  const metrics = await runZeroShot(tf, cfg, run, target);
   run.log(`report: ${metrics.report}`);
   await run.finish({ backend, ...metrics }, json);
   return metrics;
+}
+
+/** An ImageFolder tree's listing, refused when it is not one or a class has no word vector. */
+async function _imageFolderClasses(dir: string, trained: TrainRun): Promise<ImageInputs> {
+  const inputs = await expandImageInputs([dir], { layout: "imagefolder" });
+  const classes = inputs.classes ?? [];
+  if (classes.length < 2) {
+    throw new InputError(`--images ${dir}: an ImageFolder tree needs at least 2 class folders`);
+  }
+  const words = await readVectors(trained.metrics.vectors.path);
+  const missing = labelVectors(words, classes).missing;
+  if (missing.length) {
+    throw new InputError(
+      `--images ${dir}: no word vector for class folder(s) ${missing.join(", ")} in ` +
+        `${trained.metrics.vectors.path} (rename them, e.g. sea_lion, or train other vectors)`,
+    );
+  }
+  return inputs;
 }
 
 const _KS = [1, 2, 5, 10, 20];

@@ -90,6 +90,10 @@ export interface GridItem {
   trueLabel: string;
   /** Model name -> its top-k labels, best first. */
   predictions: Record<string, string[]>;
+  /** Model name -> the score of each of its labels (shown after the label). */
+  scores?: Record<string, number[]>;
+  /** The caption instead of `true: <label>` (e.g. a file name). */
+  caption?: string;
   /** Image side in pixels; default 32. */
   size?: number;
 }
@@ -108,16 +112,22 @@ export function imageGridHtml(items: GridItem[]): string {
     const size = item.size ?? 32;
     const lists = Object.entries(item.predictions).map(([model, labels]) =>
       `<div class="pred"><b>${escapeXml(model)}</b><ol>${
-        labels.map((l) => `<li${l === item.trueLabel ? ' class="hit"' : ""}>${escapeXml(l)}</li>`)
-          .join("")
+        labels.map((l, k) => {
+          const score = item.scores?.[model]?.[k];
+          return `<li${l === item.trueLabel ? ' class="hit"' : ""}>${escapeXml(l)}${
+            score === undefined ? "" : ` <span class="note">${score.toFixed(2)}</span>`
+          }</li>`;
+        }).join("")
       }</ol></div>`
     ).join("");
     return `<figure class="card"><img src="${pngDataUri(item.image, size, size)}" width="${
       size * 3
     }" ` +
-      `height="${size * 3}" alt="${escapeXml(item.trueLabel)}"><figcaption>true: <b>${
-        escapeXml(item.trueLabel)
-      }</b></figcaption>${lists}</figure>`;
+      `height="${size * 3}" alt="${escapeXml(item.trueLabel)}"><figcaption>${
+        item.caption === undefined
+          ? `true: <b>${escapeXml(item.trueLabel)}</b>`
+          : escapeXml(item.caption)
+      }</figcaption>${lists}</figure>`;
   });
   return `<div class="grid">${cards.join("")}</div>`;
 }

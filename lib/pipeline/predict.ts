@@ -1,0 +1,328 @@
+/**
+ * `deno task predict PATH...`, top to bottom: the user's own images (files, folders, or an
+ * ImageFolder tree) labelled through a train run's model, from DeViSE and from ConSE, with
+ * cosine scores.
+ *
+ * 1. the label set (`cifar100`, `cifar10`, `vocab` = every word through the HNSW index, a file
+ *    with one label per line, or a comma list), checked against the vectors before any image is
+ *    read: labels without a vector are named and skipped;
+ * 2. the images, listed (unreadable entries named, the rest go on);
+ * 3. each batch through the visual model, DeViSE's map M and ConSE, then the top-k labels;
+ * 4. a table on stderr, with `--json` one JSON object per image on stdout, and a report grid.
+ *
+ * ```sh
+ * deno task predict photo.jpg --labels cat,lynx,fox,hot_air_balloon
+ * deno task predict pets/ --labels vocab --k 10 --json
+ * ```
+ * @module
+ */
+import { basename } from "node:path";
+import { type BackendName, selectBackend, type TF } from "../backend/select.ts";
+import { type Run, startRun } from "../cli/run.ts";
+import { embed, loadDeviseModel } from "../devise/train.ts";
+import { topK } from "../devise/metrics.ts";
+import { InputError, UsageError } from "../io/errors.ts";
+import { isFile } from "../io/fs.ts";
+import type { ImageFit } from "../images/decode.ts";
+import { expandImageInputs } from "../images/folder.ts";
+import { writeReport } from "../report/report.ts";
+import type { GridItem } from "../report/image_grid.ts";
+import { CIFAR100_FINE_NAMES, CIFAR10_NAMES } from "../text/cifar_names.ts";
+import { type LabelMapping, labelVectors } from "../text/labels.ts";
+import { normalizeRows, type WordVectors } from "../text/vectors.ts";
+import { readVectors, vectorsChecksum } from "../text/word2vec_io.ts";
+import { conseEmbed } from "../zeroshot/eval.ts";
+import { type HnswIndex, indexPathFor, openOrBuildIndex, searchIndex } from "../zeroshot/index.ts";
+import type { FeatureLayer } from "../vision/models.ts";
+import { imageFeatures, openVisualModel } from "./image_features.ts";
+import type { PresetName } from "./presets.ts";
+import { latestTrainRun, readTrainRun, type TrainRun } from "./runs.ts";
+
+/** What `deno task predict` is asked to do. */
+export interface PredictRequest {
+  paths: string[];
+  /** A train run folder; empty = the latest (of `preset` when given). */
+  from: string;
+  preset?: PresetName;
+  layer?: FeatureLayer;
+  /** `cifar100`, `cifar10`, `vocab`, a file of labels, or a comma list. */
+  labels: string;
+  k: number;
+  fit: ImageFit;
+  /** ConSE: how many of the top CIFAR-100 labels are mixed. */
+  conseT: number;
+  /** Where the vocabulary index is kept (for `labels: "vocab"`). */
+  indexDir: string;
+  /** Where the images' features are cached (empty: not cached). */
+  cacheDir: string;
+  backend: BackendName;
+  out: string;
+  json: boolean;
+  quiet: boolean;
+}
+
+/** One label and its cosine score. */
+export interface ScoredLabel {
+  label: string;
+  score: number;
+}
+
+/** What `predict` says about one image (a line of `--json`). */
+export interface ImagePrediction {
+  path: string;
+  /** The image's class when it came from an ImageFolder tree. */
+  trueLabel?: string;
+  devise: ScoredLabel[];
+  conse: ScoredLabel[];
+}
+
+/** A label set resolved against the vectors. */
+export interface LabelSet {
+  /** `vocab`: every word, searched through the index; else a fixed list. */
+  kind: "list" | "vocab";
+  names: string[];
+  /** C×D unit rows (empty for `vocab`). */
+  vectors: Float32Array;
+  rules: LabelMapping[];
+  /** Labels that have no vector (reported and skipped). */
+  skipped: string[];
+}
+
+/**
+ * The labels `--labels` names: `cifar100` (the train run's classes), `cifar10`, `vocab`, a file (one label per line, `#`
+ * comments), or a comma list; each looked up by the label rules (exact, phrase, case, mean of
+ * parts). Throws when none has a vector.
+ *
+ * @example
+ * ```ts
+ * const set = await resolveLabelSet("cat,lynx,hot_air_balloon", words);
+ * set.skipped; // labels without a vector
+ * ```
+ */
+export async function resolveLabelSet(
+  spec: string,
+  words: WordVectors,
+  trainClasses: readonly string[] = CIFAR100_FINE_NAMES,
+): Promise<LabelSet> {
+  if (spec === "vocab") {
+    return {
+      kind: "vocab",
+      names: words.words,
+      vectors: new Float32Array(),
+      rules: [],
+      skipped: [],
+    };
+  }
+  let names: string[];
+  if (spec === "cifar100") names = [...trainClasses];
+  else if (spec === "cifar10") names = [...CIFAR10_NAMES];
+  else if (await isFile(spec)) {
+    names = (await Deno.readTextFile(spec)).split(/\r?\n/).map((l) => l.replace(/#.*/, "").trim())
+      .filter((l) => l !== "");
+    if (!names.length) throw new InputError(`--labels ${spec}: no labels in the file`);
+  } else {
+    names = spec.split(",").map((l) => l.trim()).filter((l) => l !== "");
+    if (!names.length) throw new UsageError(`--labels: no labels in '${spec}'`);
+  }
+  names = [...new Set(names)];
+  const found = labelVectors(words, names);
+  const keep = names.map((_, i) => i).filter((i) => found.rules[i].rule !== "missing");
+  if (!keep.length) {
+    throw new InputError(`--labels: none of ${names.join(", ")} has a word vector`);
+  }
+  const D = words.dim;
+  const vectors = new Float32Array(keep.length * D);
+  keep.forEach((i, r) => vectors.set(found.data.subarray(i * D, (i + 1) * D), r * D));
+  return {
+    kind: "list",
+    names: keep.map((i) => names[i]),
+    vectors,
+    rules: keep.map((i) => found.rules[i]),
+    skipped: found.missing,
+  };
+}
+
+/**
+ * The whole of `deno task predict` (see the module doc). Images that cannot be read are named on
+ * stderr and in `metrics.json`; when any failed, the task exits 3 after writing its outputs.
+ *
+ * @example
+ * ```ts
+ * await predict({ paths: ["cat.jpg"], from: "", labels: "cifar10", k: 5, fit: "crop", conseT: 10,
+ *   indexDir: "data/index", cacheDir: "", backend: "auto", out: "", json: true, quiet: false });
+ * ```
+ */
+export async function predict(request: PredictRequest): Promise<ImagePrediction[]> {
+  // 1. The run, its vectors and the label set: a bad label is named before any image is read.
+  const trained = await readTrainRun(request.from || await latestTrainRun(request.preset));
+  const layer = request.layer ?? trained.metrics.layers.at(-1)!;
+  const words = await readVectors(trained.metrics.vectors.path);
+  const labels = await resolveLabelSet(request.labels, words, trained.metrics.classes);
+  // 2. The images.
+  const inputs = await expandImageInputs(request.paths);
+  if (!inputs.items.length) {
+    throw new InputError(
+      `no images found in ${request.paths.join(", ")}` +
+        (inputs.problems.length ? `: ${inputs.problems.map((p) => p.message).join("; ")}` : ""),
+    );
+  }
+  const backendLog: string[] = [];
+  const { tf, backend } = await selectBackend(request.backend, {
+    allowSlow: true,
+    log: (line) => backendLog.push(line),
+  });
+  const { out, json, quiet, backend: _b, preset: _p, ...settings } = request;
+  const run = await startRun("predict", out, { ...settings, from: trained.dir, layer, backend }, {
+    quiet,
+  });
+  for (const line of backendLog) run.log(line);
+  if (labels.skipped.length) {
+    run.log(`labels without a word vector (skipped): ${labels.skipped.join(", ")}`);
+  }
+  for (const r of labels.rules.filter((r) => r.rule !== "exact")) {
+    run.log(`label ${r.label}: ${r.rule} (${r.tokens.join(" + ")})`);
+  }
+  // 3. Through the model.
+  const visual = await openVisualModel(tf, trained);
+  const set = await imageFeatures(tf, visual, inputs, {
+    layer,
+    fit: request.fit,
+    cacheDir: request.cacheDir || undefined,
+    run,
+  });
+  visual.model.dispose();
+  for (const p of set.problems) run.log(`skipped ${p.message}`);
+  const scorer = await _scorer(tf, trained, layer, words, labels, request, run);
+  const predictions = set.items.map((item, i): ImagePrediction => {
+    const row = scorer(
+      set.features.subarray(i * scorer.d, (i + 1) * scorer.d),
+      set.probs.subarray(i * 100, (i + 1) * 100),
+    );
+    return {
+      path: item.path,
+      ...(item.label !== undefined && set.classes ? { trueLabel: set.classes[item.label] } : {}),
+      ...row,
+    };
+  });
+  // 4. Outputs.
+  for (const p of predictions) {
+    if (json) console.log(JSON.stringify(p));
+    const fmt = (xs: ScoredLabel[]) => xs.map((x) => `${x.label} ${x.score.toFixed(2)}`).join(", ");
+    run.log(
+      `${p.path}${p.trueLabel ? ` (${p.trueLabel})` : ""}\n  DeViSE: ${fmt(p.devise)}\n  ConSE:  ${
+        fmt(p.conse)
+      }`,
+    );
+  }
+  const grid: GridItem[] = predictions.slice(0, 96).map((p, i) => ({
+    image: set.images.subarray(i * 3072, (i + 1) * 3072),
+    trueLabel: p.trueLabel ?? "",
+    caption: p.trueLabel ? `${basename(p.path)} (${p.trueLabel})` : basename(p.path),
+    predictions: { DeViSE: p.devise.map((x) => x.label), ConSE: p.conse.map((x) => x.label) },
+    scores: { DeViSE: p.devise.map((x) => x.score), ConSE: p.conse.map((x) => x.score) },
+  }));
+  const report = await writeReport(run.dir, {
+    title: `Predictions: ${predictions.length} images, ${
+      labels.kind === "vocab"
+        ? `the whole vocabulary (${words.words.length} words)`
+        : `${labels.names.length} labels`
+    }`,
+    config: run.config,
+    sections: [{
+      heading: "Top labels per image",
+      blocks: [
+        { kind: "grid", items: grid },
+        {
+          kind: "text",
+          text: `Scores are cosines between the image's embedding and each label's word vector. ` +
+            `DeViSE embeds the image with the map M of the \`${layer}\` features; ConSE mixes ` +
+            `the top ${request.conseT} CIFAR-100 label vectors weighted by softmax probability.` +
+            (predictions.length > grid.length ? ` The first ${grid.length} images are shown.` : ""),
+        },
+        ...(set.problems.length || labels.skipped.length
+          ? [{
+            kind: "list" as const,
+            items: [
+              ...labels.skipped.map((l) => `label ${l}: no word vector, skipped`),
+              ...set.problems.map((p) => `skipped ${p.message}`),
+            ],
+          }]
+          : []),
+      ],
+    }],
+  });
+  run.log(`report: ${report.html}`);
+  await run.finish({
+    images: predictions.length,
+    failed: set.problems,
+    labels: labels.kind === "vocab" ? "vocab" : labels.names,
+    skippedLabels: labels.skipped,
+    predictions,
+    report: report.html,
+  }, false);
+  if (set.problems.length) {
+    throw new InputError(
+      `${set.problems.length} of ${
+        set.problems.length + predictions.length
+      } inputs could not be read (listed above)`,
+    );
+  }
+  return predictions;
+}
+
+/** Scores one image (features and probabilities) against the label set, both methods. */
+async function _scorer(
+  tf: TF,
+  trained: TrainRun,
+  layer: FeatureLayer,
+  words: WordVectors,
+  labels: LabelSet,
+  request: PredictRequest,
+  run: Run,
+) {
+  const model = await loadDeviseModel(trained.metrics.deviseModels[layer]!);
+  const D = words.dim;
+  const source = labelVectors(words, trained.metrics.classes);
+  const index = labels.kind === "vocab" ? await _vocabIndex(trained, words, request, run) : null;
+  const top = (e: Float32Array): ScoredLabel[] => {
+    const q = normalizeRows(e.slice(), D);
+    if (index) {
+      const r = searchIndex(index, q, request.k, Math.max(400, request.k));
+      return r.ids.map((id, i) => ({ label: words.words[id], score: 1 - r.distances[i] }));
+    }
+    const C = labels.names.length;
+    const scores = new Float32Array(C);
+    for (let c = 0; c < C; c++) {
+      let dot = 0;
+      for (let j = 0; j < D; j++) dot += labels.vectors[c * D + j] * q[j];
+      scores[c] = dot;
+    }
+    return [...topK(scores, C, request.k)].map((c) => ({
+      label: labels.names[c],
+      score: scores[c],
+    }));
+  };
+  const scorer = (features: Float32Array, probs: Float32Array) => ({
+    devise: top(embed(tf, model, features)),
+    conse: top(conseEmbed(probs, 100, source.data, D, request.conseT)),
+  });
+  return Object.assign(scorer, { d: model.d });
+}
+
+async function _vocabIndex(
+  trained: TrainRun,
+  words: WordVectors,
+  request: PredictRequest,
+  run: Run,
+): Promise<HnswIndex> {
+  const path = trained.metrics.vectors.path;
+  const rows = { dim: words.dim, data: normalizeRows(words.data.slice(), words.dim) };
+  const opened = await openOrBuildIndex(rows, {
+    path: indexPathFor(path, { m: 32, efConstruction: 200 }, request.indexDir),
+    source: `sha256:${await vectorsChecksum(path)}`,
+    m: 32,
+    efConstruction: 200,
+    log: run.log,
+  });
+  return opened.index;
+}

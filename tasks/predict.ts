@@ -1,0 +1,87 @@
+/**
+ * `deno task predict PATH...`: your own images (files, folders, or an ImageFolder tree) labelled
+ * by a trained DeViSE model and by ConSE, top-k labels with cosine scores, from any label set.
+ * The flow is `lib/pipeline/predict.ts`.
+ *
+ * ```sh
+ * deno task predict photo.jpg --labels cat,lynx,fox,hot_air_balloon
+ * deno task predict pets/ --labels vocab --k 10 --json
+ * ```
+ * @module
+ */
+import { commonFlags, type FlagSpec, parseFlags } from "../lib/cli/args.ts";
+import { runTask } from "../lib/cli/run.ts";
+import { IMAGE_FITS } from "../lib/images/decode.ts";
+import { predict } from "../lib/pipeline/predict.ts";
+import { PRESET_NAMES } from "../lib/pipeline/presets.ts";
+import { FEATURE_LAYERS } from "../lib/vision/models.ts";
+
+/** The flags of `deno task predict`. */
+export const spec = {
+  from: {
+    type: "string",
+    default: "",
+    path: "dir",
+    help: "a `deno task train` run folder (default: the latest one, of --preset if given)",
+  },
+  preset: {
+    type: "string",
+    choices: PRESET_NAMES,
+    help: "pick the latest train run of this preset",
+  },
+  layer: {
+    type: "string",
+    choices: FEATURE_LAYERS,
+    help: "feature layer of the DeViSE model (default: the run's last)",
+  },
+  labels: {
+    type: "string",
+    default: "cifar100",
+    help: "cifar100, cifar10, vocab (every word, via the HNSW index), a file with one label per " +
+      "line, or a comma list such as cat,lynx,fox,hot_air_balloon",
+  },
+  k: { type: "number", default: 5, integer: true, min: 1, max: 100, help: "labels per image" },
+  fit: {
+    type: "string",
+    default: "crop",
+    choices: IMAGE_FITS,
+    help: "how a non-square image becomes square: centre crop (as CIFAR), pad, or squash",
+  },
+  conseT: {
+    type: "number",
+    default: 10,
+    integer: true,
+    min: 1,
+    max: 100,
+    help: "ConSE: top-T CIFAR-100 labels mixed",
+  },
+  indexDir: {
+    type: "string",
+    default: "data/index",
+    path: "writable-dir",
+    help: "where the vocabulary index is kept (--labels vocab)",
+  },
+  cacheDir: {
+    type: "string",
+    default: "data/cache/images",
+    path: "writable-dir",
+    help: "where image features are cached (empty: no cache)",
+  },
+  ...commonFlags("predict"),
+} as const satisfies FlagSpec;
+
+async function main(): Promise<void> {
+  const flags = parseFlags(spec, Deno.args, {
+    task: "predict",
+    summary: "Zero-shot labels for your own images from a trained DeViSE model (and ConSE).",
+    positionals: { name: "PATH", help: "image files, folders, or one ImageFolder tree", min: 1 },
+    examples: [
+      "deno task predict photo.jpg --labels cat,lynx,fox,hot_air_balloon",
+      "deno task predict pets/ --labels vocab --k 10 --json",
+      "deno task predict a.jpg b.png --labels cifar10 --from data/runs/train-x",
+    ],
+  });
+  await predict({ ...flags, paths: flags._ });
+}
+
+if (import.meta.main) await runTask(main);

@@ -1,0 +1,216 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import sharp from "sharp";
+import { startRun } from "../lib/cli/run.ts";
+import { useCpu } from "../lib/backend/select.ts";
+import { loadCifar } from "../lib/data/cifar.ts";
+import { writeImageFolder } from "../lib/images/folder.ts";
+import { PRESETS } from "../lib/pipeline/presets.ts";
+import { predict, type PredictRequest } from "../lib/pipeline/predict.ts";
+import { search } from "../lib/pipeline/search.ts";
+import { runTrainPipeline } from "../lib/pipeline/train.ts";
+import { zeroshot, type ZeroShotRequest } from "../lib/pipeline/zeroshot.ts";
+import { writeTinyCifar } from "../lib/vision/fixture.ts";
+import { Rng } from "../lib/io/rng.ts";
+
+const { tf, backend } = await useCpu();
+
+/** A finished tiny train run (tiny model, random 16-D vectors) in `dir/train`. */
+async function _trainRun(dir: string): Promise<string> {
+  await writeTinyCifar(dir, { trainCount: 160, testCount: 40, classes: 4, seed: 5 });
+  const rng = new Rng(9);
+  const words = [
+    ...Array.from({ length: 100 }, (_, i) => `fine${i}`),
+    ...Array.from({ length: 10 }, (_, i) => `class${i}`),
+    "lynx",
+    "hot",
+    "balloon",
+  ];
+  const lines = [`${words.length} 16`];
+  for (const w of words) {
+    lines.push(`${w} ${Array.from({ length: 16 }, () => rng.normal().toFixed(5)).join(" ")}`);
+  }
+  await Deno.writeTextFile(join(dir, "vectors.txt"), lines.join("\n") + "\n");
+  const run = await startRun("train", join(dir, "train"), {}, { quiet: true });
+  await run.finish({
+    ...await runTrainPipeline(tf, backend, {
+      preset: "test",
+      settings: {
+        ...PRESETS.quick,
+        visual: {
+          ...PRESETS.quick.visual,
+          depth: 8,
+          epochs: 1,
+          batchSize: 32,
+          limit: 0,
+          width: 0.25,
+          inputSize: 8,
+        },
+        vectors: join(dir, "vectors.txt"),
+        word2vec: { dim: 16, epochs: 1, retrofit: "none" },
+        devise: { ...PRESETS.quick.devise, epochs: 2, batchSize: 32, lr: 1e-2 },
+      },
+      dataDir: dir,
+      visual: "",
+      workDir: join(dir, "work"),
+      seed: 1,
+    }, run),
+  }, false);
+  return join(dir, "train");
+}
+
+function _request(dir: string, from: string, extra: Partial<PredictRequest>): PredictRequest {
+  return {
+    paths: [],
+    from,
+    labels: "fine0,fine1,class2,lynx",
+    k: 3,
+    fit: "crop",
+    conseT: 5,
+    indexDir: join(dir, "index"),
+    cacheDir: join(dir, "cache"),
+    backend: "cpu",
+    out: join(dir, `predict-${Math.random()}`),
+    json: false,
+    quiet: true,
+    ...extra,
+  };
+}
+
+Deno.test("predict: own images, any label set, bad files named and skipped, nothing written into the inputs", async () => {
+  const dir = await Deno.makeTempDir();
+  const from = await _trainRun(dir);
+  const photos = join(dir, "photos");
+  await Deno.mkdir(photos);
+  // A photo-like 1024×768 JPEG, a 1×1 PNG, and three files that are not images.
+  await sharp({ create: { width: 1024, height: 768, channels: 3, background: "#3a7" } })
+    .jpeg().toFile(join(photos, "big.jpg"));
+  await sharp({ create: { width: 1, height: 1, channels: 3, background: "#f00" } })
+    .png().toFile(join(photos, "dot.png"));
+  await Deno.writeFile(join(photos, "empty.jpg"), new Uint8Array());
+  await Deno.writeTextFile(join(photos, "notes.jpg"), "not a picture");
+  const before = [...Deno.readDirSync(photos)].map((e) => e.name).sort();
+
+  const request = _request(dir, from, { paths: [photos], labels: "fine0,fine1,class2,lynx,xyzzy" });
+  // Two of four images unreadable: the others are predicted, the task then exits with code 3.
+  const err = await predict(request).catch((e) => e);
+  assert.equal(err.exitCode, 3);
+  assert.match(err.message, /2 of 4 inputs could not be read/);
+  const metrics = JSON.parse(await Deno.readTextFile(join(request.out, "metrics.json")));
+  assert.equal(metrics.status, "ok");
+  assert.equal(metrics.images, 2);
+  assert.deepEqual(metrics.skippedLabels, ["xyzzy"]);
+  const failed = metrics.failed.map((f: { message: string }) => f.message).join("\n");
+  assert.match(failed, /empty\.jpg/);
+  assert.match(failed, /notes\.jpg/);
+  for (const p of metrics.predictions) {
+    assert.equal(p.devise.length, 3);
+    assert.equal(p.conse.length, 3);
+    for (const m of [p.devise, p.conse]) {
+      assert.ok(m[0].score >= m[1].score && m[1].score >= m[2].score, "best first");
+      for (const x of m) assert.ok(["fine0", "fine1", "class2", "lynx"].includes(x.label));
+    }
+  }
+  const log = await Deno.readTextFile(join(request.out, "log.txt"));
+  assert.match(log, /labels without a word vector \(skipped\): xyzzy/);
+  assert.match(await Deno.readTextFile(join(request.out, "report.html")), /big\.jpg/);
+  assert.deepEqual([...Deno.readDirSync(photos)].map((e) => e.name).sort(), before);
+
+  // A label set with no vector at all is refused before any image is read.
+  await assert.rejects(
+    predict(_request(dir, from, { paths: [photos], labels: "xyzzy,plugh" })),
+    /none of xyzzy, plugh has a word vector/,
+  );
+  // The whole vocabulary through the index: every answer is a word of the vectors.
+  const vocab = _request(dir, from, { paths: [join(photos, "big.jpg")], labels: "vocab" });
+  const [one] = await predict(vocab);
+  assert.equal(one.devise.length, 3);
+  assert.ok(one.devise.every((x) => /^(fine\d+|class\d|lynx|hot|balloon)$/.test(x.label)));
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("zeroshot --images on an ImageFolder of the CIFAR-10 test PNGs equals the binary run", async () => {
+  const dir = await Deno.makeTempDir();
+  const from = await _trainRun(dir);
+  const c10 = await loadCifar(dir, "cifar10", "test");
+  const folder = join(dir, "c10png");
+  await writeImageFolder(folder, c10.images, c10.labels, c10.labelNames);
+  const base: ZeroShotRequest = {
+    dataDir: dir,
+    from,
+    vocab: "10",
+    k: 5,
+    m: 8,
+    efConstruction: 50,
+    indexDir: join(dir, "index"),
+    ef: 0,
+    targetRecall: 0.9,
+    conseT: 2,
+    cslsK: 3,
+    cslsWeight: 1,
+    unseen: 0,
+    unseenNames: [],
+    showImages: 2,
+    seed: 1,
+    backend: "cpu",
+    out: join(dir, "zs-bin"),
+    json: false,
+    quiet: true,
+  };
+  const binary = await zeroshot(base);
+  const images = await zeroshot({
+    ...base,
+    images: folder,
+    cacheDir: join(dir, "cache"),
+    out: join(dir, "zs-png"),
+  });
+  // Lossless files, the same pixels, so the same predictions (order differs, means do not).
+  for (const method of Object.keys(binary.tenWay)) {
+    assert.ok(
+      Math.abs(binary.tenWay[method].meanAccuracy - images.tenWay[method].meanAccuracy) < 1e-12,
+      method,
+    );
+  }
+  // A class folder without a word vector is named before any image is read.
+  await Deno.mkdir(join(folder, "xyzzy"));
+  await Deno.copyFile(join(folder, "class0", "00000.png"), join(folder, "xyzzy", "a.png"));
+  await assert.rejects(
+    zeroshot({ ...base, images: folder, out: join(dir, "zs-bad") }),
+    /no word vector for class folder\(s\) xyzzy/,
+  );
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("search: word → nearest images, cached embeddings and index reused", async () => {
+  const dir = await Deno.makeTempDir();
+  const from = await _trainRun(dir);
+  const request = {
+    words: ["class0", "class1", "xyzzy"],
+    images: "cifar10",
+    from,
+    k: 4,
+    fit: "crop" as const,
+    dataDir: dir,
+    indexDir: join(dir, "index"),
+    cacheDir: join(dir, "cache"),
+    backend: "cpu" as const,
+    out: join(dir, "s1"),
+    json: false,
+    quiet: true,
+  };
+  const first = await search(request);
+  assert.deepEqual(first.map((r) => r.word), ["class0", "class1"]); // xyzzy has no vector
+  for (const r of first) {
+    assert.equal(r.hits.length, 4);
+    assert.ok(r.hits[0].cosine >= r.hits[3].cosine);
+    assert.equal(r.wordClass, r.word); // the word is a class name
+    assert.equal(r.precision, r.hits.filter((h) => h.label === r.word).length / 4);
+  }
+  const again = await search({ ...request, out: join(dir, "s2") });
+  assert.deepEqual(again, first);
+  const log = await Deno.readTextFile(join(dir, "s2", "log.txt"));
+  assert.match(log, /reusing .*embeddings-/);
+  assert.match(log, /reusing .*images-.*hnsw/);
+  await assert.rejects(search({ ...request, words: ["xyzzy"] }), /no word vector for xyzzy/);
+  await Deno.remove(dir, { recursive: true });
+});
