@@ -90,6 +90,19 @@ export const spec = {
     exclusiveMin: true,
     help: "DeViSE learning rate (preset)",
   },
+  finetuneEpochs: {
+    type: "number",
+    integer: true,
+    min: 0,
+    max: 10_000,
+    help: "fine-tune the visual model through M for N epochs after DeViSE (0 = off; preset)",
+  },
+  finetuneLr: {
+    type: "number",
+    min: 0,
+    exclusiveMin: true,
+    help: "peak learning rate of the visual layers while fine-tuning (preset)",
+  },
   workDir: {
     type: "string",
     default: "data/pipeline",
@@ -122,6 +135,7 @@ async function main(): Promise<void> {
       layers: flags.layers,
       vectors: flags.vectors,
       word2vec: { retrofit: flags.retrofit },
+      finetune: { epochs: flags.finetuneEpochs, lrVisual: flags.finetuneLr },
       devise: {
         loss: flags.loss,
         margin: flags.margin,

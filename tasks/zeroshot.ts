@@ -60,6 +60,11 @@ export const spec = {
     choices: FEATURE_LAYERS,
     help: "feature layer of the DeViSE model (default: the run's last)",
   },
+  finetuned: {
+    type: "boolean",
+    default: false,
+    help: "use the run's fine-tuned model (train --finetune-epochs): its map and its own features",
+  },
   vocab: {
     type: "string",
     default: "10",

@@ -43,6 +43,7 @@ async function _fixture(dir: string): Promise<PipelineConfig> {
       vectors: join(dir, "vectors.txt"),
       word2vec: { dim: 16, epochs: 1, retrofit: "none" },
       devise: { ...PRESETS.quick.devise, epochs: 3, batchSize: 32, lr: 1e-2 },
+      finetune: { ...PRESETS.quick.finetune, epochs: 0 },
       etaMinutes: 1,
     },
     dataDir: dir,
@@ -220,5 +221,83 @@ Deno.test("budget: durations, epochs that fit, and a plan that re-runs keep", as
   assert.equal(second.budgetPlan!.epochs, first.budgetPlan!.epochs);
   assert.equal(second.visual.checkpoint, first.visual.checkpoint);
   assert.match(await Deno.readTextFile(join(dir, "b2", "log.txt")), /budget plan reused/);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("fine-tuning stage: a fine-tuned row next to the others, and zeroshot --finetuned uses it", async () => {
+  const dir = await Deno.makeTempDir();
+  const cfg = await _fixture(dir);
+  const tuned = {
+    ...cfg,
+    settings: {
+      ...cfg.settings,
+      finetune: { ...cfg.settings.finetune, epochs: 2, batchSize: 32, lrVisual: 0.01 },
+    },
+  };
+  const run = await startRun("train", join(dir, "train"), {}, { quiet: true });
+  const metrics = await runTrainPipeline(tf, backend, tuned, run);
+  await run.finish({ ...metrics }, false);
+  assert.deepEqual(metrics.results.map((r) => r.model), [
+    "softmax (ResNet-8)",
+    "DeViSE (gap, 16-D)",
+    "DeViSE (act, 64-D)",
+    "DeViSE, fine-tuned (act)",
+  ]);
+  assert.equal(metrics.finetuned!.epochs, 2);
+  assert.notEqual(metrics.finetuned!.featureDir, metrics.featureDir); // its own features
+  const html = await Deno.readTextFile(join(dir, "train", "report.html"));
+  assert.match(html, /DeViSE, fine-tuned \(act\)/);
+  assert.match(html, /Fine-tuning: train loss and test hit@1/);
+  const zcfg: ZeroShotConfig = {
+    dataDir: dir,
+    from: join(dir, "train"),
+    layer: "act",
+    vocab: "10",
+    k: 5,
+    m: 8,
+    efConstruction: 50,
+    indexDir: join(dir, "index"),
+    ef: 0,
+    targetRecall: 0.9,
+    conseT: 1,
+    cslsK: 0,
+    cslsWeight: 1,
+    unseen: 0,
+    unseenNames: [],
+    showImages: 0,
+    seed: 1,
+  };
+  const plain = await runZeroShot(
+    tf,
+    zcfg,
+    await startRun("zeroshot", join(dir, "z1"), {}, { quiet: true }),
+  );
+  const ft = await runZeroShot(
+    tf,
+    { ...zcfg, finetuned: true },
+    await startRun("zeroshot", join(dir, "z2"), {}, { quiet: true }),
+  );
+  assert.match(ft.model, /finetune-act-/);
+  assert.doesNotMatch(plain.model, /finetune/);
+  // ConSE reads the pretrained softmax either way: the same numbers.
+  assert.equal(ft.tenWay.ConSE.meanAccuracy, plain.tenWay.ConSE.meanAccuracy);
+  // Another layer than the fine-tuned one is refused, naming both.
+  await assert.rejects(
+    runZeroShot(
+      tf,
+      { ...zcfg, layer: "gap", finetuned: true },
+      await startRun("zeroshot", join(dir, "z3"), {}, { quiet: true }),
+    ),
+    /fine-tuned model is of layer act, not gap/,
+  );
+  // A re-run reuses the finished fine-tuning.
+  const again = await runTrainPipeline(
+    tf,
+    backend,
+    tuned,
+    await startRun("train", join(dir, "t2"), {}, { quiet: true }),
+  );
+  assert.deepEqual(again.results.at(-1), metrics.results.at(-1));
+  assert.doesNotMatch(await Deno.readTextFile(join(dir, "t2", "log.txt")), /fine-tune epoch 1\//);
   await Deno.remove(dir, { recursive: true });
 });

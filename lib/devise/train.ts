@@ -199,7 +199,7 @@ export async function trainDevise(
   const init = new Float32Array(d * D);
   const scale = 1 / Math.sqrt(d * D);
   for (let i = 0; i < init.length; i++) init[i] = rng.normal() * scale;
-  const M = tf.variable(tf.tensor2d(init, [d, D]), true, "devise_M");
+  const M = tf.tidy(() => tf.variable(tf.tensor2d(init, [d, D]), true, "devise_M"));
   const optimizer = config.optimizer === "adam"
     ? tf.train.adam(config.lr)
     : tf.train.sgd(config.lr);

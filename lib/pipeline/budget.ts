@@ -96,6 +96,8 @@ export interface StageCosts {
   epochSeconds: number;
   extractSeconds: number;
   deviseSeconds: number;
+  /** Fine-tuning epochs plus the extraction of the fine-tuned model's features. */
+  finetuneSeconds: number;
   otherSeconds: number;
   /** Training images per second of the measured step. */
   trainImagesPerSecond: number;
@@ -134,10 +136,18 @@ export async function measureStageCosts(
     deviseSeconds += await _deviseEpochSeconds(tf, settings, d, counts) * settings.devise.epochs;
   }
   model.dispose();
+  // A fine-tuning step is a training step of the layers up to the DeViSE layer, plus M.
+  const ft = settings.finetune;
+  const ftImages = ft.limit ? Math.min(ft.limit, counts.train) : counts.train;
+  const finetuneSeconds = ft.epochs > 0
+    ? ft.epochs * (Math.floor(ftImages / ft.batchSize) * speed.stepSeconds * ft.batchSize /
+            config.batchSize + counts.test * perImageForward + 1) + extractSeconds
+    : 0;
   return {
     epochSeconds,
     extractSeconds,
     deviseSeconds,
+    finetuneSeconds,
     otherSeconds: 20,
     trainImagesPerSecond: config.batchSize / speed.stepSeconds,
     forwardImagesPerSecond: 1 / perImageForward,

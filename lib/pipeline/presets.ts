@@ -65,6 +65,23 @@ export interface DeviseSettings {
   optimizer: "adam" | "sgd";
 }
 
+/** The paper's last step: the visual model fine-tuned through M (lib/devise/finetune.ts). */
+export interface FinetuneSettings {
+  /** 0 = no fine-tuning. */
+  epochs: number;
+  batchSize: number;
+  /** Peak learning rate of the visual layers (cosine decay). */
+  lrVisual: number;
+  /** M's learning rate relative to the visual layers'. */
+  mapLrScale: number;
+  momentum: number;
+  nesterov: boolean;
+  weightDecay: number;
+  augment: boolean;
+  /** Fine-tune on the first N shuffled training images (0 = all). */
+  limit: number;
+}
+
 /** Everything a `train` run is configured by. */
 export interface TrainSettings {
   visual: VisualSettings;
@@ -80,6 +97,8 @@ export interface TrainSettings {
   /** Our skip-gram vectors (used with `vectors: "skipgram"`); files are keyed by `dim`. */
   word2vec: { dim: number; epochs: number; retrofit: "none" | "wordnet" };
   devise: DeviseSettings;
+  /** Fine-tuning of the last layer's DeViSE model (the report's "DeViSE, fine-tuned" row). */
+  finetune: FinetuneSettings;
   /** Rough wall time on a 2-core machine, said before the run starts. */
   etaMinutes: number;
 }
@@ -103,6 +122,18 @@ const _DEVISE_BASE: DeviseSettings = {
   batchSize: 256,
   lr: 1e-3,
   optimizer: "adam",
+};
+
+const _FINETUNE_BASE: FinetuneSettings = {
+  epochs: 0,
+  batchSize: 128,
+  lrVisual: 0.01,
+  mapLrScale: 1,
+  momentum: 0.9,
+  nesterov: true,
+  weightDecay: 5e-4,
+  augment: true,
+  limit: 0,
 };
 
 const _VISUAL_BASE: VisualSettings = {
@@ -132,6 +163,7 @@ export const PRESETS: Readonly<Record<PresetName, TrainSettings>> = {
     vectors: "skipgram",
     word2vec: { dim: 50, epochs: 2, retrofit: "wordnet" },
     devise: { ..._DEVISE_BASE, epochs: 3, lr: 1e-3 },
+    finetune: { ..._FINETUNE_BASE, epochs: 1, limit: 5000 },
     etaMinutes: 8,
   },
   cpu: {
@@ -142,6 +174,7 @@ export const PRESETS: Readonly<Record<PresetName, TrainSettings>> = {
     vectors: "skipgram",
     word2vec: { dim: 100, epochs: 20, retrofit: "wordnet" },
     devise: { ..._DEVISE_BASE, epochs: 20, lr: 3e-4, dropout: 0.5, weightDecay: 1e-4 },
+    finetune: { ..._FINETUNE_BASE, epochs: 3 },
     etaMinutes: 120,
   },
   paper: {
@@ -159,6 +192,7 @@ export const PRESETS: Readonly<Record<PresetName, TrainSettings>> = {
     vectors: "skipgram",
     word2vec: { dim: 300, epochs: 20, retrofit: "wordnet" },
     devise: { ..._DEVISE_BASE, epochs: 30, lr: 3e-4, dropout: 0.5, weightDecay: 1e-4 },
+    finetune: { ..._FINETUNE_BASE, epochs: 10 },
     etaMinutes: 600,
   },
 };

@@ -54,6 +54,15 @@ export interface TrainRunMetrics {
   stageSeconds: Record<string, number>;
   /** The time budget's plan, when the visual model was sized by one. */
   budgetPlan?: BudgetPlan;
+  /** The fine-tuned model (the paper's last step), when the run fine-tuned. */
+  finetuned?: {
+    layer: FeatureLayer;
+    checkpoint: string;
+    /** The fine-tuned visual model's features (its own: they differ from `featureDir`'s). */
+    featureDir: string;
+    deviseModel: string;
+    epochs: number;
+  };
   report: string;
 }
 

@@ -27,11 +27,15 @@ import { type Run, startRun } from "../cli/run.ts";
 import { formatSeconds } from "../cli/progress.ts";
 import { type BackendName, selectBackend, type TF, tfjsVersions } from "../backend/select.ts";
 import { channelStats, type CifarSplit, findCifarFolder, loadCifar } from "../data/cifar.ts";
-import { artifactIsCurrent, sha256Hex, writeJsonAtomic } from "../io/artifact.ts";
+import { artifactIsCurrent, readSidecar, sha256Hex, writeJsonAtomic } from "../io/artifact.ts";
 import { readJsonOrNull } from "../io/fs.ts";
 import { InputError } from "../io/errors.ts";
 import { Rng } from "../io/rng.ts";
-import { modelFromCheckpoint, resolveCheckpoint } from "../vision/checkpoint.ts";
+import {
+  type LoadedCheckpoint,
+  modelFromCheckpoint,
+  resolveCheckpoint,
+} from "../vision/checkpoint.ts";
 import { extractAll } from "../vision/extract.ts";
 import type { FeatureLayer } from "../vision/models.ts";
 import { type TrainConfig, trainVision } from "../vision/train.ts";
@@ -50,6 +54,7 @@ import {
   trainDevise,
 } from "../devise/train.ts";
 import { loadDeviseSplit } from "../devise/data.ts";
+import { type FinetuneConfig, finetuneDevise, safeStd } from "../devise/finetune.ts";
 import { fineToCoarseMap, type ResultRow, resultRow, topK } from "../devise/metrics.ts";
 import type { GridItem } from "../report/image_grid.ts";
 import { consoleResultsTable } from "../report/report.ts";
@@ -291,13 +296,31 @@ export async function runTrainPipeline(
     }
   });
 
-  // 6. Report: tables, curves, and a grid of test images with both models' top-5.
+  // 6. Fine-tuning: the visual model and M of the last layer together (the paper's last step).
+  const finetuned = s.finetune.epochs > 0
+    ? await timed("finetune", () =>
+      finetuneStage(tf, {
+        ckpt,
+        layer: s.layers.at(-1)!,
+        deviseModel: deviseModels[s.layers.at(-1)!]!,
+        labelVectors: labels.data,
+        train,
+        test,
+        cfg,
+        run,
+        fineToCoarse,
+      }))
+    : undefined;
+  if (finetuned) results.push(finetuned.row);
+
+  // 7. Report: tables, curves, and a grid of test images with both models' top-5.
   const report = await timed("report", () =>
     writeTrainReport(run.dir, {
       preset: cfg.preset,
       config: run.config,
       results,
       deviseCurves: curves,
+      finetuneCurve: finetuned?.curve,
       imageGrid: _grid(test, probs.features, deviseScores[s.layers.at(-1)!]!, 12, cfg.seed),
       visualCheckpoint: ckpt.dir,
       visualTop1: lastEpoch.testTop1 ?? NaN,
@@ -327,7 +350,107 @@ export async function runTrainPipeline(
     results,
     stageSeconds: seconds,
     ...(plan ? { budgetPlan: plan } : {}),
+    ...(finetuned ? { finetuned: finetuned.metrics } : {}),
     report: report.html,
+  };
+}
+
+/** What {@link finetuneStage} needs. */
+export interface FinetuneStageInputs {
+  ckpt: LoadedCheckpoint;
+  layer: FeatureLayer;
+  /** The trained DeViSE model file of `layer`. */
+  deviseModel: string;
+  labelVectors: Float32Array;
+  train: CifarSplit;
+  test: CifarSplit;
+  cfg: PipelineConfig;
+  run: Run;
+  fineToCoarse: Int32Array;
+}
+
+/**
+ * The fine-tuning stage: the visual model and M trained together (resumable, under a folder keyed
+ * by where it starts and its settings), the fine-tuned model's features extracted (they differ
+ * from the pretrained model's), the fine-tuned map saved as a DeViSE model, and its results row.
+ *
+ * @example
+ * ```ts
+ * const { row, metrics } = await finetuneStage(tf, inputs);
+ * row.model; // "DeViSE, fine-tuned (act)"
+ * ```
+ */
+export async function finetuneStage(tf: TF, inputs: FinetuneStageInputs) {
+  const { cfg, run, layer } = inputs;
+  const f = cfg.settings.finetune;
+  const config: FinetuneConfig = {
+    epochs: f.epochs,
+    batchSize: f.batchSize,
+    lrVisual: f.lrVisual,
+    mapLrScale: f.mapLrScale,
+    momentum: f.momentum,
+    nesterov: f.nesterov,
+    weightDecay: f.weightDecay,
+    augment: f.augment,
+    limit: f.limit,
+    seed: cfg.seed,
+  };
+  const deviseSidecar = await readSidecar(
+    inputs.deviseModel,
+    DEVISE_MODEL_FORMAT,
+    DEVISE_MODEL_VERSION,
+  );
+  const deviseSha = String(deviseSidecar.sha256);
+  const key = await _key({ from: inputs.ckpt.weights.sha256, devise: deviseSha, config, layer });
+  const outDir = join(cfg.workDir, `finetune-${layer}-${key}`);
+  const devise = await loadDeviseModel(inputs.deviseModel);
+  const result = await finetuneDevise(
+    tf,
+    {
+      checkpoint: inputs.ckpt,
+      devise,
+      layer,
+      labelVectors: inputs.labelVectors,
+      train: inputs.train,
+      test: inputs.test,
+    },
+    config,
+    { outDir, resume: true, run },
+  );
+  const featureDir = join(cfg.workDir, `features-${result.checkpoint.weights.sha256.slice(0, 12)}`);
+  await extractAll(tf, result.checkpoint, result.model, cfg.dataDir, [layer], featureDir, {
+    batchSize: 256,
+    log: (l) => run.log(`   fine-tuned ${l}`),
+    run,
+  });
+  result.model.dispose();
+  // The map as fine-tuning used it: its standardisation with near-constant columns floored.
+  const tuned = { ...result.devise, std: result.devise.std ? safeStd(result.devise.std) : null };
+  const modelPath = join(outDir, `devise-${layer}.f32`);
+  await saveDeviseModel(modelPath, tuned, {
+    finetuned: result.checkpoint.weights.sha256,
+    from: deviseSha,
+    vectors: deviseSidecar.sources?.vectors,
+  });
+  const testFeatures = await loadDeviseSplit(featureDir, inputs.test, layer);
+  const scores = predictScores(tf, tuned, testFeatures.features, inputs.labelVectors);
+  return {
+    row: resultRow(
+      `DeViSE, fine-tuned (${layer})`,
+      scores,
+      inputs.test.labels,
+      100,
+      inputs.fineToCoarse,
+    ),
+    curve: result.curve,
+    metrics: {
+      layer,
+      checkpoint: result.checkpoint.dir,
+      featureDir,
+      deviseModel: modelPath,
+      epochs: result.curve.length,
+      curve: result.curve,
+    },
   };
 }
 
@@ -377,7 +500,7 @@ export async function budgetPlan(
     epochSeconds: costs.epochSeconds,
     extractSeconds: costs.extractSeconds,
     deviseSeconds: costs.deviseSeconds,
-    otherSeconds: costs.otherSeconds,
+    otherSeconds: costs.otherSeconds + costs.finetuneSeconds,
   });
   await writeJsonAtomic(path, { format: BUDGET_PLAN_FORMAT, ...plan, costs });
   const end = new Date(Date.now() + (plan.etaSeconds - at.spentSeconds) * 1000);
@@ -385,7 +508,9 @@ export async function budgetPlan(
     `   budget ${formatSeconds(at.budgetSeconds)}: training runs at ` +
       `${costs.trainImagesPerSecond.toFixed(0)} img/s here, so ${plan.epochs} epochs of ` +
       `${formatSeconds(costs.epochSeconds)} (${formatSeconds(plan.visualSeconds)}), then extract ` +
-      `~${formatSeconds(plan.extractSeconds)}, DeViSE ~${formatSeconds(plan.deviseSeconds)}; ` +
+      `~${formatSeconds(plan.extractSeconds)}, DeViSE ~${formatSeconds(plan.deviseSeconds)}` +
+      (costs.finetuneSeconds ? `, fine-tuning ~${formatSeconds(costs.finetuneSeconds)}` : "") +
+      "; " +
       `ETA ${formatSeconds(plan.etaSeconds)} for the whole run (ends about ` +
       `${end.toISOString().slice(11, 16)} UTC); --epochs N fixes the epochs instead`,
   );

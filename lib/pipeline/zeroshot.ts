@@ -79,6 +79,11 @@ export interface ZeroShotConfig {
   /** Test images whose top-10 words are shown in the report. */
   showImages: number;
   seed: number;
+  /**
+   * Use the run's fine-tuned model: its DeViSE map and its own features (the images go through
+   * the fine-tuned visual model); ConSE keeps the pretrained softmax.
+   */
+  finetuned?: boolean;
 }
 
 /** Per-class accuracy of one method. */
@@ -157,7 +162,9 @@ export interface ZeroShotRequest extends Omit<ZeroShotConfig, "from" | "layer"> 
 export async function zeroshot(request: ZeroShotRequest): Promise<ZeroShotMetrics> {
   const from = request.from || await latestTrainRun(request.preset);
   const trained = await readTrainRun(from);
-  const layer = request.layer ?? trained.metrics.layers.at(-1)!;
+  const layer = request.layer ??
+    (request.finetuned ? trained.metrics.finetuned?.layer : undefined) ??
+    trained.metrics.layers.at(-1)!;
   const backendLog: string[] = [];
   const { tf, backend } = await selectBackend(request.backend, {
     allowSlow: true,
@@ -234,7 +241,8 @@ export async function runZeroShot(
 ): Promise<ZeroShotMetrics> {
   // 1. Inputs.
   const trained = await readTrainRun(cfg.from);
-  const modelPath = trained.metrics.deviseModels[cfg.layer];
+  const ft = cfg.finetuned ? _finetuned(trained, cfg.layer) : undefined;
+  const modelPath = ft?.deviseModel ?? trained.metrics.deviseModels[cfg.layer];
   if (!modelPath) {
     throw new InputError(
       `${cfg.from}/metrics.json has no DeViSE model for layer '${cfg.layer}' (has: ${
@@ -245,7 +253,7 @@ export async function runZeroShot(
   const model = await loadDeviseModel(modelPath);
   const words = await readVectors(trained.metrics.vectors.path);
   const c100 = await loadCifar(cfg.dataDir, "cifar100", "test");
-  const set = target ?? await cifar10Target(cfg, trained);
+  const set = target ?? await cifar10Target(cfg, trained, ft?.featureDir);
   const D = words.dim;
   const source = labelVectors(words, c100.labelNames);
   const targetVectors = labelVectors(words, set.classNames);
@@ -294,7 +302,8 @@ export async function runZeroShot(
   // 5. Seen/unseen inside CIFAR-100: M retrained without K classes, tested on all 100.
   const gzsl = cfg.unseen > 0 || cfg.unseenNames.length
     ? await seenUnseenSplit(tf, cfg, run, {
-      featureDir: trained.metrics.featureDir,
+      featureDir: ft?.featureDir ?? trained.metrics.featureDir,
+      probsDir: trained.metrics.featureDir,
       deviseConfig: model.config,
       labelData: source.data,
       D,
@@ -361,17 +370,37 @@ export async function runZeroShot(
  * const set = await cifar10Target(cfg, await readTrainRun(cfg.from));
  * ```
  */
-export async function cifar10Target(cfg: ZeroShotConfig, trained: TrainRun): Promise<TargetSet> {
+export async function cifar10Target(
+  cfg: ZeroShotConfig,
+  trained: TrainRun,
+  featureDir = trained.metrics.featureDir,
+): Promise<TargetSet> {
   const c10 = await loadCifar(cfg.dataDir, "cifar10", "test");
-  const dir = trained.metrics.featureDir;
   return {
     name: "CIFAR-10 test",
     classNames: c10.labelNames,
     labels: c10.labels,
     images: c10.images,
-    features: (await loadDeviseSplit(dir, c10, cfg.layer)).features,
-    probs: (await loadDeviseSplit(dir, c10, "probs")).features,
+    features: (await loadDeviseSplit(featureDir, c10, cfg.layer)).features,
+    // ConSE reads the pretrained softmax: fine-tuning trains M, not the classifier.
+    probs: (await loadDeviseSplit(trained.metrics.featureDir, c10, "probs")).features,
   };
+}
+
+/** The run's fine-tuned model of `layer`, or a clear error. */
+function _finetuned(trained: TrainRun, layer: FeatureLayer) {
+  const ft = trained.metrics.finetuned;
+  if (!ft) {
+    throw new InputError(
+      `${trained.dir} has no fine-tuned model (train with --finetune-epochs N first)`,
+    );
+  }
+  if (ft.layer !== layer) {
+    throw new InputError(
+      `${trained.dir}: the fine-tuned model is of layer ${ft.layer}, not ${layer}`,
+    );
+  }
+  return ft;
 }
 
 /**

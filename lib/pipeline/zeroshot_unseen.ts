@@ -64,6 +64,8 @@ export async function seenUnseenSplit(
   inputs: {
     /** `train`'s feature folder (CIFAR-100 train/test features and softmax outputs). */
     featureDir: string;
+    /** Where the softmax outputs are, when not beside the features (a fine-tuned model's). */
+    probsDir?: string;
     /** Settings of the DeViSE model being evaluated; the seen-only ones are trained alike. */
     deviseConfig: DeviseConfig;
     /** CIFAR-100 label vectors, 100 rows of `D`. */
@@ -82,7 +84,8 @@ export async function seenUnseenSplit(
   // 2. DeViSE retrained on the seen classes' training images; ConSE mixing seen labels only.
   const train = await loadCifar(cfg.dataDir, "cifar100", "train");
   const trainF = await readFeatures(featurePath(dir, "cifar100", "train", cfg.layer));
-  const trainP = await readFeatures(featurePath(dir, "cifar100", "train", "probs"));
+  const probsDir = inputs.probsDir ?? dir;
+  const trainP = await readFeatures(featurePath(probsDir, "cifar100", "train", "probs"));
   const seenModel = await _trainDeviseOn(
     tf,
     deviseConfig,
@@ -94,7 +97,7 @@ export async function seenUnseenSplit(
     (s) => run.log(`   seen-only DeViSE epoch ${s.epoch}: loss ${s.trainLoss.toFixed(4)}`),
   );
   const testF = await readFeatures(featurePath(dir, "cifar100", "test", cfg.layer));
-  const testP = await readFeatures(featurePath(dir, "cifar100", "test", "probs"));
+  const testP = await readFeatures(featurePath(probsDir, "cifar100", "test", "probs"));
   const embedded = {
     DeViSE: embed(tf, seenModel, testF.data),
     ConSE: _conseWithout(testP.data, unseen, labelData, D, cfg.conseT),

@@ -25,6 +25,8 @@ export interface TrainReportData {
   results: ResultRow[];
   /** DeViSE training curves of the layers trained in this run (reused models have none). */
   deviseCurves: { layer: string; curve: EpochStats[] }[];
+  /** The fine-tuning curve, when the run fine-tuned (empty when it reused a finished one). */
+  finetuneCurve?: { epoch: number; trainLoss: number; testHit1: number }[];
   imageGrid: GridItem[];
   visualCheckpoint: string;
   visualTop1: number;
@@ -93,6 +95,37 @@ export async function writeTrainReport(
       },
     ]);
     sections.push({ heading: "Training curves", blocks: [{ kind: "svgs", charts }] });
+  }
+  if (data.finetuneCurve?.length) {
+    const c = data.finetuneCurve;
+    sections.push({
+      heading: "Fine-tuning",
+      blocks: [
+        {
+          kind: "text",
+          text:
+            "The visual model and M trained together under the hinge rank loss (Frome et al., " +
+            '§3.3): the row "DeViSE, fine-tuned" above. The other DeViSE rows keep the ' +
+            "pretrained visual model.",
+        },
+        {
+          kind: "svgs",
+          charts: [{
+            name: "finetune",
+            svg: lineChartSvg({
+              title: "Fine-tuning: train loss and test hit@1",
+              xLabel: "epoch",
+              yLabel: "value",
+              integerX: true,
+              series: [
+                { name: "train loss", points: c.map((e) => [e.epoch, e.trainLoss]) },
+                { name: "test hit@1", points: c.map((e) => [e.epoch, e.testHit1]) },
+              ],
+            }),
+          }],
+        },
+      ],
+    });
   }
   sections.push({
     heading: "Test images and top predictions",

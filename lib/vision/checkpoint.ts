@@ -37,6 +37,8 @@ export const OPTIMIZER_FORMAT = "devise-vision-optimizer";
 export const STATE_FORMAT = "devise-vision-state";
 /** Version of all three. */
 export const CHECKPOINT_VERSION = 1;
+/** Name prefix of tensors saved beside the model's weights. */
+export const EXTRA_PREFIX = "extra:";
 
 /** One tensor inside a `.bin` file. */
 export interface TensorEntry {
@@ -96,7 +98,13 @@ export function epochDirName(epoch: number): string {
  */
 export async function saveCheckpoint(
   root: string,
-  parts: { model: tfjs.LayersModel; optimizer: tfjs.Optimizer; state: TrainState },
+  parts: {
+    model: tfjs.LayersModel;
+    optimizer: tfjs.Optimizer;
+    state: TrainState;
+    /** More tensors saved with the weights (e.g. a fine-tuned map), named `extra:<name>`. */
+    extra?: { name: string; tensor: tfjs.Tensor }[];
+  },
   options: { isBest?: boolean } = {},
 ): Promise<string> {
   const { state } = parts;
@@ -104,9 +112,10 @@ export async function saveCheckpoint(
   await Deno.mkdir(root, { recursive: true });
   const tmp = join(root, `.tmp-${name}-${crypto.randomUUID().slice(0, 8)}`);
   await Deno.mkdir(tmp);
-  const weights = _pack(
-    parts.model.weights.map((w) => ({ name: w.originalName, tensor: w.read() })),
-  );
+  const weights = _pack([
+    ...parts.model.weights.map((w) => ({ name: w.originalName, tensor: w.read() })),
+    ...(parts.extra ?? []).map((e) => ({ name: `${EXTRA_PREFIX}${e.name}`, tensor: e.tensor })),
+  ]);
   const optWeights = await parts.optimizer.getWeights();
   const opt = _pack(optWeights.map((w, i) => ({ name: `${i}:${w.name}`, tensor: w.tensor })));
   // getWeights() makes a fresh scalar for the iteration count; the rest are live variables.
@@ -217,13 +226,14 @@ export async function restoreInto(
 ): Promise<void> {
   const file = join(ckpt.dir, "weights.bin");
   const vars = model.weights;
-  if (vars.length !== ckpt.weights.entries.length) {
+  const entries = ckpt.weights.entries.filter((e) => !e.name.startsWith(EXTRA_PREFIX));
+  if (vars.length !== entries.length) {
     throw new ArtifactError(
-      `${file}: holds ${ckpt.weights.entries.length} tensors, model ${model.name} has ${vars.length}`,
+      `${file}: holds ${entries.length} tensors, model ${model.name} has ${vars.length}`,
     );
   }
   const tensors = vars.map((v, i) => {
-    const e = ckpt.weights.entries[i];
+    const e = entries[i];
     if (e.name !== v.originalName || e.shape.join("x") !== v.shape.join("x")) {
       throw new ArtifactError(
         `${file}: tensor ${i} is ${e.name} [${e.shape}], model expects ${v.originalName} [${v.shape}]`,
@@ -284,6 +294,24 @@ function _floats(bytes: Uint8Array): Float32Array {
 function _slice(tf: TF, values: Float32Array, e: TensorEntry): tfjs.Tensor {
   const size = e.shape.reduce((a, b) => a * b, 1);
   return tf.tensor(values.subarray(e.offset, e.offset + size), e.shape, "float32");
+}
+
+/**
+ * The tensors saved with `extra` (by name, without the prefix), as new tensors the caller owns.
+ *
+ * @example
+ * ```ts
+ * const { M } = extraTensors(tf, ckpt);
+ * ```
+ */
+export function extraTensors(tf: TF, ckpt: LoadedCheckpoint): Record<string, tfjs.Tensor> {
+  const out: Record<string, tfjs.Tensor> = {};
+  for (const e of ckpt.weights.entries) {
+    if (e.name.startsWith(EXTRA_PREFIX)) {
+      out[e.name.slice(EXTRA_PREFIX.length)] = _slice(tf, ckpt.weights.values, e);
+    }
+  }
+  return out;
 }
 
 /** Removes `.tmp-*` folders and epoch folders that neither pointer names. */

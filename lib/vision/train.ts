@@ -238,7 +238,7 @@ export async function trainVision(
   const model = buildModel(tf, modelSpec);
   const optimizer = tf.train.momentum(config.lr, config.momentum, config.nesterov);
   const excluded = config.excludeClasses ?? [];
-  const train = _subset(withoutClasses(data.train, excluded), config.limit, config.seed);
+  const train = subsetSplit(withoutClasses(data.train, excluded), config.limit, config.seed);
   const test = withoutClasses(data.test, excluded);
   log(
     `${train.count} training, ${test.count} test images` +
@@ -446,8 +446,15 @@ export function withoutClasses(split: ImageSplit, classes: readonly number[]): I
   };
 }
 
-/** The first `limit` images of a seeded shuffle (all when 0). */
-function _subset(split: ImageSplit, limit: number, seed: number): ImageSplit {
+/**
+ * The first `limit` images of a seeded shuffle (all when 0).
+ *
+ * @example
+ * ```ts
+ * subsetSplit(train, 5000, 1).count; // 5000
+ * ```
+ */
+export function subsetSplit(split: ImageSplit, limit: number, seed: number): ImageSplit {
   if (!limit || limit >= split.count) return split;
   const order = new Rng(seed ^ 0x5bd1e995).permutation(split.count).subarray(0, limit);
   return {
