@@ -18,6 +18,7 @@ import { PRESET_NAMES } from "../lib/pipeline/presets.ts";
 import { zeroshot } from "../lib/pipeline/zeroshot.ts";
 import { FEATURE_LAYERS } from "../lib/vision/models.ts";
 import { IMAGE_FITS } from "../lib/images/decode.ts";
+import { parseCandidateSet } from "../lib/zeroshot/candidates.ts";
 
 /** The flags of `deno task zeroshot`. */
 export const spec = {
@@ -70,6 +71,21 @@ export const spec = {
     default: "10",
     choices: ["10", "full"],
     help: "10: the CIFAR-10 labels only; full: also every word of the vocabulary via HNSW",
+  },
+  candidates: {
+    type: "list",
+    default: ["all"],
+    help: "with --vocab full: candidate sets, each searched (all, nouns = WordNet nouns, " +
+      "objects = nouns under physical object, topN = the N most frequent words)",
+  },
+  vocabCslsK: {
+    type: "number",
+    default: 10,
+    integer: true,
+    min: 0,
+    max: 1000,
+    help: 'with --vocab full: "DeViSE + CSLS" rows, each word penalised by its mean cosine to ' +
+      "its k nearest training-image embeddings (0 = off)",
   },
   k: {
     type: "number",
@@ -158,6 +174,7 @@ async function main(): Promise<void> {
       "deno task zeroshot --unseen 20 --data-dir ../shared/data",
     ],
   });
+  for (const c of flags.candidates) parseCandidateSet(c);
   await zeroshot({
     ...flags,
     dataDir: resolveDataDir(flags.dataDir),

@@ -119,6 +119,8 @@ Deno.test("zeroshot on the tiny pipeline: 10-way, ceiling, full vocabulary; chan
     m: 8,
     efConstruction: 50,
     indexDir: join(dir, "index"),
+    candidates: ["all", "top60"],
+    vocabCslsK: 3,
     ef: 0,
     targetRecall: 0.99,
     conseT: 1,
@@ -153,6 +155,17 @@ Deno.test("zeroshot on the tiny pipeline: 10-way, ceiling, full vocabulary; chan
   );
   const full = m.fullVocab as Record<string, Record<string, number>>;
   assert.ok(full["DeViSE, all words"]["1"] <= full["DeViSE, all words"]["5"]);
+  // Every candidate set has its rows, and CSLS adds its own.
+  for (
+    const row of [
+      "DeViSE, top60, all words",
+      "ConSE, top60, unseen only",
+      "DeViSE + CSLS, all words",
+      "DeViSE + CSLS, top60, unseen only",
+    ]
+  ) assert.ok(full[row], row);
+  assert.equal(m.candidates!.top60.words, 60);
+  assert.equal(m.candidates!.all.words, 114);
   // --ef 0: ef grows from 50 until recall@10 vs exact reaches the target (or ef runs out).
   const sweep = m.indexSweep as { ef: number; recallAt10: number }[];
   assert.equal(sweep[0].ef, 50);
@@ -257,6 +270,8 @@ Deno.test("fine-tuning stage: a fine-tuned row next to the others, and zeroshot 
     m: 8,
     efConstruction: 50,
     indexDir: join(dir, "index"),
+    candidates: ["all"],
+    vocabCslsK: 0,
     ef: 0,
     targetRecall: 0.9,
     conseT: 1,

@@ -143,6 +143,8 @@ Deno.test("zeroshot --images on an ImageFolder of the CIFAR-10 test PNGs equals 
     m: 8,
     efConstruction: 50,
     indexDir: join(dir, "index"),
+    candidates: ["all"],
+    vocabCslsK: 0,
     ef: 0,
     targetRecall: 0.9,
     conseT: 2,

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { candidateRows, parseCandidateSet } from "../lib/zeroshot/candidates.ts";
 import {
   classificationReport,
   confusionSvg,
@@ -249,4 +250,28 @@ Deno.test("chooseUnseen: seeded, distinct, sorted; named lists; bad K", () => {
   assert.throws(() => chooseUnseen(3, 0, { named: ["dragon"], names }), /'dragon'/);
   assert.throws(() => chooseUnseen(100, 100), /between 1 and 99/);
   assert.throws(() => chooseUnseen(100, 0), /between 1 and 99/);
+});
+
+Deno.test("candidate sets: nouns, physical objects, the most frequent words", () => {
+  const syn = (key: string, lemmas: string[], hypernyms: string[] = []) => ({
+    key,
+    lemmas,
+    hypernyms,
+    gloss: "",
+  });
+  const synsets = [
+    syn("n:1", ["object", "physical_object"]),
+    syn("n:2", ["artifact"], ["n:1"]),
+    syn("n:3", ["balloon"], ["n:2"]),
+    syn("n:4", ["idea"]),
+    syn("v:5", ["run"]),
+  ];
+  const wordnet = { synsets, byKey: new Map(synsets.map((s) => [s.key, s])), sha256: {} };
+  const words = ["the", "balloon", "idea", "run", "Artifact", "12"];
+  assert.deepEqual([...candidateRows(words, "all")], [0, 1, 2, 3, 4, 5]);
+  assert.deepEqual([...candidateRows(words, "top3")], [0, 1, 2]);
+  assert.deepEqual([...candidateRows(words, "nouns", wordnet)], [1, 2, 4]);
+  assert.deepEqual([...candidateRows(words, "objects", wordnet)], [1, 4]);
+  assert.throws(() => parseCandidateSet("top0"), /--candidates: 'top0'/);
+  assert.throws(() => parseCandidateSet("verbs"), /not one of all\|nouns\|objects\|top<N>/);
 });

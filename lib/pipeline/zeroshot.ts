@@ -21,7 +21,7 @@ import { type Run, startRun } from "../cli/run.ts";
 import { Progress } from "../cli/progress.ts";
 import { type BackendName, selectBackend, type TF } from "../backend/select.ts";
 import { type CifarSplit, loadCifar } from "../data/cifar.ts";
-import { embed, loadDeviseModel } from "../devise/train.ts";
+import { type DeviseModel, embed, loadDeviseModel } from "../devise/train.ts";
 import { InputError } from "../io/errors.ts";
 import { Rng } from "../io/rng.ts";
 import { loadDeviseSplit } from "../devise/data.ts";
@@ -29,7 +29,15 @@ import { labelVectors } from "../text/labels.ts";
 import { readVectors, vectorsChecksum } from "../text/word2vec_io.ts";
 import type { WordVectors } from "../text/vectors.ts";
 import { normalizeRows } from "../text/vectors.ts";
-import { exactTopKBatch, measureSearch, type VectorRows } from "../zeroshot/exact.ts";
+import {
+  exactTopKBatch,
+  measureSearch,
+  type Neighbors,
+  type VectorRows,
+} from "../zeroshot/exact.ts";
+import { candidateRows } from "../zeroshot/candidates.ts";
+import { loadWordNet } from "../text/corpus.ts";
+import { featurePath, readFeatures } from "../vision/extract.ts";
 import { takeRows } from "../io/rows.ts";
 import { type HnswIndex, indexPathFor, openOrBuildIndex, searchIndex } from "../zeroshot/index.ts";
 import {
@@ -63,6 +71,10 @@ export interface ZeroShotConfig {
   efConstruction: number;
   /** Where the vocabulary index is kept (default `data/index`). */
   indexDir: string;
+  /** Candidate sets of the full-vocabulary search (lib/zeroshot/candidates.ts). */
+  candidates: string[];
+  /** CSLS over the vocabulary: nearest training images averaged per word (0 = off). */
+  vocabCslsK: number;
   /** HNSW search list; 0 = the smallest of 50, 100, …, 3200 that reaches `targetRecall`. */
   ef: number;
   /** recall@10 (image queries vs exact search) that `ef: 0` aims for. */
@@ -112,6 +124,8 @@ export interface ZeroShotMetrics {
   fullVocab?: Record<string, Record<string, number>>;
   index?: EfSweepRow & { bytes: number; reused: boolean; vectors: number; buildSeconds: number };
   indexSweep?: EfSweepRow[];
+  /** Each candidate set's size and index figures. */
+  candidates?: FullVocabulary["candidates"];
   unseen?: SeenUnseenMetrics;
   report: string;
 }
@@ -296,7 +310,19 @@ export async function runZeroShot(
 
   // 4. Full vocabulary through HNSW: every word is a candidate label.
   const full = cfg.vocab === "full"
-    ? await fullVocabulary(words, trained.metrics.vectors.path, embedded, set, c100, cfg, run)
+    ? await fullVocabulary(
+      tf,
+      words,
+      trained.metrics.vectors.path,
+      embedded,
+      set,
+      c100,
+      cfg,
+      run,
+      cfg.vocabCslsK > 0
+        ? { trainEmbedded: await _trainEmbedded(tf, model, trained, cfg, ft) }
+        : undefined,
+    )
     : undefined;
 
   // 5. Seen/unseen inside CIFAR-100: M retrained without K classes, tested on all 100.
@@ -354,6 +380,7 @@ export async function runZeroShot(
         fullVocab: Object.fromEntries(full.rows.map((r) => [r.model, r.hit])),
         index: full.index,
         indexSweep: full.sweep,
+        candidates: full.candidates,
       }
       : {}),
     ...(gzsl ? { unseen: gzsl.metrics } : {}),
@@ -385,6 +412,25 @@ export async function cifar10Target(
     // ConSE reads the pretrained softmax: fine-tuning trains M, not the classifier.
     probs: (await loadDeviseSplit(trained.metrics.featureDir, c10, "probs")).features,
   };
+}
+
+/** DeViSE embeddings of a seeded sample of CIFAR-100 training images (CSLS's hub estimate). */
+async function _trainEmbedded(
+  tf: TF,
+  model: DeviseModel,
+  trained: TrainRun,
+  cfg: ZeroShotConfig,
+  ft?: { featureDir: string },
+): Promise<Float32Array> {
+  const path = featurePath(
+    ft?.featureDir ?? trained.metrics.featureDir,
+    "cifar100",
+    "train",
+    cfg.layer,
+  );
+  const { data, shape } = await readFeatures(path);
+  const pick = new Rng(cfg.seed + 7).permutation(shape[0]).subarray(0, Math.min(10_000, shape[0]));
+  return embed(tf, model, takeRows(data, shape[1], pick));
 }
 
 /** The run's fine-tuned model of `layer`, or a clear error. */
@@ -473,26 +519,33 @@ export function visualCeilings(
 /** What {@link fullVocabulary} found. */
 export interface FullVocabulary {
   rows: { model: string; hit: Record<string, number> }[];
+  /** The index over every word (`all`). */
   index: NonNullable<ZeroShotMetrics["index"]>;
   sweep: EfSweepRow[];
   /** The rows of the report's ef table. */
   indexTable: { title: string; sweep: EfSweepRow[]; ef: number };
-  /** Sample images with every method's top-10 words. */
+  /** Each candidate set's size and index figures. */
+  candidates: Record<string, { words: number; ef: number; recallAt10: number; bytes: number }>;
+  /** Sample images with every method's top-10 words (over every word). */
   shown: { image: Uint8Array; trueLabel: string; words: Record<string, string[]> }[];
 }
 
 /**
- * Full-vocabulary search: builds or reuses the HNSW index over every (unit-normalised) word
- * vector, picks ef by recall against exact search, and scores hit@k of every method's embedded
- * images over all words and over the words that are not CIFAR-100 labels.
+ * Full-vocabulary search: for each candidate set (`cfg.candidates`: every word, WordNet nouns,
+ * physical objects, the N most frequent), builds or reuses an HNSW index over its
+ * (unit-normalised) word vectors, picks ef by recall against exact search, and scores hit@k of
+ * every method's embedded images over those words and over those that are not CIFAR-100 labels.
+ * With `cfg.vocabCslsK`, DeViSE is also scored with a CSLS penalty on each word: its mean cosine
+ * to its k nearest training-image embeddings (hub words that are near every image lose).
  *
  * @example
  * ```ts
- * const full = await fullVocabulary(words, vectorsPath, embedded, set, c100, cfg, run);
+ * const full = await fullVocabulary(tf, words, vectorsPath, embedded, set, c100, cfg, run, extra);
  * full.rows[0].hit["20"];
  * ```
  */
 export async function fullVocabulary(
+  tf: TF,
   words: WordVectors,
   vectorsPath: string,
   embedded: Record<string, Float32Array>,
@@ -500,72 +553,156 @@ export async function fullVocabulary(
   c100: CifarSplit,
   cfg: ZeroShotConfig,
   run: Run,
+  hubs?: { trainEmbedded: Float32Array },
 ): Promise<FullVocabulary> {
   const D = words.dim;
-  const rows: VectorRows = { dim: D, data: normalizeRows(words.data.slice(), D) };
-  const bar = new Progress("hnsw build", words.words.length, { unit: "vec", run });
-  const opened = await openOrBuildIndex(rows, {
-    path: indexPathFor(vectorsPath, { m: cfg.m, efConstruction: cfg.efConstruction }, cfg.indexDir),
-    source: `sha256:${await vectorsChecksum(vectorsPath)}`,
-    m: cfg.m,
-    efConstruction: cfg.efConstruction,
-    onProgress: (done) => bar.tick(done - bar.count),
-    log: run.log,
-  });
-  bar.done();
-  const index = opened.index;
-  const sweep = efSweep(index, rows, embedded.DeViSE, cfg);
-  const quality = sweep.at(-1)!;
-  const ef = quality.ef;
-  run.log(
-    `index: ${words.words.length} vectors, M ${cfg.m}, efC ${cfg.efConstruction}, ${opened.bytes} ` +
-      `bytes, ${opened.reused ? "reused" : `built in ${index.buildSeconds.toFixed(1)} s`}; ` +
-      `recall@10 vs exact on ${quality.queries} image queries: ` +
-      sweep.map((r) =>
-        `ef ${r.ef} ${r.recallAt10.toFixed(3)} (${r.queriesPerSecond.toFixed(0)} q/s)`
-      )
-        .join(", ") +
-      ` → ef ${ef}`,
-  );
-  const search = (q: Float32Array, k: number) => searchIndex(index, q, k, Math.max(ef, k));
+  const normalized = normalizeRows(words.data.slice(), D);
+  const vectorsSha = await vectorsChecksum(vectorsPath);
   const trueNames = [...set.labels].map((y) => set.classNames[y]);
   const seen = seenWordSet(c100.labelNames);
+  const wantsWordNet = cfg.candidates.some((c) => c === "nouns" || c === "objects");
+  const wordnet = wantsWordNet ? await loadWordNet() : undefined;
   const hits: FullVocabulary["rows"] = [];
-  const ranked: Record<string, string[][]> = {};
-  for (const [name, e] of Object.entries(embedded)) {
-    const all: string[][] = [], unseenOnly: string[][] = [];
-    for (let i = 0; i < set.labels.length; i++) {
-      const q = e.subarray(i * D, (i + 1) * D);
-      all.push(topWords(search, words.words, q, cfg.k));
-      unseenOnly.push(
-        topWords(search, words.words, q, cfg.k, { words: seen, trueLabel: trueNames[i] }),
-      );
-    }
-    ranked[name] = all;
-    hits.push({ model: `${name}, all words`, hit: hitAtK(all, trueNames, _KS) });
-    hits.push({ model: `${name}, unseen only`, hit: hitAtK(unseenOnly, trueNames, _KS) });
-  }
-  const pick = new Rng(cfg.seed).permutation(set.labels.length).subarray(0, cfg.showImages);
-  const shown = [...pick].map((i) => ({
-    image: set.images.subarray(i * 3072, (i + 1) * 3072),
-    trueLabel: trueNames[i],
-    words: Object.fromEntries(Object.entries(ranked).map(([m, r]) => [m, r[i].slice(0, 10)])),
-  }));
-  const title = `HNSW index: ${words.words.length} vectors, M ${cfg.m}, efConstruction ` +
-    `${cfg.efConstruction}, ${opened.bytes} bytes, ` +
-    (opened.reused ? "reused" : `built in ${index.buildSeconds.toFixed(1)} s`);
-  return {
-    rows: hits,
-    index: {
-      ...quality,
+  const candidates: FullVocabulary["candidates"] = {};
+  let first: Omit<FullVocabulary, "rows" | "candidates"> | undefined;
+  for (const name of cfg.candidates) {
+    const ids = name === "all" ? null : candidateRows(words.words, name, wordnet);
+    const vocab = ids ? Array.from(ids, (i) => words.words[i]) : words.words;
+    const rows: VectorRows = { dim: D, data: ids ? takeRows(normalized, D, ids) : normalized };
+    const bar = new Progress(`hnsw build (${name})`, vocab.length, { unit: "vec", run });
+    const opened = await openOrBuildIndex(rows, {
+      path: indexPathFor(
+        name === "all" ? vectorsPath : `${vectorsPath}.${name}`,
+        { m: cfg.m, efConstruction: cfg.efConstruction },
+        cfg.indexDir,
+      ),
+      source: `sha256:${vectorsSha}${name === "all" ? "" : `|${name}`}`,
+      m: cfg.m,
+      efConstruction: cfg.efConstruction,
+      onProgress: (done) => bar.tick(done - bar.count),
+      log: run.log,
+    });
+    bar.done();
+    const index = opened.index;
+    const sweep = efSweep(index, rows, embedded.DeViSE, cfg);
+    const quality = sweep.at(-1)!;
+    const ef = quality.ef;
+    run.log(
+      `index (${name}): ${vocab.length} vectors, M ${cfg.m}, efC ${cfg.efConstruction}, ` +
+        `${opened.bytes} bytes, ${
+          opened.reused ? "reused" : `built in ${index.buildSeconds.toFixed(1)} s`
+        }; recall@10 vs exact on ${quality.queries} image queries: ` +
+        sweep.map((r) =>
+          `ef ${r.ef} ${r.recallAt10.toFixed(3)} (${r.queriesPerSecond.toFixed(0)} q/s)`
+        ).join(", ") + ` → ef ${ef}`,
+    );
+    candidates[name] = {
+      words: vocab.length,
+      ef,
+      recallAt10: quality.recallAt10,
       bytes: opened.bytes,
-      reused: opened.reused,
-      vectors: words.words.length,
-      buildSeconds: index.buildSeconds,
-    },
-    sweep,
-    indexTable: { title, sweep, ef },
-    shown,
+    };
+    const search = (q: Float32Array, k: number) => searchIndex(index, q, k, Math.max(ef, k));
+    const penalty = hubs && cfg.vocabCslsK > 0
+      ? wordHubness(tf, rows, hubs.trainEmbedded, cfg.vocabCslsK)
+      : undefined;
+    const methods: [string, Float32Array, Float32Array | undefined][] = [
+      ...Object.entries(embedded).map(([m, e]) =>
+        [m, e, undefined] as [string, Float32Array, undefined]
+      ),
+      ...(penalty
+        ? [["DeViSE + CSLS", embedded.DeViSE, penalty] as [string, Float32Array, Float32Array]]
+        : []),
+    ];
+    const ranked: Record<string, string[][]> = {};
+    for (const [method, e, pen] of methods) {
+      const scored = pen ? _cslsSearch(search, pen, cfg.cslsWeight) : search;
+      const all: string[][] = [], unseenOnly: string[][] = [];
+      for (let i = 0; i < set.labels.length; i++) {
+        const q = e.subarray(i * D, (i + 1) * D);
+        all.push(topWords(scored, vocab, q, cfg.k));
+        unseenOnly.push(
+          topWords(scored, vocab, q, cfg.k, { words: seen, trueLabel: trueNames[i] }),
+        );
+      }
+      ranked[method] = all;
+      const label = name === "all" ? method : `${method}, ${name}`;
+      hits.push({ model: `${label}, all words`, hit: hitAtK(all, trueNames, _KS) });
+      hits.push({ model: `${label}, unseen only`, hit: hitAtK(unseenOnly, trueNames, _KS) });
+    }
+    if (!first) {
+      const pick = new Rng(cfg.seed).permutation(set.labels.length).subarray(0, cfg.showImages);
+      const title = `HNSW index (${name}): ${vocab.length} vectors, M ${cfg.m}, efConstruction ` +
+        `${cfg.efConstruction}, ${opened.bytes} bytes, ` +
+        (opened.reused ? "reused" : `built in ${index.buildSeconds.toFixed(1)} s`);
+      first = {
+        index: {
+          ...quality,
+          bytes: opened.bytes,
+          reused: opened.reused,
+          vectors: vocab.length,
+          buildSeconds: index.buildSeconds,
+        },
+        sweep,
+        indexTable: { title, sweep, ef },
+        shown: [...pick].map((i) => ({
+          image: set.images.subarray(i * 3072, (i + 1) * 3072),
+          trueLabel: trueNames[i],
+          words: Object.fromEntries(
+            Object.entries(ranked).map(([m, r]) => [m, r[i].slice(0, 10)]),
+          ),
+        })),
+      };
+    }
+  }
+  return { rows: hits, candidates, ...first! };
+}
+
+/**
+ * Each word's hubness: the mean cosine of its (unit) vector to its `k` nearest embedded images
+ * (unit rows of `images`), computed exactly in blocks on the backend.
+ *
+ * @example
+ * ```ts
+ * const r = wordHubness(tf, rows, trainEmbedded, 10); // one value per word
+ * ```
+ */
+export function wordHubness(
+  tf: TF,
+  rows: VectorRows,
+  images: Float32Array,
+  k: number,
+): Float32Array {
+  const D = rows.dim, n = rows.data.length / D, m = images.length / D;
+  const out = new Float32Array(n);
+  const kk = Math.min(k, m);
+  tf.tidy(() => {
+    const E = tf.tensor2d(normalizeRows(images.slice(), D), [m, D]);
+    for (let from = 0; from < n; from += 1024) {
+      const to = Math.min(n, from + 1024);
+      tf.tidy(() => {
+        const W = tf.tensor2d(rows.data.subarray(from * D, to * D), [to - from, D]);
+        const top = tf.topk(tf.matMul(W, E, false, true), kk).values;
+        out.set(tf.mean(top, 1).dataSync() as Float32Array, from);
+      });
+    }
+  });
+  return out;
+}
+
+/** A search that reranks the nearest candidates by `2·cos − w·penalty` (CSLS), best first. */
+function _cslsSearch(
+  search: (q: Float32Array, k: number) => Neighbors,
+  penalty: Float32Array,
+  weight: number,
+) {
+  return (q: Float32Array, k: number): Neighbors => {
+    const pool = search(q, Math.max(200, 4 * k));
+    const scored = pool.ids.map((id, i) => ({
+      id,
+      score: 2 * (1 - pool.distances[i]) - weight * penalty[id],
+    })).sort((a, b) => b.score - a.score).slice(0, k);
+    return { ids: scored.map((x) => x.id), distances: scored.map((x) => 1 - x.score) };
   };
 }
 
