@@ -83,6 +83,14 @@ export const spec = {
     help: "dropout on the image features (preset)",
   },
   weightDecay: { type: "number", min: 0, help: "L2 penalty on M (preset)" },
+  vocabNegatives: {
+    type: "number",
+    integer: true,
+    min: 0,
+    max: 100_000,
+    help:
+      "DeViSE: words of the whole vocabulary sampled per batch as extra wrong labels (preset 0)",
+  },
   deviseEpochs: { type: "number", integer: true, min: 1, help: "DeViSE epochs (preset)" },
   deviseLr: {
     type: "number",
@@ -143,6 +151,7 @@ async function main(): Promise<void> {
         weightDecay: flags.weightDecay,
         epochs: flags.deviseEpochs,
         lr: flags.deviseLr,
+        vocabNegatives: flags.vocabNegatives,
       },
     },
     dataDir: resolveDataDir(flags.dataDir),

@@ -592,3 +592,51 @@ Deno.test("runAblation varies one factor at a time and reuses the base run", asy
   );
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("vocabulary negatives: extra wrong labels push the embeddings away from other words", async () => {
+  await tf.setBackend("cpu");
+  const rng = new Rng(21);
+  const n = 200, d = 12, D = 6, C = 4, V = 40;
+  const labels = Int32Array.from({ length: n }, (_, i) => i % C);
+  const labelVectors = normalizeRows(Float32Array.from({ length: C * D }, () => rng.normal()), D);
+  // Features that carry the label, plus noise.
+  const features = Float32Array.from({ length: n * d }, (_, k) => {
+    const i = Math.floor(k / d), j = k % d;
+    return (j === labels[i] ? 2 : 0) + 0.3 * rng.normal();
+  });
+  const words = normalizeRows(Float32Array.from({ length: V * D }, () => rng.normal()), D);
+  const common = {
+    trainFeatures: features,
+    trainLabels: labels,
+    labelVectors,
+    dims: D,
+    epochs: 15,
+    batchSize: 50,
+    lr: 0.02,
+    seed: 3,
+  };
+  const plain = await trainDevise(tf, common);
+  const pushed = await trainDevise(tf, { ...common, vocabNegatives: 8, negativeVectors: words });
+  assert.equal(pushed.model.config.vocabNegatives, 8);
+  assert.equal(plain.model.config.vocabNegatives, undefined);
+  // Mean over images of the largest cosine to any of the other words: lower with negatives.
+  const nearestWord = (model: typeof plain.model) => {
+    const e = normalizeRows(embed(tf, model, features), D);
+    let sum = 0;
+    for (let i = 0; i < n; i++) {
+      let best = -1;
+      for (let v = 0; v < V; v++) {
+        let dot = 0;
+        for (let j = 0; j < D; j++) dot += e[i * D + j] * words[v * D + j];
+        best = Math.max(best, dot);
+      }
+      sum += best;
+    }
+    return sum / n;
+  };
+  assert.ok(nearestWord(pushed.model) < nearestWord(plain.model));
+  await assert.rejects(
+    trainDevise(tf, { ...common, vocabNegatives: 8 }),
+    /vocabNegatives needs negativeVectors/,
+  );
+});

@@ -203,6 +203,11 @@ export interface TfLossInput extends LossConfig {
   labelVectors: tfType.Tensor2D;
   /** B×C keys for `firstViolation` (smaller = visited first). Required with it. */
   keys?: Float32Array;
+  /**
+   * K×D unit vectors of other words (e.g. sampled from the whole vocabulary): each is one more
+   * wrong label of every image (hinge only), so the map also learns to stay away from them.
+   */
+  extraNegatives?: tfType.Tensor2D;
 }
 
 /**
@@ -236,7 +241,12 @@ export function deviseLossTf(tf: typeof tfType, input: TfLossInput): tfType.Scal
       if (!input.keys) throw new Error("deviseLossTf: firstViolation needs keys");
       terms = tf.mul(terms, _firstViolationMask(tf, terms as tfType.Tensor2D, input.keys));
     }
-    let loss = tf.div(tf.sum(terms), e.shape[0]);
+    let total = tf.sum(terms);
+    if (input.extraNegatives) {
+      const extra = tf.matMul(e, input.extraNegatives, false, true); // B×K
+      total = tf.add(total, tf.sum(tf.relu(tf.add(tf.sub(extra, sy), margin))));
+    }
+    let loss = tf.div(total, e.shape[0]);
     if (input.kind === "hinge-euclid") {
       loss = tf.add(loss, tf.mul(lambda, tf.mean(tf.sum(tf.square(tf.sub(e, ty)), 1))));
     }

@@ -41,6 +41,11 @@ export interface DeviseConfig {
   lr: number;
   optimizer: "adam" | "sgd";
   seed: number;
+  /**
+   * Words of the whole vocabulary sampled per batch as extra wrong labels (hinge only; 0 or
+   * absent = only the training labels). Needs `negativeVectors`.
+   */
+  vocabNegatives?: number;
 }
 
 /** Defaults for {@link DeviseConfig}. */
@@ -99,6 +104,8 @@ export interface TrainDeviseInput extends Partial<DeviseConfig> {
   onEpoch?: (stats: EpochStats) => void;
   /** Called after every batch with (batch index, batches per epoch). */
   onBatch?: (batch: number, batches: number) => void;
+  /** V×D unit rows the `vocabNegatives` are sampled from (e.g. every word vector). */
+  negativeVectors?: Float32Array;
 }
 
 /** Result of {@link trainDevise}. */
@@ -141,6 +148,23 @@ function _checkInputs(input: TrainDeviseInput): { d: number; classes: number } {
     throw new Error(`trainDevise: test features are not ${input.testLabels.length}×${d}`);
   }
   return { d, classes };
+}
+
+/** `count` random rows of `vectors` (V×D), or undefined when there are none to draw. */
+function _sampleNegatives(
+  rng: Rng,
+  vectors: Float32Array | undefined,
+  D: number,
+  count: number | undefined,
+): Float32Array | undefined {
+  if (!count || !vectors) return undefined;
+  const V = vectors.length / D;
+  const out = new Float32Array(count * D);
+  for (let i = 0; i < count; i++) {
+    const r = rng.int(V);
+    out.set(vectors.subarray(r * D, (r + 1) * D), i * D);
+  }
+  return out;
 }
 
 /** The loss part of a config, in `loss.ts` terms. */
@@ -187,6 +211,12 @@ export async function trainDevise(
   for (const key of Object.keys(DEFAULT_DEVISE_CONFIG) as (keyof DeviseConfig)[]) {
     if (input[key] !== undefined) (config as unknown as Record<string, unknown>)[key] = input[key];
   }
+  if (input.vocabNegatives) {
+    if (!input.negativeVectors) {
+      throw new Error("trainDevise: vocabNegatives needs negativeVectors");
+    }
+    config.vocabNegatives = input.vocabNegatives;
+  }
   const { d, classes } = _checkInputs(input);
   const D = input.dims;
   const n = input.trainLabels.length;
@@ -228,6 +258,7 @@ export async function trainDevise(
         for (let r = 0; r < rows; r++) labelsArr[r] = input.trainLabels[order[from + r]];
         const keys = config.firstViolation ? violationKeys(rng, rows, classes) : undefined;
         const dropSeed = rng.int(2 ** 31);
+        const negatives = _sampleNegatives(rng, input.negativeVectors, D, config.vocabNegatives);
         const { lossValue, correct } = tf.tidy(() => {
           const x = _prep(tf, tf.tensor2d(buf.subarray(0, rows * d), [rows, d]), meanT, stdT);
           const xd = config.dropout > 0 ? tf.dropout(x, config.dropout, undefined, dropSeed) : x;
@@ -242,6 +273,9 @@ export async function trainDevise(
               labels,
               labelVectors: T,
               keys,
+              extraNegatives: negatives
+                ? tf.tensor2d(negatives, [negatives.length / D, D])
+                : undefined,
             });
             if (config.weightDecay > 0) {
               loss = tf.add(loss, tf.mul(0.5 * config.weightDecay, tf.sum(tf.square(M))));

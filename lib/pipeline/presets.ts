@@ -63,6 +63,8 @@ export interface DeviseSettings {
   batchSize: number;
   lr: number;
   optimizer: "adam" | "sgd";
+  /** Words of the whole vocabulary sampled per batch as extra wrong labels (0 = off). */
+  vocabNegatives: number;
 }
 
 /** The paper's last step: the visual model fine-tuned through M (lib/devise/finetune.ts). */
@@ -122,6 +124,7 @@ const _DEVISE_BASE: DeviseSettings = {
   batchSize: 256,
   lr: 1e-3,
   optimizer: "adam",
+  vocabNegatives: 0,
 };
 
 const _FINETUNE_BASE: FinetuneSettings = {

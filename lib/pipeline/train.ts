@@ -41,7 +41,7 @@ import type { FeatureLayer } from "../vision/models.ts";
 import { type TrainConfig, trainVision } from "../vision/train.ts";
 import { type LabelVectors, labelVectors } from "../text/labels.ts";
 import { readVectors } from "../text/word2vec_io.ts";
-import type { WordVectors } from "../text/vectors.ts";
+import { normalizeRows, type WordVectors } from "../text/vectors.ts";
 import {
   DEVISE_MODEL_FORMAT,
   DEVISE_MODEL_VERSION,
@@ -268,7 +268,13 @@ export async function runTrainPipeline(
   const results: ResultRow[] = [
     resultRow(`softmax (ResNet-${s.visual.depth})`, probs.features, test.labels, 100, fineToCoarse),
   ];
-  const deviseConfig: DeviseConfig = { ...s.devise, seed: cfg.seed };
+  // vocabNegatives joins the config only when used, so models trained without it keep their keys.
+  const { vocabNegatives, ...deviseSettings } = s.devise;
+  const deviseConfig: DeviseConfig = {
+    ...deviseSettings,
+    seed: cfg.seed,
+    ...(vocabNegatives ? { vocabNegatives } : {}),
+  };
   const curves: { layer: FeatureLayer; curve: EpochStats[] }[] = [];
   const deviseScores: Partial<Record<FeatureLayer, Float32Array>> = {};
   const deviseModels: Partial<Record<FeatureLayer, string>> = {};
@@ -283,6 +289,7 @@ export async function runTrainPipeline(
         labelVectors: labels.data,
         vectorsSha256: vectors.sha256,
         config: deviseConfig,
+        negativeVectors: vocabNegatives ? normalizeRows(words.data.slice(), words.dim) : undefined,
         run,
       });
       if (curve) curves.push({ layer, curve });
@@ -586,6 +593,8 @@ export interface DeviseStageInputs {
   /** Checksum of the vectors file the label vectors come from. */
   vectorsSha256: string;
   config: DeviseConfig;
+  /** Unit vectors of every word, for `config.vocabNegatives`. */
+  negativeVectors?: Float32Array;
   run: Run;
 }
 
@@ -626,6 +635,7 @@ export async function trainOrLoadDevise(
     testLabels: inputs.test.labels,
     labelVectors: inputs.labelVectors,
     dims: D,
+    negativeVectors: inputs.negativeVectors,
     onEpoch: (e) =>
       run.log(
         `   ${layer} epoch ${e.epoch}: train loss ${e.trainLoss.toFixed(4)} hit@1 ${
