@@ -809,3 +809,107 @@ Deno.test("fault: vectors changed or index corrupt under an index: refused with 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/**
+ * Starts `task`, sends SIGINT as soon as a `*.tmp-*` file shows up in `watch` (the artifact is
+ * being written), and returns the exit status; null when the run finished before a temp file
+ * was seen.
+ */
+async function _interruptWhileWriting(
+  task: string,
+  args: string[],
+  watch: string,
+): Promise<Deno.CommandStatus | null> {
+  const child = _spawn(task, args);
+  let done = false;
+  const status = child.status.then((s) => (done = true, s));
+  const t0 = performance.now();
+  let sent = false;
+  while (!done && performance.now() - t0 < 60_000) {
+    const names = await Array.fromAsync(Deno.readDir(watch)).catch(() => []);
+    if (names.some((e) => e.name.includes(".tmp-"))) {
+      child.kill("SIGINT");
+      sent = true;
+      break;
+    }
+    await _sleep(1);
+  }
+  const s = await status;
+  await child.stdout.cancel().catch(() => {});
+  await child.stderr.cancel().catch(() => {});
+  return sent ? s : null;
+}
+
+Deno.test("drill: SIGINT during word2vec's vector write: no temp file left, the run says interrupted", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "drill-sigint-w2v-" });
+  try {
+    // 20,000 distinct words, so that writing the vectors takes long enough to be caught at it.
+    const words = Array.from({ length: 20_000 }, (_, i) => `word${i}`);
+    const rng = new Rng(3);
+    const lines = Array.from(
+      { length: 8_000 },
+      () => Array.from({ length: 12 }, () => words[rng.int(words.length)]).join(" "),
+    );
+    const corpus = join(dir, "corpus.txt");
+    await Deno.writeTextFile(corpus, lines.join("\n") + "\n");
+    const vecDir = join(dir, "vec");
+    await Deno.mkdir(vecDir);
+    const args = (out: string) => [
+      ...["--corpus", corpus, "--no-default-corpus", "--threads", "1", "--dim", "200"],
+      ...["--epochs", "1", "--min-count", "1", "--vectors-dir", vecDir, "--out", out, "--quiet"],
+    ];
+    let status: Deno.CommandStatus | null = null;
+    for (let attempt = 0; attempt < 5 && !status; attempt++) {
+      await Deno.remove(vecDir, { recursive: true }).catch(() => {});
+      await Deno.mkdir(vecDir);
+      status = await _interruptWhileWriting("word2vec", args(join(dir, `run${attempt}`)), vecDir);
+    }
+    assert.ok(status, "never caught the vectors write");
+    assert.equal(status.code, 130);
+    assert.deepEqual([...Deno.readDirSync(vecDir)].filter((e) => e.name.includes(".tmp-")), []);
+    await _assertNoFalseValid(vecDir);
+    const runs = [...Deno.readDirSync(dir)].filter((e) => e.name.startsWith("run")).map((e) =>
+      e.name
+    );
+    const last = join(dir, runs.sort().at(-1)!);
+    assert.equal(
+      JSON.parse(await Deno.readTextFile(join(last, "metrics.json"))).status,
+      "interrupted",
+    );
+    assert.match(await Deno.readTextFile(join(last, "log.txt")), /interrupted: .*\n$/);
+    // A stale temp of a dead process is swept when the same artifact is written next time.
+    const stale = join(vecDir, "skipgram-200.bin.tmp-999999-deadbeef");
+    await Deno.writeTextFile(stale, "");
+    await _runOk("word2vec", [...args(join(dir, "again")), "--json"]);
+    assert.equal(await _exists(stale), false);
+    assert.ok((await _assertNoFalseValid(vecDir)).includes("skipgram-200.bin"));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("drill: SIGINT during an index write: no temp file, no sidecar, a re-run builds it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "drill-sigint-index-" });
+  try {
+    const ix = join(dir, "ix");
+    await Deno.mkdir(ix);
+    const args = (out: string) => [
+      ...["--synthetic", "60000,32", "--m", "16", "--ef-construction", "40", "--queries", "10"],
+      ...["--index-dir", ix, "--out", out, "--quiet", "--json"],
+    ];
+    let status: Deno.CommandStatus | null = null;
+    for (let attempt = 0; attempt < 4 && !status; attempt++) {
+      for (const e of Deno.readDirSync(ix)) await Deno.remove(join(ix, e.name));
+      status = await _interruptWhileWriting("index", args(join(dir, `run${attempt}`)), ix);
+    }
+    assert.ok(status, "never caught the index write");
+    assert.equal(status.code, 130);
+    const left = [...Deno.readDirSync(ix)].map((e) => e.name);
+    assert.deepEqual(left.filter((n) => n.includes(".tmp-") || n.endsWith(".json")), []);
+    const again = await _runOk("index", args(join(dir, "again")));
+    assert.equal(again.reused, false);
+    assert.ok(await _indexConsistent(join(ix, "synthetic-n60000-d32-s1-c0.hnsw-m16-ef40.bin")));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -177,7 +177,7 @@ async function _loadVectors(
     const vectors = syntheticVectors(n, d, { seed: request.seed, clusters: request.clusters });
     return {
       vectors,
-      path: indexPathFor(join(request.indexDir, name), params),
+      path: indexPathFor(name, params, request.indexDir),
       source: `synthetic:${n},${d},seed=${request.seed},clusters=${request.clusters}`,
     };
   }
