@@ -25,7 +25,8 @@ export const spec = {
   dataDir: {
     type: "string",
     default: "",
-    help: "folder with cifar-100-binary/ (else $DEVISE_DATA_DIR, else data)",
+    help: "folder with cifar-100-binary/ (else $DEVISE_DATA_DIR, else data/, where CIFAR is " +
+      "downloaded on the first run)",
   },
   preset: {
     type: "string",
@@ -155,6 +156,8 @@ async function main(): Promise<void> {
       },
     },
     dataDir: resolveDataDir(flags.dataDir),
+    // A newcomer's first run fetches CIFAR into data/; a folder given is used as it is.
+    downloadMissing: !flags.dataDir && !Deno.env.get("DEVISE_DATA_DIR"),
     visual: flags.visual,
     vectorsUrl: flags.vectorsUrl || undefined,
     workDir: flags.workDir,

@@ -101,6 +101,27 @@ export async function download(request: DownloadRequest): Promise<Record<string,
   return metrics;
 }
 
+/**
+ * Makes sure `dataDir` holds `dataset` (both splits): fetches and unpacks the official archive
+ * when it does not (what `train` does for a newcomer who has only the repository and internet).
+ * Returns true when it downloaded.
+ *
+ * @example
+ * ```ts
+ * await ensureCifar("data", "cifar100", run);
+ * ```
+ */
+export async function ensureCifar(
+  dataDir: string,
+  dataset: CifarDataset,
+  run: { log: (line: string) => void; logFileOnly: (line: string) => void; quiet: boolean },
+): Promise<boolean> {
+  if (await _completeFolder(dataDir, dataset)) return false;
+  run.log(`${dataset}: not found under ${dataDir}; downloading the official archive`);
+  await _download(dataset, dataDir, { url: "", md5: "", keepArchive: false }, run);
+  return true;
+}
+
 /** Summary of one split, as printed by `--check`. */
 interface SplitSummary {
   found: boolean;

@@ -70,6 +70,7 @@ import {
 } from "./presets.ts";
 import type { TrainRunMetrics } from "./runs.ts";
 import { resolveVectors } from "./vectors.ts";
+import { ensureCifar } from "./download.ts";
 import { type BudgetPlan, measureStageCosts, planEpochs } from "./budget.ts";
 
 /** Resolved settings of one pipeline run. */
@@ -97,6 +98,8 @@ export interface TrainRequest {
   /** Command-line overrides of the preset. */
   overrides: TrainOverrides;
   dataDir: string;
+  /** Download CIFAR into `dataDir` when it is not there (the default data folder only). */
+  downloadMissing?: boolean;
   visual: string;
   vectorsUrl?: string;
   workDir: string;
@@ -119,6 +122,17 @@ export interface TrainRequest {
  * ```
  */
 export async function train(request: TrainRequest): Promise<PipelineMetrics> {
+  // No data yet and no folder named: fetch CIFAR-100 (and CIFAR-10 test, for zeroshot) first.
+  if (request.downloadMissing) {
+    const stderr = {
+      log: (l: string) => request.quiet || console.error(l),
+      logFileOnly: () => {},
+      quiet: request.quiet,
+    };
+    for (const dataset of ["cifar100", "cifar10"] as const) {
+      await ensureCifar(request.dataDir, dataset, stderr);
+    }
+  }
   // Fail before loading TensorFlow when the data is not there.
   await findCifarFolder(request.dataDir, "cifar100").catch((err) => {
     throw new InputError(
