@@ -135,6 +135,18 @@ export async function sweepStaleTemps(path: string): Promise<string[]> {
   return removed;
 }
 
+/** The folder (created) and a fresh temp name next to `path`, stale temps swept first. */
+async function _tempFor(path: string): Promise<{ dir: string; tmp: string }> {
+  const dir = dirname(path) || ".";
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+  } catch (err) {
+    throw new ArtifactError(`cannot create folder ${dir} for ${path}: ${(err as Error).message}`);
+  }
+  await sweepStaleTemps(path);
+  return { dir, tmp: `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}` };
+}
+
 /**
  * Gives `write` a temp path next to `path`, then renames the temp into place. For writers that
  * take a path (native addons): the temp is removed when `write` throws or the process gets
@@ -150,14 +162,7 @@ export async function writeViaTemp(
   path: string,
   write: (tmp: string) => void | Promise<void>,
 ): Promise<void> {
-  const dir = dirname(path) || ".";
-  try {
-    await Deno.mkdir(dir, { recursive: true });
-  } catch (err) {
-    throw new ArtifactError(`cannot create folder ${dir} for ${path}: ${(err as Error).message}`);
-  }
-  await sweepStaleTemps(path);
-  const tmp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+  const { dir, tmp } = await _tempFor(path);
   _track(tmp);
   try {
     try {
@@ -207,14 +212,7 @@ export async function openAtomicWriter(
   path: string,
   bufferBytes = 16 << 20,
 ): Promise<AtomicWriter> {
-  const dir = dirname(path) || ".";
-  try {
-    await Deno.mkdir(dir, { recursive: true });
-  } catch (err) {
-    throw new ArtifactError(`cannot create folder ${dir} for ${path}: ${(err as Error).message}`);
-  }
-  await sweepStaleTemps(path);
-  const tmp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+  const { dir, tmp } = await _tempFor(path);
   let file: Deno.FsFile;
   try {
     file = await Deno.open(tmp, { write: true, createNew: true });

@@ -12,8 +12,9 @@
  * ```
  * @module
  */
-import { type BackendName, selectBackend, type TF } from "../backend/select.ts";
-import { type Run, startRun } from "../cli/run.ts";
+import { startRunOnBackend } from "./task_run.ts";
+import { type BackendName, type TF } from "../backend/select.ts";
+import { type Run } from "../cli/run.ts";
 import { UsageError } from "../io/errors.ts";
 import { exists } from "../io/fs.ts";
 import {
@@ -90,16 +91,10 @@ export async function devise(request: DeviseRequest): Promise<Record<string, unk
         `${request.layer}\` first?)`,
     );
   }
-  const backendLog: string[] = [];
-  const { tf, backend, reason } = await selectBackend(request.backend, {
+  const { backend: _b, out: _o, json, quiet: _q, ...settings } = request;
+  const { run, tf, backend } = await startRunOnBackend("devise", request, settings, {
     allowSlow: true,
-    log: (line) => backendLog.push(line),
   });
-  const { backend: _b, out, json, quiet, ...settings } = request;
-  const run = await startRun("devise", out, { ...settings, backend, backendReason: reason }, {
-    quiet,
-  });
-  for (const line of backendLog) run.log(line);
   const metrics = await runDevise(tf, request, run);
   await run.finish({ backend, ...metrics }, json);
   return metrics;

@@ -8,9 +8,9 @@
  * ```
  * @module
  */
+import { startRunOnBackend } from "./task_run.ts";
 import { join } from "node:path";
-import { type BackendName, selectBackend, tfjsVersions } from "../backend/select.ts";
-import { startRun } from "../cli/run.ts";
+import { type BackendName } from "../backend/select.ts";
 import { modelFromCheckpoint, resolveCheckpoint } from "../vision/checkpoint.ts";
 import { extractAll } from "../vision/extract.ts";
 import type { FeatureLayer } from "../vision/models.ts";
@@ -45,22 +45,13 @@ export interface ExtractRequest {
 export async function extract(request: ExtractRequest): Promise<Record<string, unknown>> {
   const ckpt = await resolveCheckpoint(request.checkpoint, request.which);
   const featuresDir = request.features || join(request.checkpoint, "features");
-  const backendLog: string[] = [];
+  const { backend: _b, out: _o, json, quiet: _q, ...settings } = request;
   // Inference is ~3x cheaper than training; the cpu backend is slow but usable here.
-  const { tf, backend, reason } = await selectBackend(request.backend, {
-    allowSlow: true,
-    log: (line) => backendLog.push(line),
-  });
-  const { backend: _b, out, json, quiet, ...settings } = request;
-  const run = await startRun("extract", out, {
+  const { run, tf, backend } = await startRunOnBackend("extract", request, {
     ...settings,
     featuresDir,
     checkpointDir: ckpt.dir,
-    backend,
-    backendReason: reason,
-    tfjs: tfjsVersions(tf),
-  }, { quiet });
-  for (const line of backendLog) run.log(line);
+  }, { allowSlow: true });
   const model = await modelFromCheckpoint(tf, ckpt);
   run.log(
     `checkpoint ${ckpt.dir} (epoch ${ckpt.state.epoch}, model sha256 ${

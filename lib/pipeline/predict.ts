@@ -16,9 +16,10 @@
  * ```
  * @module
  */
+import { startRunOnBackend } from "./task_run.ts";
 import { basename } from "node:path";
-import { type BackendName, selectBackend, type TF } from "../backend/select.ts";
-import { type Run, startRun } from "../cli/run.ts";
+import { type BackendName, type TF } from "../backend/select.ts";
+import { type Run } from "../cli/run.ts";
 import { embed, loadDeviseModel } from "../devise/train.ts";
 import { topK } from "../devise/metrics.ts";
 import { InputError, UsageError } from "../io/errors.ts";
@@ -166,16 +167,12 @@ export async function predict(request: PredictRequest): Promise<ImagePrediction[
         (inputs.problems.length ? `: ${inputs.problems.map((p) => p.message).join("; ")}` : ""),
     );
   }
-  const backendLog: string[] = [];
-  const { tf, backend } = await selectBackend(request.backend, {
-    allowSlow: true,
-    log: (line) => backendLog.push(line),
-  });
-  const { out, json, quiet, backend: _b, preset: _p, ...settings } = request;
-  const run = await startRun("predict", out, { ...settings, from: trained.dir, layer, backend }, {
-    quiet,
-  });
-  for (const line of backendLog) run.log(line);
+  const { out: _o, json, quiet: _q, backend: _b, preset: _p, ...settings } = request;
+  const { run, tf } = await startRunOnBackend("predict", request, {
+    ...settings,
+    from: trained.dir,
+    layer,
+  }, { allowSlow: true });
   if (labels.skipped.length) {
     run.log(`labels without a word vector (skipped): ${labels.skipped.join(", ")}`);
   }

@@ -15,10 +15,10 @@
  * ```
  * @module
  */
-import type { LossKind } from "../devise/loss.ts";
-import type { FeatureLayer } from "../vision/models.ts";
-import type { Arch } from "../vision/models.ts";
-import type { Schedule } from "../vision/train.ts";
+import { DEFAULT_DEVISE_CONFIG, type DeviseConfig } from "../devise/train.ts";
+import { DEFAULT_FINETUNE_CONFIG, type FinetuneConfig } from "../devise/finetune.ts";
+import type { FeatureLayer, ModelSpec } from "../vision/models.ts";
+import type { TrainConfig } from "../vision/train.ts";
 
 /** Names accepted by `--preset`. */
 export const PRESET_NAMES = ["quick", "cpu", "paper"] as const;
@@ -26,63 +26,16 @@ export const PRESET_NAMES = ["quick", "cpu", "paper"] as const;
 /** One of {@link PRESET_NAMES}. */
 export type PresetName = typeof PRESET_NAMES[number];
 
-/** The visual model and its pretraining schedule. */
-export interface VisualSettings {
-  arch: Arch;
-  depth: number;
-  /** Channel multiplier (1 = 16/32/64; tiny test models use less). */
-  width: number;
-  /** Square input side in pixels (32 for CIFAR; tiny test models use less). */
-  inputSize: number;
-  epochs: number;
-  batchSize: number;
-  lr: number;
-  momentum: number;
-  nesterov: boolean;
-  weightDecay: number;
-  schedule: Schedule;
-  warmupEpochs: number;
-  labelSmoothing: number;
-  augment: boolean;
-  /** Train on the first N shuffled images (0 = all 50,000). */
-  limit: number;
-}
+/** The visual model and its pretraining schedule (lib/vision/train.ts `TrainConfig`, flat). */
+export type VisualSettings =
+  & Omit<TrainConfig, "model" | "seed" | "init" | "excludeClasses">
+  & Required<Pick<ModelSpec, "arch" | "depth" | "width" | "inputSize">>;
 
-/** DeViSE's map M (see lib/devise/train.ts `DeviseConfig`; the seed is the run's). */
-export interface DeviseSettings {
-  loss: LossKind;
-  margin: number;
-  /** Euclidean term weight for `hinge-euclid`. */
-  lambda: number;
-  /** Dropout on the image features; with weight decay it regularises the 4096-D `act` map. */
-  dropout: number;
-  weightDecay: number;
-  standardize: boolean;
-  firstViolation: boolean;
-  epochs: number;
-  batchSize: number;
-  lr: number;
-  optimizer: "adam" | "sgd";
-  /** Words of the whole vocabulary sampled per batch as extra wrong labels (0 = off). */
-  vocabNegatives: number;
-}
+/** DeViSE's map M (lib/devise/train.ts `DeviseConfig`; the seed is the run's). */
+export type DeviseSettings = Omit<Required<DeviseConfig>, "seed">;
 
-/** The paper's last step: the visual model fine-tuned through M (lib/devise/finetune.ts). */
-export interface FinetuneSettings {
-  /** 0 = no fine-tuning. */
-  epochs: number;
-  batchSize: number;
-  /** Peak learning rate of the visual layers (cosine decay). */
-  lrVisual: number;
-  /** M's learning rate relative to the visual layers'. */
-  mapLrScale: number;
-  momentum: number;
-  nesterov: boolean;
-  weightDecay: number;
-  augment: boolean;
-  /** Fine-tune on the first N shuffled training images (0 = all). */
-  limit: number;
-}
+/** The paper's last step (lib/devise/finetune.ts `FinetuneConfig`; the seed is the run's). */
+export type FinetuneSettings = Omit<FinetuneConfig, "seed">;
 
 /** Everything a `train` run is configured by. */
 export interface TrainSettings {
@@ -112,32 +65,11 @@ export type TrainOverrides = {
     : TrainSettings[K];
 };
 
-const _DEVISE_BASE: DeviseSettings = {
-  loss: "hinge",
-  margin: 0.1,
-  lambda: 1,
-  dropout: 0,
-  weightDecay: 0,
-  standardize: true,
-  firstViolation: false,
-  epochs: 10,
-  batchSize: 256,
-  lr: 1e-3,
-  optimizer: "adam",
-  vocabNegatives: 0,
-};
-
-const _FINETUNE_BASE: FinetuneSettings = {
-  epochs: 0,
-  batchSize: 128,
-  lrVisual: 0.01,
-  mapLrScale: 1,
-  momentum: 0.9,
-  nesterov: true,
-  weightDecay: 5e-4,
-  augment: true,
-  limit: 0,
-};
+// The library's defaults, without the seed (the run's) and with the options spelled out.
+const { seed: _s1, ...deviseDefaults } = DEFAULT_DEVISE_CONFIG;
+const _DEVISE_BASE: DeviseSettings = { ...deviseDefaults, vocabNegatives: 0 };
+const { seed: _s2, ...finetuneDefaults } = DEFAULT_FINETUNE_CONFIG;
+const _FINETUNE_BASE: FinetuneSettings = { ...finetuneDefaults, epochs: 0 };
 
 const _VISUAL_BASE: VisualSettings = {
   arch: "resnet",

@@ -10,9 +10,9 @@
  * ```
  * @module
  */
+import { startRunOnBackend } from "./task_run.ts";
 import { join } from "node:path";
-import { type BackendName, selectBackend, tfjsVersions } from "../backend/select.ts";
-import { startRun } from "../cli/run.ts";
+import { type BackendName } from "../backend/select.ts";
 import { channelStats, loadCifar } from "../data/cifar.ts";
 import { UsageError } from "../io/errors.ts";
 import { loadCheckpoint } from "../vision/checkpoint.ts";
@@ -93,23 +93,14 @@ export async function pretrain(request: PretrainRequest): Promise<PretrainMetric
     }
   }
   const allowSlow = config.limit > 0 && config.limit <= SMOKE_LIMIT;
-  const backendLog: string[] = [];
-  const { tf, backend, reason } = await selectBackend(request.backend, {
-    allowSlow,
-    log: (line) => backendLog.push(line),
-  });
   // Held-out classes stay out of the input statistics too.
   const { mean, std } = channelStats(withoutClasses(train, excludeClasses).images);
-  const params = trainableParamCount(buildModel(tf, config.model));
-  const run = await startRun("pretrain", request.out, {
+  const { run, tf, backend } = await startRunOnBackend("pretrain", request, {
     train: config,
     data: { dataDir: request.dataDir, train: train.sha256, test: test.sha256, mean, std },
     resume: request.resume,
-    backend,
-    backendReason: reason,
-    tfjs: tfjsVersions(tf),
-  }, { quiet: request.quiet, keepConfig: request.resume });
-  for (const line of backendLog) run.log(line);
+  }, { allowSlow, keepConfig: request.resume });
+  const params = trainableParamCount(buildModel(tf, config.model));
   run.log(
     `${config.model.arch}-${config.model.depth} (${params} trainable params), ${config.epochs} ` +
       `epochs, batch ${config.batchSize}, backend ${backend}` +

@@ -16,9 +16,9 @@
  * ```
  * @module
  */
+import { startRunOnBackend } from "./task_run.ts";
 import { join } from "node:path";
-import { type BackendName, selectBackend } from "../backend/select.ts";
-import { startRun } from "../cli/run.ts";
+import { type BackendName } from "../backend/select.ts";
 import { loadCifar } from "../data/cifar.ts";
 import {
   DEVISE_MODEL_FORMAT,
@@ -114,16 +114,12 @@ export async function search(request: SearchRequest): Promise<WordSearch[]> {
   if (queries.missing.length === request.words.length) {
     throw new InputError(`no word vector for ${request.words.join(", ")}`);
   }
-  const backendLog: string[] = [];
-  const { tf, backend } = await selectBackend(request.backend, {
-    allowSlow: true,
-    log: (line) => backendLog.push(line),
-  });
-  const { out, json, quiet, backend: _b, preset: _p, ...settings } = request;
-  const run = await startRun("search", out, { ...settings, from: trained.dir, layer, backend }, {
-    quiet,
-  });
-  for (const line of backendLog) run.log(line);
+  const { out: _o, json, quiet: _q, backend: _b, preset: _p, ...settings } = request;
+  const { run, tf } = await startRunOnBackend("search", request, {
+    ...settings,
+    from: trained.dir,
+    layer,
+  }, { allowSlow: true });
   if (queries.missing.length) run.log(`no word vector (skipped): ${queries.missing.join(", ")}`);
 
   // 2. The images, through the model and M (cached).

@@ -22,10 +22,11 @@
  * ```
  * @module
  */
+import { startRunOnBackend } from "./task_run.ts";
 import { join } from "node:path";
-import { type Run, startRun } from "../cli/run.ts";
+import { type Run } from "../cli/run.ts";
 import { formatSeconds } from "../cli/progress.ts";
-import { type BackendName, selectBackend, type TF, tfjsVersions } from "../backend/select.ts";
+import { type BackendName, type TF } from "../backend/select.ts";
 import { channelStats, type CifarSplit, findCifarFolder, loadCifar } from "../data/cifar.ts";
 import { artifactIsCurrent, readSidecar, sha256Hex, writeJsonAtomic } from "../io/artifact.ts";
 import { readJsonOrNull } from "../io/fs.ts";
@@ -140,27 +141,22 @@ export async function train(request: TrainRequest): Promise<PipelineMetrics> {
         "cifar-100-binary/, or fetch it with `deno task download --dataset cifar100`.",
     );
   });
-  const backendLog: string[] = [];
-  // A full pipeline never silently falls back to pure JS.
-  const { tf, backend, reason } = await selectBackend(request.backend, {
-    allowSlow: false,
-    log: (line) => backendLog.push(line),
-  });
-  const presetName = request.preset ?? defaultPreset(backend);
-  const settings = resolveTrainSettings(presetName, request.overrides);
-  const run = await startRun("train", request.out, {
-    preset: presetName,
-    presetIsDefault: request.preset === undefined,
-    settings,
-    dataDir: request.dataDir,
-    visual: request.visual,
-    workDir: request.workDir,
-    seed: request.seed,
-    backend,
-    backendReason: reason,
-    tfjs: tfjsVersions(tf),
-  }, { quiet: request.quiet });
-  for (const line of backendLog) run.log(line);
+  // A full pipeline never silently falls back to pure JS; the default preset follows the backend.
+  let presetName: PresetName = request.preset ?? "cpu";
+  let settings = resolveTrainSettings(presetName, request.overrides);
+  const { run, tf, backend } = await startRunOnBackend("train", request, (backend) => {
+    presetName = request.preset ?? defaultPreset(backend);
+    settings = resolveTrainSettings(presetName, request.overrides);
+    return {
+      preset: presetName,
+      presetIsDefault: request.preset === undefined,
+      settings,
+      dataDir: request.dataDir,
+      visual: request.visual,
+      workDir: request.workDir,
+      seed: request.seed,
+    };
+  }, { allowSlow: false });
   run.log(
     `preset ${presetName}${request.preset ? "" : ` (default on backend ${backend})`}: ` +
       `${settings.visual.arch}-${settings.visual.depth}, ` +

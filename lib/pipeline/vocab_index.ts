@@ -12,7 +12,6 @@
  * ```
  * @module
  */
-import { join } from "node:path";
 import { Progress } from "../cli/progress.ts";
 import { type Run, startRun } from "../cli/run.ts";
 import { UsageError } from "../io/errors.ts";

@@ -17,9 +17,10 @@
  * ```
  * @module
  */
-import { type Run, startRun } from "../cli/run.ts";
+import { startRunOnBackend } from "./task_run.ts";
+import { type Run } from "../cli/run.ts";
 import { Progress } from "../cli/progress.ts";
-import { type BackendName, selectBackend, type TF } from "../backend/select.ts";
+import { type BackendName, type TF } from "../backend/select.ts";
 import { type CifarSplit, loadCifar } from "../data/cifar.ts";
 import { type DeviseModel, embed, loadDeviseModel } from "../devise/train.ts";
 import { InputError } from "../io/errors.ts";
@@ -179,17 +180,17 @@ export async function zeroshot(request: ZeroShotRequest): Promise<ZeroShotMetric
   const layer = request.layer ??
     (request.finetuned ? trained.metrics.finetuned?.layer : undefined) ??
     trained.metrics.layers.at(-1)!;
-  const backendLog: string[] = [];
-  const { tf, backend } = await selectBackend(request.backend, {
-    allowSlow: true,
-    log: (line) => backendLog.push(line),
-  });
-  const { backend: _b, out, json, quiet, preset: _p, images, fit, cacheDir, ...settings } = request;
+  const { backend: _b, out: _o, json, quiet: _q, preset: _p, images, fit, cacheDir, ...settings } =
+    request;
   const cfg: ZeroShotConfig = { ...settings, from, layer };
   // An image folder's classes must all have vectors before any image is read.
   const folder = images ? await _imageFolderClasses(images, trained) : undefined;
-  const run = await startRun("zeroshot", out, { ...cfg, images, fit, backend }, { quiet });
-  for (const line of backendLog) run.log(line);
+  // Only matrix products of cached features (or a forward pass): the pure-JS backend will do.
+  const { run, tf, backend } = await startRunOnBackend("zeroshot", request, {
+    ...cfg,
+    images,
+    fit,
+  }, { allowSlow: true });
   let target: TargetSet | undefined;
   if (folder) {
     const visual = await openVisualModel(tf, trained);

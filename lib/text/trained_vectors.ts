@@ -18,7 +18,7 @@ import type { ProgressSink } from "../cli/progress.ts";
 import { loadCorpus, loadWordNet, type WordNet } from "./corpus.ts";
 import { detectPhrases } from "./phrases.ts";
 import { retrofit, wordnetLexicon } from "./retrofit.ts";
-import { type SkipGramStats, trainSkipGram } from "./skipgram.ts";
+import { type SkipGramOptions, type SkipGramStats, trainSkipGram } from "./skipgram.ts";
 import type { WordVectors } from "./vectors.ts";
 import {
   readVectors,
@@ -34,17 +34,13 @@ import { readSidecar } from "../io/artifact.ts";
 export type StageLog = ProgressSink;
 
 /** Skip-gram hyper-parameters (everything that changes the vectors; threads do not). */
-export interface SkipgramSettings {
-  dim: number;
-  window: number;
-  negative: number;
-  minCount: number;
-  sample: number;
-  epochs: number;
-  alpha: number;
-  seed: number;
-  phrases: boolean;
-}
+export type SkipgramSettings =
+  & Pick<SkipGramOptions, "dim" | "window" | "negative" | "minCount" | "sample" | "epochs">
+  & Pick<SkipGramOptions, "alpha" | "seed">
+  & {
+    /** Also join word2phrase bigrams (2 passes) before training. */
+    phrases: boolean;
+  };
 
 /** word2vec.c's defaults, as this project uses them (20 epochs over a small corpus). */
 export const SKIPGRAM_SETTINGS: SkipgramSettings = {
