@@ -38,6 +38,11 @@ const spec = {
     default: "/usr/bin/python3",
     help: "python with torch for the peer ('' skips)",
   },
+  tape: {
+    type: "boolean",
+    default: false,
+    help: "take the gradient from tfjs's autodiff tape (the A/B of the closed form)",
+  },
   out: { type: "string", default: "data/bench/devise_epoch.json", help: "result file" },
 } as const satisfies FlagSpec;
 
@@ -96,6 +101,7 @@ async function main() {
     standardize: false, // the peer does not standardise either; inputs are already N(0, 1)
     loss: "hinge",
     lr: 1e-3,
+    tape: flags.tape,
     onEpoch: (s) => console.error(`tfjs ${backend} epoch ${s.epoch}: ${s.seconds.toFixed(1)} s`),
   });
   const tfjsMedian = median(result.epochSeconds);

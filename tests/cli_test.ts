@@ -218,3 +218,33 @@ Deno.test("Rng: seeded, state round-trips, permutation is a permutation", () => 
   assert.ok(Math.abs(sum / 10000 - 0.5) < 0.02);
   assert.throws(() => Rng.fromState([1, 2]), /4 uint32s/);
 });
+
+Deno.test("an open run busy in a synchronous loop is still killed at once by SIGTERM", async () => {
+  const dir = await Deno.makeTempDir();
+  const script = join(dir, "busy.ts");
+  const runModule = new URL("../lib/cli/run.ts", import.meta.url).href;
+  await Deno.writeTextFile(
+    script,
+    `import { startRun } from "${runModule}";
+await startRun("demo", ${JSON.stringify(join(dir, "run"))}, {}, { quiet: true });
+console.log("ready");
+const t0 = Date.now();
+while (Date.now() - t0 < 30_000) { /* an epoch's synchronous steps */ }
+`,
+  );
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", script],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const reader = child.stdout.getReader();
+  await reader.read(); // "ready"
+  const t0 = performance.now();
+  child.kill("SIGTERM");
+  const status = await child.status;
+  reader.releaseLock();
+  await child.stdout.cancel();
+  assert.ok(performance.now() - t0 < 5000, "the signal waited for the loop");
+  assert.equal(status.signal, "SIGTERM");
+  await Deno.remove(dir, { recursive: true });
+});

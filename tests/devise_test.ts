@@ -640,3 +640,44 @@ Deno.test("vocabulary negatives: extra wrong labels push the embeddings away fro
     /vocabNegatives needs negativeVectors/,
   );
 });
+
+Deno.test("hinge loss: the closed-form gradient step equals the autodiff tape's", async () => {
+  await tf.setBackend("cpu");
+  const rng = new Rng(8);
+  const n = 300, d = 20, D = 8, C = 6;
+  const common = {
+    trainFeatures: Float32Array.from({ length: n * d }, () => rng.normal()),
+    trainLabels: Int32Array.from({ length: n }, (_, i) => i % C),
+    labelVectors: normalizeRows(Float32Array.from({ length: C * D }, () => rng.normal()), D),
+    dims: D,
+    epochs: 3,
+    batchSize: 64,
+    lr: 0.01,
+    seed: 4,
+  };
+  const negativeVectors = normalizeRows(
+    Float32Array.from({ length: 30 * D }, () => rng.normal()),
+    D,
+  );
+  for (
+    const extra of [
+      {},
+      { dropout: 0.3, weightDecay: 1e-3 },
+      { vocabNegatives: 5, negativeVectors },
+      { optimizer: "sgd" as const, standardize: false },
+    ]
+  ) {
+    const closed = await trainDevise(tf, { ...common, ...extra });
+    const tape = await trainDevise(tf, { ...common, ...extra, tape: true });
+    for (let i = 0; i < closed.model.M.length; i++) {
+      assert.ok(
+        Math.abs(closed.model.M[i] - tape.model.M[i]) < 1e-5,
+        `${JSON.stringify(Object.keys(extra))} M[${i}]: ${closed.model.M[i]} vs ${tape.model.M[i]}`,
+      );
+    }
+    for (const [a, b] of closed.curves.map((c, i) => [c, tape.curves[i]])) {
+      assert.ok(Math.abs(a.trainLoss - b.trainLoss) < 1e-5 * Math.max(1, b.trainLoss));
+      assert.equal(a.trainHit1, b.trainHit1);
+    }
+  }
+});

@@ -139,7 +139,7 @@ export async function startRun(
   const startMs = performance.now();
   _active = { dir, task, logFile, startMs };
   const onInterrupt = () => _endActive("interrupted", "interrupted (SIGINT/SIGTERM)");
-  addInterruptHook(onInterrupt);
+  addInterruptHook(onInterrupt, { passive: true });
   const writeLine = (line: string) => logFile.writeSync(encoder.encode(line + "\n"));
   return {
     dir,

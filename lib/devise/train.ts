@@ -106,6 +106,8 @@ export interface TrainDeviseInput extends Partial<DeviseConfig> {
   onBatch?: (batch: number, batches: number) => void;
   /** V×D unit rows the `vocabNegatives` are sampled from (e.g. every word vector). */
   negativeVectors?: Float32Array;
+  /** Take the hinge loss's gradient from tfjs's autodiff tape instead of its closed form. */
+  tape?: boolean;
 }
 
 /** Result of {@link trainDevise}. */
@@ -148,6 +150,63 @@ function _checkInputs(input: TrainDeviseInput): { d: number; classes: number } {
     throw new Error(`trainDevise: test features are not ${input.testLabels.length}×${d}`);
   }
   return { d, classes };
+}
+
+/**
+ * One Adam/SGD step of the plain hinge rank loss with its gradient in closed form: with
+ * S = e·Tᵀ, sy = e·t_y and A the 0/1 matrix of violated margins (j ≠ y, margin − sy + S_j > 0),
+ * ∂L/∂e = (A·T − rowsum(A)·t_y) / B and ∂L/∂M = xᵀ·∂L/∂e (+ wd·M); extra vocabulary negatives add
+ * their own A. The same numbers as the autodiff tape (tests/devise_test.ts), without the tape.
+ */
+function _hingeStep(
+  tf: typeof tfType,
+  a: {
+    buf: Float32Array;
+    rows: number;
+    d: number;
+    D: number;
+    labelsArr: Int32Array;
+    meanT: tfType.Tensor | null;
+    stdT: tfType.Tensor | null;
+    M: tfType.Variable;
+    T: tfType.Tensor2D;
+    config: DeviseConfig;
+    dropSeed: number;
+    negatives?: Float32Array;
+    optimizer: tfType.Optimizer;
+  },
+): { lossValue: tfType.Scalar; correct: tfType.Scalar } {
+  return tf.tidy(() => {
+    const { rows, D, config } = a;
+    const x = _prep(tf, tf.tensor2d(a.buf.subarray(0, rows * a.d), [rows, a.d]), a.meanT, a.stdT);
+    const xd = config.dropout > 0 ? tf.dropout(x, config.dropout, undefined, a.dropSeed) : x;
+    const labels = tf.tensor1d(a.labelsArr, "int32");
+    const e = tf.matMul(xd, a.M);
+    const S = tf.matMul(e, a.T, false, true);
+    const ty = tf.gather(a.T, labels);
+    const sy = tf.sum(tf.mul(e, ty), 1, true);
+    const wrong = tf.sub(1, tf.oneHot(labels, a.T.shape[0]));
+    const margins = tf.mul(tf.add(tf.sub(S, sy), config.margin), wrong);
+    const violated = tf.cast(tf.greater(margins, 0), "float32");
+    let total = tf.sum(tf.relu(margins));
+    let gE = tf.sub(tf.matMul(violated, a.T), tf.mul(tf.sum(violated, 1, true), ty));
+    if (a.negatives) {
+      const N = tf.tensor2d(a.negatives, [a.negatives.length / D, D]);
+      const m = tf.add(tf.sub(tf.matMul(e, N, false, true), sy), config.margin);
+      const v = tf.cast(tf.greater(m, 0), "float32");
+      total = tf.add(total, tf.sum(tf.relu(m)));
+      gE = tf.add(gE, tf.sub(tf.matMul(v, N), tf.mul(tf.sum(v, 1, true), ty)));
+    }
+    let grad = tf.matMul(xd, tf.div(gE, rows), true, false);
+    let loss = tf.div(total, rows);
+    if (config.weightDecay > 0) {
+      grad = tf.add(grad, tf.mul(config.weightDecay, a.M));
+      loss = tf.add(loss, tf.mul(0.5 * config.weightDecay, tf.sum(tf.square(a.M))));
+    }
+    a.optimizer.applyGradients([{ name: a.M.name, tensor: grad }]);
+    const correct = tf.sum(tf.cast(tf.equal(tf.argMax(S, 1), labels), "int32"));
+    return { lossValue: loss as tfType.Scalar, correct: correct as tfType.Scalar };
+  });
 }
 
 /** `count` random rows of `vectors` (V×D), or undefined when there are none to draw. */
@@ -235,6 +294,8 @@ export async function trainDevise(
     : tf.train.sgd(config.lr);
   const B = config.batchSize;
   const batches = Math.ceil(n / B);
+  // The hinge rank loss has a closed-form gradient: two matrix products, no autodiff tape.
+  const closedForm = config.loss === "hinge" && !config.firstViolation && !input.tape;
   const buf = new Float32Array(B * d);
   const curves: EpochStats[] = [];
   const epochSeconds: number[] = [];
@@ -259,34 +320,51 @@ export async function trainDevise(
         const keys = config.firstViolation ? violationKeys(rng, rows, classes) : undefined;
         const dropSeed = rng.int(2 ** 31);
         const negatives = _sampleNegatives(rng, input.negativeVectors, D, config.vocabNegatives);
-        const { lossValue, correct } = tf.tidy(() => {
-          const x = _prep(tf, tf.tensor2d(buf.subarray(0, rows * d), [rows, d]), meanT, stdT);
-          const xd = config.dropout > 0 ? tf.dropout(x, config.dropout, undefined, dropSeed) : x;
-          const labels = tf.tensor1d(labelsArr, "int32");
-          let predicted: tfType.Tensor | null = null;
-          const { value, grads } = tf.variableGrads(() => {
-            const e = tf.matMul(xd, M) as tfType.Tensor2D;
-            predicted = tf.keep(tf.argMax(tf.matMul(e, T, false, true), 1));
-            let loss = deviseLossTf(tf, {
-              ..._lossConfig(config),
-              embeddings: e,
-              labels,
-              labelVectors: T,
-              keys,
-              extraNegatives: negatives
-                ? tf.tensor2d(negatives, [negatives.length / D, D])
-                : undefined,
-            });
-            if (config.weightDecay > 0) {
-              loss = tf.add(loss, tf.mul(0.5 * config.weightDecay, tf.sum(tf.square(M))));
-            }
-            return loss as tfType.Scalar;
-          }, [M]);
-          optimizer.applyGradients([{ name: M.name, tensor: grads[M.name] }]);
-          const correct = tf.sum(tf.cast(tf.equal(predicted!, labels), "int32"));
-          tf.dispose(predicted!);
-          return { lossValue: value, correct };
-        });
+        const step = closedForm ? _hingeStep : null;
+        const { lossValue, correct } = step
+          ? step(tf, {
+            buf,
+            rows,
+            d,
+            D,
+            labelsArr,
+            meanT,
+            stdT,
+            M,
+            T,
+            config,
+            dropSeed,
+            negatives,
+            optimizer,
+          })
+          : tf.tidy(() => {
+            const x = _prep(tf, tf.tensor2d(buf.subarray(0, rows * d), [rows, d]), meanT, stdT);
+            const xd = config.dropout > 0 ? tf.dropout(x, config.dropout, undefined, dropSeed) : x;
+            const labels = tf.tensor1d(labelsArr, "int32");
+            let predicted: tfType.Tensor | null = null;
+            const { value, grads } = tf.variableGrads(() => {
+              const e = tf.matMul(xd, M) as tfType.Tensor2D;
+              predicted = tf.keep(tf.argMax(tf.matMul(e, T, false, true), 1));
+              let loss = deviseLossTf(tf, {
+                ..._lossConfig(config),
+                embeddings: e,
+                labels,
+                labelVectors: T,
+                keys,
+                extraNegatives: negatives
+                  ? tf.tensor2d(negatives, [negatives.length / D, D])
+                  : undefined,
+              });
+              if (config.weightDecay > 0) {
+                loss = tf.add(loss, tf.mul(0.5 * config.weightDecay, tf.sum(tf.square(M))));
+              }
+              return loss as tfType.Scalar;
+            }, [M]);
+            optimizer.applyGradients([{ name: M.name, tensor: grads[M.name] }]);
+            const correct = tf.sum(tf.cast(tf.equal(predicted!, labels), "int32"));
+            tf.dispose(predicted!);
+            return { lossValue: value, correct };
+          });
         lossSum += (await lossValue.data())[0] * rows;
         hits += (await correct.data())[0];
         tf.dispose([lossValue, correct]);

@@ -1,7 +1,12 @@
 /**
- * What happens on Ctrl-C (SIGINT) or SIGTERM: every registered hook runs (synchronously, newest
- * first) and the process exits 130 / 143. Atomic writers register their temp files here so a kill
- * leaves nothing half-written, and an open run marks itself interrupted in its log.
+ * What happens on Ctrl-C (SIGINT) or SIGTERM while something must be cleaned up: every registered
+ * hook runs (synchronously, newest first) and the process exits 130 / 143. Atomic writers register
+ * their temp files here so a kill leaves nothing half-written, and an open run registers a
+ * passive hook that marks it interrupted in its log.
+ *
+ * Signals are caught only while an active hook (a temp file being written) is registered: a
+ * listener defers the signal to the next turn of the event loop, and a long synchronous stretch
+ * (a training epoch) must stay killable at once. With no active hook, the default action runs.
  *
  * @example
  * ```ts
@@ -12,37 +17,45 @@
  * @module
  */
 
-const _hooks: (() => void)[] = [];
-let _installed = false;
+const _hooks: { fn: () => void; passive: boolean }[] = [];
+const _SIGNALS = [["SIGINT", 130], ["SIGTERM", 143]] as const;
+const _listeners = new Map<Deno.Signal, () => void>();
 
-function _install(): void {
-  if (_installed) return;
-  _installed = true;
-  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
-    try {
-      Deno.addSignalListener(signal, () => {
+function _listening(): void {
+  const active = _hooks.some((h) => !h.passive);
+  if (active && _listeners.size === 0) {
+    for (const [signal, code] of _SIGNALS) {
+      const listener = () => {
         for (const hook of _hooks.toReversed()) {
           try {
-            hook();
+            hook.fn();
           } catch { /* best effort: the process is going down */ }
         }
         Deno.exit(code);
-      });
-    } catch { /* no signals here (a Worker, or Windows for SIGTERM) */ }
+      };
+      try {
+        Deno.addSignalListener(signal, listener);
+        _listeners.set(signal, listener);
+      } catch { /* no signals here (a Worker, or Windows for SIGTERM) */ }
+    }
+  } else if (!active && _listeners.size > 0) {
+    for (const [signal, listener] of _listeners) Deno.removeSignalListener(signal, listener);
+    _listeners.clear();
   }
 }
 
 /**
- * Runs `hook` if the process is interrupted before {@link removeInterruptHook}.
+ * Runs `hook` if the process is interrupted before {@link removeInterruptHook}. A passive hook
+ * runs only when a signal is caught for an active one; it never makes signals wait.
  *
  * @example
  * ```ts
- * addInterruptHook(() => console.error("interrupted"));
+ * addInterruptHook(() => console.error("interrupted"), { passive: true });
  * ```
  */
-export function addInterruptHook(hook: () => void): void {
-  _install();
-  _hooks.push(hook);
+export function addInterruptHook(hook: () => void, options: { passive?: boolean } = {}): void {
+  _hooks.push({ fn: hook, passive: options.passive ?? false });
+  _listening();
 }
 
 /**
@@ -54,6 +67,7 @@ export function addInterruptHook(hook: () => void): void {
  * ```
  */
 export function removeInterruptHook(hook: () => void): void {
-  const i = _hooks.lastIndexOf(hook);
+  const i = _hooks.findLastIndex((h) => h.fn === hook);
   if (i >= 0) _hooks.splice(i, 1);
+  _listening();
 }
