@@ -52,13 +52,13 @@ export const spec = {
     help: "HNSW efConstruction",
   },
   ef: { type: "number", default: 100, integer: true, min: 1, max: 100_000, help: "HNSW search ef" },
-  shards: {
+  threads: {
     type: "number",
     default: 0,
     integer: true,
     min: 0,
     max: 256,
-    help: "build shards in parallel Workers (0 = auto: one per core above 500k vectors)",
+    help: "insert threads of the build (0 = auto: every core from 50,000 vectors up)",
   },
   queries: {
     type: "number",

@@ -512,7 +512,7 @@ async function _indexVectors(path: string, seed: number): Promise<void> {
   await writeWord2vecBinary(path, makeWordVectors(words, 32, v.data));
 }
 
-/** The index's sidecar and shard files agree (what openOrBuildIndex needs to reuse it). */
+/** The index's sidecar and file agree (what openOrBuildIndex needs to reuse it). */
 async function _indexConsistent(indexPath: string): Promise<boolean> {
   let side;
   try {
@@ -520,11 +520,9 @@ async function _indexConsistent(indexPath: string): Promise<boolean> {
   } catch {
     return false; // no sidecar: the index is rebuilt, never reused
   }
-  for (const s of side.shards) {
-    const file = join(dirname(indexPath), s.file);
-    assert.equal((await Deno.stat(file)).size, s.bytes, `${file}: size differs from its sidecar`);
-    assert.equal(await sha256File(file), s.sha256, `${file}: sha256 differs from its sidecar`);
-  }
+  const file = indexPath;
+  assert.equal((await Deno.stat(file)).size, side.bytes, `${file}: size differs from its sidecar`);
+  assert.equal(await sha256File(file), side.sha256, `${file}: sha256 differs from its sidecar`);
   return true;
 }
 

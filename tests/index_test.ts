@@ -6,7 +6,6 @@ import {
   indexPathFor,
   openOrBuildIndex,
   searchIndex,
-  shardPaths,
   writeIndex,
 } from "../lib/zeroshot/index.ts";
 import { vectorsChecksum } from "../lib/text/word2vec_io.ts";
@@ -36,13 +35,14 @@ Deno.test("exactTopKBatch agrees with one-at-a-time search (blocks of 4 + remain
   assert.equal(recallAtK([{ ids: [1, 2], distances: [0, 0] }], [[2, 3]], 2), 0.5);
 });
 
-Deno.test("HNSW agrees with exact search on a small set (recall@10 >= 0.95), 1 and 2 shards", async () => {
+Deno.test("HNSW agrees with exact search on a small set (recall@10 >= 0.95), 1 and 2 threads", async () => {
   const v = syntheticVectors(2000, 16, { seed: 5 });
   const { queries } = perturbedQueries(v, 100, { seed: 2 });
   const truth = exactTopKBatch(v, queries, 10);
-  for (const shards of [1, 2]) {
-    const index = await buildIndex(v, { m: 16, efConstruction: 100, shards });
-    assert.equal(index.shards.length, shards);
+  for (const threads of [1, 2]) {
+    const index = await buildIndex(v, { m: 16, efConstruction: 100, threads });
+    assert.equal(index.threads, threads);
+    assert.equal(index.hnsw.getCurrentCount(), 2000);
     const found = [];
     for (let q = 0; q < 100; q++) {
       const r = searchIndex(index, queries.subarray(q * 16, q * 16 + 16), 10, 100);
@@ -50,7 +50,7 @@ Deno.test("HNSW agrees with exact search on a small set (recall@10 >= 0.95), 1 a
       found.push(r.ids);
     }
     const recall = recallAtK(truth, found, 10);
-    assert.ok(recall >= 0.95, `recall@10 ${recall} with ${shards} shard(s)`);
+    assert.ok(recall >= 0.95, `recall@10 ${recall} with ${threads} thread(s)`);
   }
 });
 
@@ -118,21 +118,22 @@ Deno.test("index: corrupt sidecar or index file triggers a rebuild with the reas
   assert.equal(r4.reused, true);
 });
 
-Deno.test("index: sharded index persists one file per shard and reloads", async () => {
+Deno.test("index: a threaded build persists as one file and reloads with every row", async () => {
   const dir = await Deno.makeTempDir();
   const v = syntheticVectors(3000, 8, { seed: 9 });
   const path = join(dir, "s.bin");
-  const index = await buildIndex(v, { m: 8, efConstruction: 40, shards: 2 });
+  const index = await buildIndex(v, { m: 8, efConstruction: 40, threads: 2 });
   const bytes = await writeIndex(index, path, "src");
-  const files = shardPaths(path, 2);
-  assert.deepEqual(files, [join(dir, "s.shard0of2.bin"), join(dir, "s.shard1of2.bin")]);
-  let total = 0;
-  for (const f of files) total += (await Deno.stat(f)).size;
-  assert.equal(bytes, total);
+  assert.equal(bytes, (await Deno.stat(path)).size);
+  assert.deepEqual((await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name).sort(), [
+    "s.bin",
+    "s.bin.json",
+  ]);
   const reopened = await openOrBuildIndex(v, { path, source: "src", m: 8, efConstruction: 40 });
   assert.equal(reopened.reused, true);
-  assert.equal(reopened.index.shards.length, 2);
-  assert.equal(searchIndex(reopened.index, v.data.subarray(2999 * 8), 1).ids[0], 2999);
+  for (const row of [0, 1500, 2999]) {
+    assert.equal(searchIndex(reopened.index, v.data.subarray(row * 8, row * 8 + 8), 1).ids[0], row);
+  }
 });
 
 Deno.test("vectorsChecksum prefers the artifact sidecar checksum, else hashes the file", async () => {

@@ -34,7 +34,7 @@ export interface SetupRequest {
 }
 
 const STAMP_PATH = join("data", ".setup.json");
-const STAMP_VERSION = 2; // 2: hnswlib-node built with -march=native
+const STAMP_VERSION = 3; // 2: hnswlib-node built with -march=native; 3: its threaded addPoints
 
 async function _lockHash(): Promise<string> {
   const parts = await Promise.all(

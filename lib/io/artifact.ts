@@ -304,11 +304,11 @@ export async function writeArtifact(
 
 /**
  * Reads a sidecar and checks that it is JSON of the right format and version (no data-file
- * checks: for artifacts made of several files, such as a sharded index).
+ * checks: for artifacts whose data the caller checks itself, such as an HNSW index).
  *
  * @example
  * ```ts
- * const side = await parseSidecar("data/index/v.bin.hnsw-m32-ef200.bin", "devise-hnsw", 1);
+ * const side = await parseSidecar("data/index/v.bin.hnsw-m32-ef200.bin", "devise-hnsw", 2);
  * ```
  */
 export async function parseSidecar(

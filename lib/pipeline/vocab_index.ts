@@ -37,8 +37,8 @@ export interface IndexRequest {
   m: number;
   efConstruction: number;
   ef: number;
-  /** Shards built in parallel Workers (0 = auto). */
-  shards: number;
+  /** Insert threads of the build (0 = auto: every core from 50,000 vectors up). */
+  threads: number;
   queries: number;
   queryNoise: number;
   /** Where the index files go (`data/index/` by default; never beside a user's vectors). */
@@ -57,7 +57,8 @@ export interface IndexMetrics {
   m: number;
   efConstruction: number;
   ef: number;
-  shards: number;
+  /** Insert threads of the build (0 when reused). */
+  threads: number;
   reused: boolean;
   buildSeconds: number | null;
   indexBytes: number;
@@ -89,7 +90,7 @@ export function parseSynthetic(value: string): { n: number; d: number } {
  * @example
  * ```ts
  * await buildVocabIndex({ vectors: "", synthetic: "2000,16", clusters: 0, limit: 0, m: 16,
- *   efConstruction: 100, ef: 50, shards: 1, queries: 100, queryNoise: 0.5, indexDir: "data/index",
+ *   efConstruction: 100, ef: 50, threads: 1, queries: 100, queryNoise: 0.5, indexDir: "data/index",
  *   seed: 1, out: "", json: true, quiet: true });
  * ```
  */
@@ -102,7 +103,6 @@ export async function buildVocabIndex(request: IndexRequest): Promise<IndexMetri
   const run = await startRun("index", out, { ...settings }, { quiet });
   const { vectors, path, source } = await _loadVectors(request, run);
   const count = vectors.data.length / vectors.dim;
-  const shards = request.shards || (count > 500_000 ? navigator.hardwareConcurrency : 1);
   const bar = new Progress("build index", count, { unit: "vec", run });
   const opened = await openOrBuildIndex(vectors, {
     path,
@@ -110,7 +110,7 @@ export async function buildVocabIndex(request: IndexRequest): Promise<IndexMetri
     m: request.m,
     efConstruction: request.efConstruction,
     seed: 100,
-    shards,
+    threads: request.threads || undefined,
     log: run.log,
     onProgress: (done) => bar.tick(done - bar.count),
   });
@@ -146,7 +146,7 @@ export async function buildVocabIndex(request: IndexRequest): Promise<IndexMetri
     m: index.m,
     efConstruction: index.efConstruction,
     ef: request.ef,
-    shards: index.shards.length,
+    threads: index.threads,
     reused: opened.reused,
     buildSeconds: opened.reused ? null : index.buildSeconds,
     indexBytes: opened.bytes,

@@ -1,12 +1,13 @@
 /**
  * The HNSW index over the whole vocabulary (hnswlib-node, cosine space), persisted under
- * `data/index/` as `<vectors name>.hnsw-m<M>-ef<efC>.bin` plus a JSON sidecar (format `devise-hnsw`: vectors
- * checksum, M, efConstruction, seed, count, dim, and each shard file's bytes and sha256).
+ * `data/index/` as `<vectors name>.hnsw-m<M>-ef<efC>.bin` plus a JSON sidecar (format `devise-hnsw`:
+ * vectors checksum, M, efConstruction, seed, count, dim, the file's bytes and sha256).
  *
- * hnswlib-node only accepts plain JS Arrays, so rows are copied from the Float32Array into one
- * reused Array (measured ~0.4 us per 300-d row, vs ~6.7 us for `Array.from(subarray)`; both small
- * next to the ~1 ms insert). Large sets can be built as `shards` independent indexes in parallel
- * Workers (one file each); a search queries every shard and merges by distance.
+ * Rows go in through the addon's threaded `addPoints` (lib/backend/hnswlib.ts, hnswlib's own
+ * parallel insert, as Python's `add_items`): one graph, built on every core. It replaced
+ * independent shards in Workers, which built no faster and, searched at equal recall, answered
+ * fewer queries per second (bench/hnsw.ts at 1M × 300). Queries pass their Float32Array straight
+ * to the addon (`searchKnnF32`), without an Array copy.
  *
  * @example
  * ```ts
@@ -18,9 +19,9 @@
  * ```
  * @module
  */
-import { basename, dirname, join } from "node:path";
+import { basename, join } from "node:path";
 import type { HierarchicalNSW } from "hnswlib-node";
-import { loadHnswlib } from "../backend/hnswlib.ts";
+import { addPointsParallel, loadHnswlib, searchKnnF32 } from "../backend/hnswlib.ts";
 import {
   ArtifactError,
   parseSidecar,
@@ -30,37 +31,49 @@ import {
   writeViaTemp,
 } from "../io/artifact.ts";
 import { statOrNull } from "../io/fs.ts";
-import { buildShard, type IndexParams, type ShardJob } from "./shard.ts";
 import type { Neighbors, VectorRows } from "./exact.ts";
 
 /** Sidecar format tag and version. */
 export const INDEX_FORMAT = "devise-hnsw";
-/** Bumped when the sidecar or file layout changes. */
-export const INDEX_VERSION = 1;
+/** Bumped when the sidecar or file layout changes (2: one file, threaded build; 1 had shards). */
+export const INDEX_VERSION = 2;
 
-export type { IndexParams } from "./shard.ts";
+/** HNSW construction parameters. */
+export interface IndexParams {
+  /** Graph degree M (default 32). */
+  m: number;
+  /** Candidate list size while building (default 200). */
+  efConstruction: number;
+  /** Level-assignment seed (default 100). */
+  seed: number;
+}
 
-/** A loaded or freshly built index (one or more shards). */
+/** A loaded or freshly built index. */
 export interface HnswIndex extends IndexParams {
   /** Dimensions per vector. */
   dim: number;
   /** Number of indexed vectors (row ids 0..count-1 are the labels). */
   count: number;
-  /** The shards; each holds rows `offset..offset+count-1` under their global row ids. */
-  shards: { hnsw: HierarchicalNSW; offset: number; count: number }[];
+  hnsw: HierarchicalNSW;
   /** Seconds spent building (0 when loaded from disk). */
   buildSeconds: number;
+  /** Insert threads of the build (0 when loaded from disk). */
+  threads: number;
 }
 
 /** Options for {@link buildIndex}. */
 export interface BuildOptions extends Partial<IndexParams> {
-  /** Independent shards built in parallel Workers (default 1: in-process). */
-  shards?: number;
+  /**
+   * Insert threads (default: every core from 50,000 rows up, else 1, so that small indexes are
+   * the same on every run; a threaded build's graph depends on thread timing).
+   */
+  threads?: number;
   /** Called with (rows done, total rows) while building. */
   onProgress?: (done: number, total: number) => void;
 }
 
 const _DEFAULTS: IndexParams = { m: 32, efConstruction: 200, seed: 100 };
+const _THREADED_FROM_ROWS = 50_000;
 
 /** Where indexes go unless told otherwise: under `data/`, never beside a user's vectors. */
 export const INDEX_DIR = join("data", "index");
@@ -91,7 +104,7 @@ export function indexPathFor(
  *
  * @example
  * ```ts
- * const index = await buildIndex(vectors, { m: 16, efConstruction: 200, shards: 2 });
+ * const index = await buildIndex(vectors, { m: 16, efConstruction: 200, threads: 2 });
  * ```
  */
 export async function buildIndex(
@@ -106,49 +119,19 @@ export async function buildIndex(
   const { dim, data } = vectors;
   const count = data.length / dim;
   if (!Number.isInteger(count)) throw new Error(`vectors: ${data.length} values, dim ${dim}`);
-  const nShards = Math.max(1, Math.min(options.shards ?? 1, Math.ceil(count / 1000)));
-  const startMs = performance.now();
-  const shards: HnswIndex["shards"] = [];
-  if (nShards === 1) {
-    const hnsw = await buildShard(data, dim, 0, params, (d) => options.onProgress?.(d, count));
-    shards.push({ hnsw, offset: 0, count });
-  } else {
-    const tmpDir = await Deno.makeTempDir({ prefix: "devise-hnsw-" });
-    try {
-      const done = new Array(nShards).fill(0);
-      const per = Math.ceil(count / nShards);
-      const jobs = Array.from({ length: nShards }, (_, s) => {
-        const offset = s * per, n = Math.min(per, count - offset);
-        const outPath = join(tmpDir, `shard${s}.bin`);
-        const slice = data.slice(offset * dim, (offset + n) * dim);
-        return _runShardWorker({
-          data: slice,
-          dim,
-          offset,
-          ...params,
-          seed: params.seed + s,
-          outPath,
-        }, (d) => {
-          done[s] = d;
-          options.onProgress?.(done.reduce((a, b) => a + b, 0), count);
-        }).then(() => ({ outPath, offset, n }));
-      });
-      const hnswlib = await loadHnswlib();
-      for (const { outPath, offset, n } of await Promise.all(jobs)) {
-        const hnsw = new hnswlib.HierarchicalNSW("cosine", dim);
-        hnsw.readIndexSync(outPath);
-        shards.push({ hnsw, offset, count: n });
-      }
-    } finally {
-      await Deno.remove(tmpDir, { recursive: true }).catch(() => {});
-    }
-  }
-  return { ...params, dim, count, shards, buildSeconds: (performance.now() - startMs) / 1000 };
+  const hnswlib = await loadHnswlib();
+  const hnsw = new hnswlib.HierarchicalNSW("cosine", dim);
+  hnsw.initIndex(Math.max(1, count), params.m, params.efConstruction, params.seed);
+  const threads = options.threads ??
+    (count >= _THREADED_FROM_ROWS ? navigator.hardwareConcurrency : 1);
+  const added = count === 0
+    ? { threads: 0, seconds: 0 }
+    : addPointsParallel(hnsw, data, dim, 0, { threads, onProgress: options.onProgress });
+  return { ...params, dim, count, hnsw, buildSeconds: added.seconds, threads: added.threads };
 }
 
 /**
- * k nearest rows to `query` (cosine distance, nearest first), searching every shard with `ef`
- * and merging by distance.
+ * k nearest rows to `query` (cosine distance, nearest first), searched with `ef`.
  *
  * @example
  * ```ts
@@ -157,42 +140,22 @@ export async function buildIndex(
  */
 export function searchIndex(
   index: HnswIndex,
-  query: ArrayLike<number>,
+  query: Float32Array | ArrayLike<number>,
   k: number,
   ef = 100,
 ): Neighbors {
   if (query.length !== index.dim) {
     throw new Error(`query has ${query.length} dims, index has ${index.dim}`);
   }
-  const q: number[] = new Array(index.dim);
-  for (let j = 0; j < index.dim; j++) q[j] = query[j];
-  if (index.shards.length === 1) {
-    const { hnsw, count } = index.shards[0];
-    if (hnsw.getEf() !== ef) hnsw.setEf(ef);
-    const r = hnsw.searchKnn(q, Math.min(k, count));
-    return { ids: r.neighbors, distances: r.distances };
-  }
-  const all: [number, number][] = [];
-  for (const { hnsw, count } of index.shards) {
-    if (hnsw.getEf() !== ef) hnsw.setEf(ef);
-    const r = hnsw.searchKnn(q, Math.min(k, count));
-    for (let i = 0; i < r.neighbors.length; i++) all.push([r.distances[i], r.neighbors[i]]);
-  }
-  all.sort((a, b) => a[0] - b[0]);
-  const top = all.slice(0, k);
-  return { ids: top.map((t) => t[1]), distances: top.map((t) => t[0]) };
-}
-
-/** Files of an index at `path`: the path itself, or `<path minus .bin>.shard<i>of<n>.bin`. */
-export function shardPaths(path: string, nShards: number): string[] {
-  if (nShards === 1) return [path];
-  const stem = path.replace(/\.bin$/, "");
-  return Array.from({ length: nShards }, (_, i) => `${stem}.shard${i}of${nShards}.bin`);
+  const { hnsw, count } = index;
+  if (hnsw.getEf() !== ef) hnsw.setEf(ef);
+  const r = searchKnnF32(hnsw, query, Math.min(k, count));
+  return { ids: r.neighbors, distances: r.distances };
 }
 
 /**
- * Writes the index files (temp path + rename each) and then the sidecar, which records `source`
- * (the vectors checksum). Returns the total bytes on disk.
+ * Writes the index file (temp path + rename) and then its sidecar, which records `source` (the
+ * vectors checksum). Returns the bytes on disk.
  *
  * @example
  * ```ts
@@ -201,25 +164,12 @@ export function shardPaths(path: string, nShards: number): string[] {
  */
 export async function writeIndex(index: HnswIndex, path: string, source: string): Promise<number> {
   await Deno.remove(sidecarPath(path)).catch(() => {});
-  const files = shardPaths(path, index.shards.length);
-  const shards = [];
-  let total = 0;
-  for (let s = 0; s < files.length; s++) {
-    let bytes = 0, sha256 = "";
-    await writeViaTemp(files[s], async (tmp) => {
-      index.shards[s].hnsw.writeIndexSync(tmp);
-      bytes = (await Deno.stat(tmp)).size;
-      sha256 = await sha256File(tmp);
-    });
-    shards.push({
-      file: basename(files[s]),
-      offset: index.shards[s].offset,
-      count: index.shards[s].count,
-      bytes,
-      sha256,
-    });
-    total += bytes;
-  }
+  let bytes = 0, sha256 = "";
+  await writeViaTemp(path, async (tmp) => {
+    index.hnsw.writeIndexSync(tmp);
+    bytes = (await Deno.stat(tmp)).size;
+    sha256 = await sha256File(tmp);
+  });
   await writeJsonAtomic(sidecarPath(path), {
     format: INDEX_FORMAT,
     version: INDEX_VERSION,
@@ -229,12 +179,13 @@ export async function writeIndex(index: HnswIndex, path: string, source: string)
     seed: index.seed,
     count: index.count,
     dim: index.dim,
-    bytes: total,
+    bytes,
+    sha256,
     buildSeconds: index.buildSeconds,
-    shards,
+    threads: index.threads,
     sources: { vectors: source },
   });
-  return total;
+  return bytes;
 }
 
 /** Options for {@link openOrBuildIndex}. */
@@ -270,7 +221,7 @@ export async function openOrBuildIndex(
   const checked = await _checkSidecar(options.path, want, options.verify ?? true);
   if (typeof checked !== "string") {
     try {
-      const index = await _loadShards(options.path, checked);
+      const index = await _load(options.path, checked);
       log(`reusing ${options.path} (${count} vectors, M ${m}, efConstruction ${efConstruction})`);
       return { index, reused: true, bytes: checked.bytes };
     } catch (err) {
@@ -296,7 +247,7 @@ interface _SidecarInfo {
   dim: number;
   seed: number;
   bytes: number;
-  shards: { file: string; offset: number; count: number; bytes: number; sha256: string }[];
+  sha256: string;
 }
 
 // Returns the sidecar when it matches, else a reason string for the log.
@@ -319,71 +270,22 @@ async function _checkSidecar(
   if (side.sources?.vectors !== want.source) {
     return `vectors changed (sidecar ${side.sources?.vectors}, now ${want.source})`;
   }
-  if (!Array.isArray(side.shards) || side.shards.length === 0) {
-    return "sidecar lists no shard files";
+  const size = (await statOrNull(path))?.size;
+  if (size === undefined) return `index file ${path} is missing`;
+  if (size !== side.bytes) return `${path} has ${size} bytes, sidecar says ${side.bytes}`;
+  if (verify && (await sha256File(path)) !== side.sha256) {
+    return `${path} sha256 does not match its sidecar (corrupt)`;
   }
-  let rows = 0;
-  for (const shard of side.shards) {
-    const file = join(dirname(path), String(shard.file));
-    const size = (await statOrNull(file))?.size;
-    if (size === undefined) return `index file ${file} is missing`;
-    if (size !== shard.bytes) return `${file} has ${size} bytes, sidecar says ${shard.bytes}`;
-    if (verify && (await sha256File(file)) !== shard.sha256) {
-      return `${file} sha256 does not match its sidecar (corrupt)`;
-    }
-    rows += shard.count;
-  }
-  if (rows !== want.count) return `shards hold ${rows} rows, sidecar count ${want.count}`;
   return side as _SidecarInfo;
 }
 
-async function _loadShards(
-  path: string,
-  side: _SidecarInfo,
-): Promise<HnswIndex> {
+async function _load(path: string, side: _SidecarInfo): Promise<HnswIndex> {
   const hnswlib = await loadHnswlib();
-  const shards: HnswIndex["shards"] = [];
-  for (const shard of side.shards) {
-    const hnsw = new hnswlib.HierarchicalNSW("cosine", side.dim);
-    hnsw.readIndexSync(join(dirname(path), shard.file));
-    if (hnsw.getCurrentCount() !== shard.count) {
-      throw new Error(
-        `${shard.file} holds ${hnsw.getCurrentCount()} points, sidecar says ${shard.count}`,
-      );
-    }
-    shards.push({ hnsw, offset: shard.offset, count: shard.count });
+  const hnsw = new hnswlib.HierarchicalNSW("cosine", side.dim);
+  hnsw.readIndexSync(path);
+  if (hnsw.getCurrentCount() !== side.count) {
+    throw new Error(`${path} holds ${hnsw.getCurrentCount()} points, sidecar says ${side.count}`);
   }
-  return {
-    m: side.m,
-    efConstruction: side.efConstruction,
-    seed: side.seed,
-    dim: side.dim,
-    count: side.count,
-    shards,
-    buildSeconds: 0,
-  };
-}
-
-function _runShardWorker(
-  job: ShardJob,
-  onProgress: (done: number) => void,
-): Promise<void> {
-  const worker = new Worker(new URL("./shard_worker.ts", import.meta.url).href, { type: "module" });
-  return new Promise<void>((resolve, reject) => {
-    worker.onmessage = (event) => {
-      const msg = event.data;
-      if (msg.type === "progress") onProgress(msg.done);
-      else {
-        worker.terminate();
-        if (msg.type === "done") resolve();
-        else reject(new Error(`shard at row ${job.offset}: ${msg.message}`));
-      }
-    };
-    worker.onerror = (event) => {
-      event.preventDefault();
-      worker.terminate();
-      reject(new Error(`shard worker at row ${job.offset} crashed: ${event.message}`));
-    };
-    worker.postMessage(job, [job.data.buffer as ArrayBuffer]);
-  });
+  const { m, efConstruction, seed, dim, count } = side;
+  return { m, efConstruction, seed, dim, count, hnsw, buildSeconds: 0, threads: 0 };
 }
