@@ -16,7 +16,7 @@ import { join, relative } from "node:path";
 import { runsDir } from "../cli/run.ts";
 import { writeFileAtomic } from "../io/artifact.ts";
 import { readJsonOrNull, statOrNull } from "../io/fs.ts";
-import { escapeXml } from "../report/svg.ts";
+import { escapeXml, lineChartSvg, PALETTE } from "../report/svg.ts";
 import { formatCell, textTable } from "../report/report.ts";
 
 /** One run, as the table shows it. */
@@ -39,6 +39,8 @@ export interface RunRow {
   commit?: string;
   error?: string;
   report?: string;
+  /** The visual model's `curves.json` (pretrain runs, and train runs through their checkpoint). */
+  curves?: string;
 }
 
 /** The metrics `--sort` accepts (descending; `startedAt` newest first). */
@@ -96,6 +98,7 @@ export async function listRuns(dir = runsDir()): Promise<RunRow[]> {
     const report = await statOrNull(join(runDir, "report.html"))
       ? join(runDir, "report.html")
       : undefined;
+    const curves = await _curvesPath(runDir, m);
     rows.push({
       dir: runDir,
       name: e.name,
@@ -118,9 +121,21 @@ export async function listRuns(dir = runsDir()): Promise<RunRow[]> {
         : undefined,
       error: m?.error,
       report,
+      curves,
     });
   }
   return rows;
+}
+
+/** The visual model's curves: a pretrain run's own, or those beside a train run's checkpoint. */
+// deno-lint-ignore no-explicit-any
+async function _curvesPath(runDir: string, m: any): Promise<string | undefined> {
+  const checkpoint = m?.visual?.checkpoint;
+  const candidates = [join(runDir, "curves.json")];
+  // <visual dir>/checkpoints/epoch-NNNN
+  if (typeof checkpoint === "string") candidates.push(join(checkpoint, "..", "..", "curves.json"));
+  for (const path of candidates) if (await statOrNull(path)) return path;
+  return undefined;
 }
 
 /** The visual model a run used: a train run's checkpoint, else the model it trained. */
@@ -192,6 +207,7 @@ export function runsText(rows: RunRow[]): string {
  */
 export async function writeRunsIndex(path: string, rows: RunRow[]): Promise<void> {
   const base = join(path, "..");
+  const overlay = await _curvesOverlay(rows);
   const head = _COLUMNS.map(([c], i) => `<th data-col="${i}">${escapeXml(c)}</th>`).join("");
   const body = rows.map((r) =>
     `<tr class="${r.status}">` + _COLUMNS.map(([c, f], i) => {
@@ -214,6 +230,7 @@ tr.running td,tr.unfinished td{color:#777}</style></head><body><h1>Runs (${rows.
 <table id="runs"><thead><tr>${head}</tr></thead><tbody>
 ${body}
 </tbody></table>
+${overlay}
 <script>
 for (const th of document.querySelectorAll("th")) th.onclick = () => {
   const col = +th.dataset.col, tbody = document.querySelector("tbody");
@@ -228,6 +245,37 @@ for (const th of document.querySelectorAll("th")) th.onclick = () => {
 `;
   await writeFileAtomic(path, html);
 }
+
+/** The listed runs' visual-model curves overlaid (one series per run, the newest 8). */
+async function _curvesOverlay(rows: RunRow[]): Promise<string> {
+  const seen = new Set<string>();
+  const runs: { name: string; curve: Record<string, number>[] }[] = [];
+  for (const r of rows) {
+    // Train runs that reuse one visual model would draw the same curve several times.
+    if (!r.curves || seen.has(r.curves) || runs.length === _PALETTE_SIZE) continue;
+    seen.add(r.curves);
+    const curve = await readJsonOrNull(r.curves).catch(() => null);
+    if (Array.isArray(curve) && curve.length) runs.push({ name: r.name, curve });
+  }
+  if (!runs.length) return "";
+  const chart = (key: string, title: string, yLabel: string) =>
+    lineChartSvg({
+      title,
+      xLabel: "epoch",
+      yLabel,
+      integerX: true,
+      width: 640,
+      series: runs.map(({ name, curve }) => ({
+        name,
+        points: curve.map((e) => [e.epoch, e[key]] as [number, number]),
+      })),
+    });
+  return `<h2>Visual model curves (${runs.length} run${runs.length === 1 ? "" : "s"} overlaid)</h2>
+<div>${chart("testTop1", "CIFAR-100 test top-1", "accuracy")}
+${chart("trainLoss", "training loss", "cross-entropy")}</div>`;
+}
+
+const _PALETTE_SIZE = PALETTE.length;
 
 /** What `deno task runs` is asked to do. */
 export interface RunsRequest {

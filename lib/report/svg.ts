@@ -162,7 +162,11 @@ export interface LineChartOptions {
 export function lineChartSvg(opts: LineChartOptions): string {
   const width = opts.width ?? 560;
   const height = opts.height ?? 340;
-  const legendWidth = opts.series.length > 1 || opts.series[0]?.name ? 130 : 0;
+  // Wide enough for the longest name at the legend's 11 px font (~6.4 px per character).
+  const longest = Math.max(0, ...opts.series.map((s) => s.name.length));
+  const legendWidth = opts.series.length > 1 || opts.series[0]?.name
+    ? Math.round(Math.min(260, Math.max(130, 24 + 6.4 * longest)))
+    : 0;
   const m = { left: 62, right: 16 + legendWidth, top: 34, bottom: 48 };
   const pw = width - m.left - m.right;
   const ph = height - m.top - m.bottom;

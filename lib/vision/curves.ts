@@ -33,6 +33,7 @@ export async function writeCurves(dir: string, curve: Record<string, number>[]):
       title: "cross-entropy loss",
       xLabel: "epoch",
       yLabel: "loss",
+      integerX: true,
       series: [series("trainLoss", "train"), series("testLoss", "test")],
     }),
   );
@@ -42,6 +43,7 @@ export async function writeCurves(dir: string, curve: Record<string, number>[]):
       title: "accuracy",
       xLabel: "epoch",
       yLabel: "accuracy",
+      integerX: true,
       series: [
         series("trainTop1", "train top-1"),
         series("testTop1", "test top-1"),
