@@ -83,6 +83,7 @@ export {
   type DeviseConfig,
   type DeviseModel,
   embed,
+  embedRows,
   loadDeviseModel,
   predictScores,
   saveDeviseModel,

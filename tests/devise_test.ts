@@ -23,7 +23,9 @@ import {
   topK,
 } from "../lib/devise/metrics.ts";
 import {
+  DEFAULT_DEVISE_CONFIG,
   embed,
+  embedRows,
   loadDeviseModel,
   predictScores,
   saveDeviseModel,
@@ -680,4 +682,27 @@ Deno.test("hinge loss: the closed-form gradient step equals the autodiff tape's"
       assert.equal(a.trainHit1, b.trainHit1);
     }
   }
+});
+
+Deno.test("embed: a few rows go through plain JS and agree with the tensor path (standardised)", () => {
+  const rng = new Rng(3);
+  const d = 37, dims = 11, n = 20;
+  const model = {
+    M: Float32Array.from({ length: d * dims }, () => rng.normal()),
+    d,
+    dims,
+    mean: Float32Array.from({ length: d }, () => rng.normal()),
+    std: Float32Array.from({ length: d }, () => 0.5 + rng.next()),
+    config: DEFAULT_DEVISE_CONFIG,
+  };
+  const features = Float32Array.from({ length: n * d }, () => rng.normal());
+  features[5] = 0; // a zero feature (a dead ReLU) is skipped by the JS loop, not mis-added
+  const viaTensors = embed(tf, model, features); // 20 rows: tensors
+  const viaJs = embedRows(model, features);
+  for (let i = 0; i < viaJs.length; i++) {
+    assert.ok(Math.abs(viaJs[i] - viaTensors[i]) < 1e-4, `element ${i}`);
+  }
+  // One row (a user's image) takes the JS path inside embed.
+  assert.deepEqual(embed(tf, model, features.subarray(0, d)), viaJs.subarray(0, dims));
+  assert.throws(() => embedRows(model, features.subarray(0, d + 1)), /not rows of 37/);
 });

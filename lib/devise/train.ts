@@ -403,7 +403,9 @@ export async function trainDevise(
 }
 
 /**
- * Maps features through a model: n×D embeddings e = standardise(v)·M (batched).
+ * Maps features through a model: n×D embeddings e = standardise(v)·M (batched). A few rows (one
+ * user image, one query) are multiplied in plain JS: creating and reading back tensors costs more
+ * than the product itself there (bench/e2e_zeroshot.ts, batch 1).
  *
  * @example
  * ```ts
@@ -420,6 +422,7 @@ export function embed(
   if (!Number.isInteger(n)) {
     throw new Error(`embed: ${features.length} values are not rows of ${model.d}`);
   }
+  if (n <= _JS_EMBED_MAX_ROWS) return embedRows(model, features);
   const out = new Float32Array(n * model.dims);
   tf.tidy(() => {
     const M = tf.tensor2d(model.M, [model.d, model.dims]);
@@ -438,6 +441,40 @@ export function embed(
       });
     }
   });
+  return out;
+}
+
+/** Up to this many rows, {@link embed} skips tensors. */
+const _JS_EMBED_MAX_ROWS = 8;
+
+/**
+ * {@link embed} without tensors: e = standardise(v)·M in plain JS, row by row (for a handful of
+ * rows; M is read row-major, one contiguous row of D per feature, so the inner loop streams).
+ *
+ * @example
+ * ```ts
+ * const e = embedRows(model, feature); // Float32Array of model.dims
+ * ```
+ */
+export function embedRows(model: DeviseModel, features: Float32Array): Float32Array {
+  const { d, dims, M, mean, std } = model;
+  const n = features.length / d;
+  if (!Number.isInteger(n)) {
+    throw new Error(`embedRows: ${features.length} values are not rows of ${d}`);
+  }
+  const out = new Float32Array(n * dims);
+  const e = new Float64Array(dims); // summed in float64, rounded once
+  for (let r = 0; r < n; r++) {
+    e.fill(0);
+    for (let i = 0; i < d; i++) {
+      let v = features[r * d + i];
+      if (mean && std) v = (v - mean[i]) / std[i];
+      if (v === 0) continue;
+      const row = i * dims;
+      for (let j = 0; j < dims; j++) e[j] += v * M[row + j];
+    }
+    out.set(e, r * dims);
+  }
   return out;
 }
 
