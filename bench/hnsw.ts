@@ -1,19 +1,23 @@
 /**
- * HNSW benchmark: seeded synthetic unit vectors (uniform on the sphere: the hard case; and a
- * gaussian mixture, which has the local structure of word vectors), measuring for the project's
- * index (`lib/zeroshot/index.ts`, hnswlib-node): build seconds (single thread unless --shards),
- * index bytes, and per ef the recall@10 against exact search and single-threaded queries/s
- * (median of --repeats passes). Peers in the same run: the project's exact brute force
- * (`exactTopKBatch`, queries/s on a sample) and hnswlib's Python binding (same M, efC, data,
- * queries; single-threaded build unless --peer-threads).
+ * HNSW benchmark of the project's index (`buildIndex` / `searchIndex`, lib/zeroshot/index.ts) on
+ * seeded synthetic unit vectors: uniform on the sphere (the hard case) and a gaussian mixture
+ * (the local structure of word vectors). Per kind: one build on `--threads` threads (hnswlib's
+ * native threaded `addPoints`), its seconds and index bytes, and per `--ef` the recall@10 against
+ * exact search and single-threaded queries/s (median of --repeats passes). At the chosen ef (the
+ * smallest reaching recall 0.98, else the largest) it also times `searchKnn` through a JS Array
+ * copy (what the Float32Array path saves) and, with `--single`, a one-thread build (the
+ * threaded/single ratio).
  *
- * Ground truth for all queries comes from hnswlib's `BruteforceSearch` (a C++ linear scan),
- * cross-checked against the project's exact search on the sampled queries.
- * Queries are held-out draws from the same generator (not rows of the index).
+ * Peers in the same run: the project's exact brute force (`exactTopKBatch`, queries/s on a
+ * sample) and hnswlib's Python binding (bench/peers/hnswlib_py.py: same M, efC, seed, data,
+ * queries; `add_items` on `--peer-threads` threads, default `--threads`). Ground truth comes from
+ * hnswlib's `BruteforceSearch` (a C++ linear scan), cross-checked against the exact search on the
+ * sample. Queries are held-out draws from the same generator (not rows of the index). The JSON
+ * has a `summary` block (rows for bench/suite.ts) and per kind the full sweep.
  *
  * ```sh
- * deno run -A bench/hnsw.ts --n 1000000 --kinds clustered,uniform     # writes data/bench/hnsw.json
- * deno run -A bench/hnsw.ts --n 100000 --ef 50,100,200,400            # writes hnsw-n100000.json
+ * deno run -A bench/hnsw.ts --n 1000000 --kinds clustered          # writes data/bench/hnsw.json
+ * deno run -A bench/hnsw.ts --n 100000 --ef 50,100,200,400 --single # writes hnsw-n100000.json
  * ```
  * @module
  */
@@ -22,64 +26,120 @@ import { parseFlags } from "../lib/cli/args.ts";
 import { Progress } from "../lib/cli/progress.ts";
 import { runTask } from "../lib/cli/run.ts";
 import { writeJsonAtomic } from "../lib/io/artifact.ts";
-import { loadHnswlib } from "../lib/backend/hnswlib.ts";
-import { buildIndex, searchIndex, writeIndex } from "../lib/zeroshot/index.ts";
+import { hasNativeExtension, loadHnswlib } from "../lib/backend/hnswlib.ts";
+import { buildIndex, type HnswIndex, searchIndex, writeIndex } from "../lib/zeroshot/index.ts";
 import { exactTopKBatch, type Neighbors, recallAtK } from "../lib/zeroshot/exact.ts";
 import { syntheticVectors } from "../lib/zeroshot/synthetic.ts";
 import { median } from "../lib/io/stats.ts";
 
 const spec = {
-  n: { type: "number", default: 1_000_000, help: "vectors in the index" },
-  dim: { type: "number", default: 300, help: "dimensions" },
-  kinds: { type: "list", default: ["clustered", "uniform"], help: "data sets: clustered|uniform" },
+  n: { type: "number", default: 1_000_000, integer: true, min: 1, help: "vectors in the index" },
+  dim: { type: "number", default: 300, integer: true, min: 1, help: "dimensions" },
+  kinds: {
+    type: "list",
+    default: ["clustered", "uniform"],
+    choices: ["clustered", "uniform"],
+    help: "data sets",
+  },
   clusters: { type: "number", default: 1000, help: "mixture components for 'clustered'" },
-  m: { type: "number", default: 16, help: "HNSW M" },
+  m: { type: "number", default: 32, help: "HNSW M" },
   efConstruction: { type: "number", default: 200, help: "HNSW efConstruction" },
   ef: { type: "list", default: ["50", "100", "200", "400", "800"], help: "search ef sweep" },
-  shards: { type: "number", default: 1, help: "build shards in parallel Workers" },
+  threads: {
+    type: "number",
+    default: navigator.hardwareConcurrency,
+    integer: true,
+    min: 1,
+    help: "buildIndex insert threads (the default is this machine's core count)",
+  },
+  single: { type: "boolean", default: false, help: "also build on one thread (threaded/single)" },
   queries: { type: "number", default: 1000, help: "recall/throughput queries" },
   exactQueries: { type: "number", default: 20, help: "queries timed on the JS exact search" },
   repeats: { type: "number", default: 3, help: "timed passes per ef (median reported)" },
   peer: { type: "boolean", default: true, help: "run hnswlib's Python binding as peer" },
-  peerThreads: { type: "number", default: 1, help: "build threads for the Python peer" },
+  peerThreads: {
+    type: "number",
+    help: "add_items threads for the Python peer (default --threads)",
+  },
   seed: { type: "number", default: 1, help: "data seed" },
   out: { type: "string", default: "", help: "output JSON (default data/bench/hnsw[-n<N>].json)" },
 } as const;
 
+type _Flags = ReturnType<typeof parseFlags<typeof spec>>;
+type _Log = (s: string) => void;
+type _Vectors = { dim: number; data: Float32Array };
+
 const TARGET_RECALL = 0.98;
 const TARGET_QPS = 2000;
+/** Level-assignment seed of every build (buildIndex's default; the Python peer's too). */
+const INDEX_SEED = 100;
+
+/** One ef of a sweep. */
+interface SweepRow {
+  ef: number;
+  recallAt10: number;
+  queriesPerSecond: number;
+}
+
+/** The Python peer's JSON (bench/peers/hnswlib_py.py), or why it did not run. */
+type PeerResult =
+  | { peer: string; buildThreads: number; buildSeconds: number; sweep: SweepRow[] }
+  | { error: string };
+
+/** One kind's measurements. */
+interface KindResult {
+  kind: string;
+  n: number;
+  dim: number;
+  clusters: number;
+  m: number;
+  efConstruction: number;
+  threads: number;
+  buildSeconds: number;
+  indexBytes: number;
+  /** 1/5/15-minute load averages when the build finished (the cores are shared). */
+  loadAverage: number[];
+  sweep: SweepRow[];
+  /** Smallest swept ef with recall@10 >= the target, else null. */
+  chosenEf: number | null;
+  meetsTargets: boolean;
+  /** At the chosen ef (else the largest), timed back to back: `searchIndex` again, then
+   * `searchKnn` through a JS Array copy. */
+  arraySearch: { float32: SweepRow; array: SweepRow };
+  /** --single: a threads=1 build, searched at the same ef. */
+  single: { buildSeconds: number; loadAverage: number[]; at: SweepRow } | null;
+  exactJs: { queriesPerSecond: number; sampledQueries: number; agreementAt10: number };
+  /** null: --no-peer. */
+  peer: PeerResult | null;
+}
 
 async function main() {
   const flags = parseFlags(spec, Deno.args, {
     task: "bench hnsw",
     summary: "Benchmark the HNSW index on synthetic vectors against exact search and hnswlib (py).",
-    examples: ["deno run -A bench/hnsw.ts --n 100000 --kinds clustered"],
+    examples: [
+      "deno run -A bench/hnsw.ts --n 100000 --kinds clustered",
+      "deno run -A bench/hnsw.ts --n 1000000 --kinds clustered --single",
+    ],
   });
   const out = flags.out ||
     join("data", "bench", flags.n === 1_000_000 ? "hnsw.json" : `hnsw-n${flags.n}.json`);
   const efs = flags.ef.map(Number);
-  const results = [];
+  const results: KindResult[] = [];
   for (const kind of flags.kinds) {
-    if (kind !== "clustered" && kind !== "uniform") throw new Error(`unknown kind '${kind}'`);
     results.push(await _benchKind(kind, flags, efs));
     await writeJsonAtomic(out, _report(flags, results)); // partial results survive a kill
   }
   console.error(`wrote ${out}`);
 }
 
-async function _benchKind(
-  kind: "clustered" | "uniform",
-  flags: ReturnType<typeof parseFlags<typeof spec>>,
-  efs: number[],
-) {
+async function _benchKind(kind: string, flags: _Flags, efs: number[]): Promise<KindResult> {
   const { n, dim } = flags;
   const log = (s: string) => console.error(`[${kind} ${n}x${dim}] ${s}`);
   let t = performance.now();
   // Generate n + queries rows in one stream and hold the last ones out as queries.
-  const all = syntheticVectors(n + flags.queries, dim, {
-    seed: flags.seed,
-    clusters: kind === "clustered" ? flags.clusters : 0,
-  });
+  const clusters = kind === "clustered" ? flags.clusters : 0;
+  const all = syntheticVectors(n + flags.queries, dim, { seed: flags.seed, clusters });
   const vectors = { dim, data: all.data.subarray(0, n * dim) };
   const queries = all.data.slice(n * dim);
   log(`generated in ${((performance.now() - t) / 1000).toFixed(1)} s`);
@@ -92,36 +152,43 @@ async function _benchKind(
   const agree = recallAtK(truth.slice(0, sample), exact.map((e) => e.ids), 10);
   log(`JS exact: ${exactQps.toFixed(1)} q/s, agreement with C++ brute force ${agree}`);
 
-  const bar = new Progress(`build ${kind}`, n, { unit: "vec" });
-  const index = await buildIndex(vectors, {
-    m: flags.m,
-    efConstruction: flags.efConstruction,
-    shards: flags.shards,
-    onProgress: (done) => bar.tick(done - bar.count),
-  });
-  bar.done();
-  log(`built in ${index.buildSeconds.toFixed(1)} s (${(n / index.buildSeconds).toFixed(0)} vec/s)`);
   const tmp = await Deno.makeTempDir({ prefix: "devise-bench-hnsw-" });
   try {
-    const indexBytes = await writeIndex(index, join(tmp, "index.bin"), `synthetic:${kind}`);
-    const sweep = efs.map((ef) => {
-      const qps: number[] = [];
-      let found: number[][] = [];
-      for (let r = 0; r < flags.repeats; r++) {
-        found = [];
-        const startMs = performance.now();
-        for (let q = 0; q < flags.queries; q++) {
-          found.push(searchIndex(index, queries.subarray(q * dim, (q + 1) * dim), 10, ef).ids);
-        }
-        qps.push(flags.queries / ((performance.now() - startMs) / 1000));
-      }
-      const row = { ef, recallAt10: recallAtK(truth, found, 10), queriesPerSecond: median(qps) };
-      log(
-        `ef ${ef}: recall@10 ${row.recallAt10.toFixed(4)}, ${row.queriesPerSecond.toFixed(0)} q/s`,
-      );
-      return row;
-    });
-    const chosen = sweep.find((s) => s.recallAt10 >= TARGET_RECALL) ?? null;
+    const { index, loadAverage } = await _build(kind, vectors, flags, flags.threads, log);
+    const indexBytes = await writeIndex(index, join(tmp, "index.bin"), "synthetic");
+    const indexSearch = (ef: number) => (q: Float32Array) => searchIndex(index, q, 10, ef).ids;
+    const sweep = _sweep(queries, dim, truth, flags, efs, indexSearch, log);
+    const chosenEf = sweep.find((s) => s.recallAt10 >= TARGET_RECALL)?.ef ?? null;
+    const chosen = sweep.find((s) => s.ef === chosenEf) ?? null;
+    const ef = chosenEf ?? efs.at(-1)!;
+    // What the Float32Array search saves: the same index, searched through a JS Array copy,
+    // timed right after searchIndex again (the load on shared cores drifts within a run).
+    const [float32] = _sweep(queries, dim, truth, flags, [ef], indexSearch, () => {});
+    const row: number[] = new Array(dim).fill(0);
+    const arraySearch = (e: number) => {
+      if (index.hnsw.getEf() !== e) index.hnsw.setEf(e);
+      return (q: Float32Array) => {
+        for (let j = 0; j < dim; j++) row[j] = q[j];
+        return index.hnsw.searchKnn(row, Math.min(10, n)).neighbors;
+      };
+    };
+    const f32 = `searchIndex ${float32.queriesPerSecond.toFixed(0)} q/s`;
+    const [array] = _sweep(
+      queries,
+      dim,
+      truth,
+      flags,
+      [ef],
+      arraySearch,
+      (s) => log(`searchKnn, JS Array copy: ${s} (${f32})`),
+    );
+    let single: KindResult["single"] = null;
+    if (flags.single && index.threads > 1) {
+      const one = await _build(kind, vectors, flags, 1, log);
+      const search = (e: number) => (q: Float32Array) => searchIndex(one.index, q, 10, e).ids;
+      const [at] = _sweep(queries, dim, truth, flags, [ef], search, (s) => log(`1 thread: ${s}`));
+      single = { buildSeconds: one.index.buildSeconds, loadAverage: one.loadAverage, at };
+    }
     const peer = flags.peer
       ? await _pythonPeer(tmp, vectors, queries, truth, flags, efs, log)
       : null;
@@ -129,15 +196,18 @@ async function _benchKind(
       kind,
       n,
       dim,
-      clusters: kind === "clustered" ? flags.clusters : 0,
+      clusters,
       m: flags.m,
       efConstruction: flags.efConstruction,
-      shards: index.shards.length,
+      threads: index.threads,
       buildSeconds: index.buildSeconds,
       indexBytes,
+      loadAverage,
       sweep,
-      chosenEf: chosen?.ef ?? null,
+      chosenEf,
       meetsTargets: chosen !== null && chosen.queriesPerSecond >= TARGET_QPS,
+      arraySearch: { float32, array },
+      single,
       exactJs: { queriesPerSecond: exactQps, sampledQueries: sample, agreementAt10: agree },
       peer,
     };
@@ -146,12 +216,65 @@ async function _benchKind(
   }
 }
 
+// The project's build: buildIndex on `threads` insert threads.
+async function _build(kind: string, vectors: _Vectors, flags: _Flags, threads: number, log: _Log) {
+  const n = vectors.data.length / vectors.dim;
+  const bar = new Progress(`build ${kind}, ${threads} thread(s)`, n, { unit: "vec" });
+  const index: HnswIndex = await buildIndex(vectors, {
+    m: flags.m,
+    efConstruction: flags.efConstruction,
+    seed: INDEX_SEED,
+    threads,
+    onProgress: (done) => bar.tick(done - bar.count),
+  });
+  bar.done();
+  const loadAverage = Deno.loadavg();
+  if (!hasNativeExtension(index.hnsw)) log("WARNING: the addon lacks addPoints: one-point inserts");
+  log(
+    `buildIndex (${index.threads} thread(s)): ${index.buildSeconds.toFixed(1)} s ` +
+      `(${(n / index.buildSeconds).toFixed(0)} vec/s)`,
+  );
+  return { index, loadAverage };
+}
+
+// Per ef: recall@10 of the last pass and the median q/s of --repeats single-threaded passes,
+// after an untimed warm-up of 100 queries (the first ef would otherwise pay for a cold JIT).
+function _sweep(
+  queries: Float32Array,
+  dim: number,
+  truth: Neighbors[],
+  flags: _Flags,
+  efs: number[],
+  searcher: (ef: number) => (query: Float32Array) => number[],
+  log: _Log,
+): SweepRow[] {
+  return efs.map((ef) => {
+    const search = searcher(ef);
+    for (let q = 0; q < Math.min(100, flags.queries); q++) {
+      search(queries.subarray(q * dim, (q + 1) * dim));
+    }
+    const qps: number[] = [];
+    let found: number[][] = [];
+    for (let r = 0; r < flags.repeats; r++) {
+      found = [];
+      const startMs = performance.now();
+      for (let q = 0; q < flags.queries; q++) {
+        found.push(search(queries.subarray(q * dim, (q + 1) * dim)));
+      }
+      qps.push(flags.queries / ((performance.now() - startMs) / 1000));
+    }
+    const row = { ef, recallAt10: recallAtK(truth, found, 10), queriesPerSecond: median(qps) };
+    log(`ef ${ef}: recall@10 ${row.recallAt10.toFixed(4)}, ${row.queriesPerSecond.toFixed(0)} q/s`);
+    return row;
+  });
+}
+
 // Exact top-k with hnswlib's C++ linear scan (much faster than JS for 1000 x 1M x 300).
 async function _bruteforceTruth(
-  vectors: { dim: number; data: Float32Array },
+  vectors: _Vectors,
   queries: Float32Array,
   k: number,
-  log: (s: string) => void,
+  log: _Log,
 ): Promise<Neighbors[]> {
   const t = performance.now();
   const hnswlib = await loadHnswlib();
@@ -176,47 +299,25 @@ async function _bruteforceTruth(
 
 async function _pythonPeer(
   tmp: string,
-  vectors: { dim: number; data: Float32Array },
+  vectors: _Vectors,
   queries: Float32Array,
   truth: Neighbors[],
-  flags: ReturnType<typeof parseFlags<typeof spec>>,
+  flags: _Flags,
   efs: number[],
-  log: (s: string) => void,
-) {
-  const files = {
-    data: join(tmp, "data.f32"),
-    queries: join(tmp, "q.f32"),
-    truth: join(tmp, "t.i32"),
-  };
-  await Deno.writeFile(
-    files.data,
-    new Uint8Array(vectors.data.buffer, vectors.data.byteOffset, vectors.data.byteLength),
-  );
-  await Deno.writeFile(
-    files.queries,
-    new Uint8Array(queries.buffer, queries.byteOffset, queries.byteLength),
-  );
-  const ids = new Int32Array(truth.flatMap((t) => t.ids));
-  await Deno.writeFile(files.truth, new Uint8Array(ids.buffer));
-  const script = new URL("./peers/hnswlib_py.py", import.meta.url).pathname;
+  log: _Log,
+): Promise<PeerResult> {
+  const bytes = (a: Float32Array | Int32Array) =>
+    new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  const files = { data: join(tmp, "data.f32"), queries: join(tmp, "q.f32"), truth: join(tmp, "t") };
+  await Deno.writeFile(files.data, bytes(vectors.data));
+  await Deno.writeFile(files.queries, bytes(queries));
+  await Deno.writeFile(files.truth, bytes(new Int32Array(truth.flatMap((t) => t.ids))));
   const args = [
-    script,
-    "--data",
-    files.data,
-    "--queries",
-    files.queries,
-    "--truth",
-    files.truth,
-    "--dim",
-    String(vectors.dim),
-    "--m",
-    String(flags.m),
-    "--ef-construction",
-    String(flags.efConstruction),
-    "--ef",
-    efs.join(","),
-    "--threads",
-    String(flags.peerThreads),
+    new URL("./peers/hnswlib_py.py", import.meta.url).pathname,
+    ...["--data", files.data, "--queries", files.queries, "--truth", files.truth],
+    ...["--dim", String(vectors.dim), "--m", String(flags.m)],
+    ...["--ef-construction", String(flags.efConstruction), "--seed", String(INDEX_SEED)],
+    ...["--ef", efs.join(","), "--threads", String(flags.peerThreads ?? flags.threads)],
   ];
   try {
     const r = await new Deno.Command("python3", { args, stdout: "piped", stderr: "piped" })
@@ -227,10 +328,10 @@ async function _pythonPeer(
       log(`python peer failed: ${why}`);
       return { error: why };
     }
-    const peer = JSON.parse(new TextDecoder().decode(r.stdout));
+    const peer = { ...JSON.parse(new TextDecoder().decode(r.stdout)), loadAverage: Deno.loadavg() };
     log(
-      `python peer: build ${peer.buildSeconds.toFixed(1)} s; ` +
-        peer.sweep.map((s: { ef: number; recallAt10: number; queriesPerSecond: number }) =>
+      `python peer: build ${peer.buildSeconds.toFixed(1)} s (${peer.buildThreads} threads); ` +
+        peer.sweep.map((s: SweepRow) =>
           `ef ${s.ef}: ${s.recallAt10.toFixed(4)} @ ${s.queriesPerSecond.toFixed(0)} q/s`
         ).join(", "),
     );
@@ -241,7 +342,112 @@ async function _pythonPeer(
   }
 }
 
-function _report(flags: Record<string, unknown>, results: unknown[]) {
+/** A row of the `summary` block (the shape bench/suite.ts `adaptSummary` reads). */
+interface SummaryRow {
+  measurement: string;
+  unit: string;
+  higherIsBetter: boolean;
+  ours: number | null;
+  peer: string | null;
+  peerValue: number | null;
+  ratio: number | null;
+  note?: string;
+}
+
+function _row(r: Omit<SummaryRow, "ratio">, speed = true): SummaryRow {
+  const { ours, peerValue: p, higherIsBetter } = r;
+  const ratio = !speed || ours === null || p === null || !(ours > 0) || !(p > 0)
+    ? null
+    : higherIsBetter
+    ? ours / p
+    : p / ours;
+  return { ...r, ratio };
+}
+
+const _fmt = (x: number | null | undefined, digits = 4) =>
+  typeof x === "number" && Number.isFinite(x) ? x.toFixed(digits) : "?";
+
+/** The `summary` rows per kind: build and queries against the Python peer, then our own. */
+function _summary(results: KindResult[]): SummaryRow[] {
+  const rows: SummaryRow[] = [];
+  for (const r of results) {
+    const shape = `${r.kind} ${r.n}×${r.dim}, M ${r.m}, efC ${r.efConstruction}`;
+    const peer = r.peer && !("error" in r.peer) ? r.peer : null;
+    const why = r.peer && "error" in r.peer
+      ? `peer unavailable: ${String(r.peer.error).slice(0, 120)}`
+      : "";
+    const peerName = r.peer === null ? "none (--no-peer)" : peer?.peer ?? "hnswlib (Python)";
+    const ours = r.sweep.find((s) => s.ef === r.chosenEf) ?? r.sweep.at(-1)!;
+    const theirs = peer?.sweep.find((s) => s.ef === ours.ef);
+    const recalls = `recall@10 at ef ${ours.ef}: ours ${_fmt(ours.recallAt10)}, peer ` +
+      _fmt(theirs?.recallAt10);
+    const built = `buildIndex, ${r.threads} thread(s)`;
+    rows.push(_row({
+      measurement: `HNSW build, ${built} (${shape})`,
+      unit: "s",
+      higherIsBetter: false,
+      ours: r.buildSeconds,
+      peer: peer ? `${peerName} add_items, ${peer.buildThreads} thread(s)` : peerName,
+      peerValue: peer?.buildSeconds ?? null,
+      note: why ||
+        `${recalls}; index ${(r.indexBytes / 2 ** 20).toFixed(0)} MiB; one build each (no median)`,
+    }));
+    rows.push(_row({
+      measurement: `recall@10 at ef ${ours.ef} (${shape})`,
+      unit: "recall",
+      higherIsBetter: true,
+      ours: ours.recallAt10,
+      peer: peerName,
+      peerValue: theirs?.recallAt10 ?? null,
+      note: why || "quality, not speed: no ratio",
+    }, false));
+    rows.push(_row({
+      measurement: `query top-10, ef ${ours.ef}, searchIndex (${shape})`,
+      unit: "q/s",
+      higherIsBetter: true,
+      ours: ours.queriesPerSecond,
+      peer: peerName,
+      peerValue: theirs?.queriesPerSecond ?? null,
+      note: why || `single-threaded queries; ${recalls}`,
+    }));
+    rows.push(_row({
+      measurement: `query top-10, ef ${ours.ef}, Float32Array vs JS Array search (${shape})`,
+      unit: "q/s",
+      higherIsBetter: true,
+      ours: r.arraySearch.float32.queriesPerSecond,
+      peer: "our searchKnn via a JS Array copy",
+      peerValue: r.arraySearch.array.queriesPerSecond,
+      note: "same index, same queries, timed back to back",
+    }));
+    const targets = r.n < 1_000_000 ? "" : `; targets (recall ≥ ${TARGET_RECALL}, ≥ ` +
+      `${TARGET_QPS} q/s) ${r.meetsTargets ? "met" : "not met"}`;
+    rows.push(_row({
+      measurement: `query top-10, ef ${ours.ef}, HNSW vs exact (${shape})`,
+      unit: "q/s",
+      higherIsBetter: true,
+      ours: ours.queriesPerSecond,
+      peer: "our exact search (JS brute force)",
+      peerValue: r.exactJs.queriesPerSecond,
+      note: `recall@10 ${_fmt(ours.recallAt10)}; exact: ${r.exactJs.sampledQueries} sampled ` +
+        `queries${targets}`,
+    }));
+    if (r.single) {
+      rows.push(_row({
+        measurement: `HNSW build, ${built} vs 1 thread (${shape})`,
+        unit: "s",
+        higherIsBetter: false,
+        ours: r.buildSeconds,
+        peer: "our buildIndex, 1 thread",
+        peerValue: r.single.buildSeconds,
+        note: `recall@10 at ef ${ours.ef}: ${r.threads} threads ${_fmt(ours.recallAt10)}, ` +
+          `1 thread ${_fmt(r.single.at.recallAt10)}`,
+      }));
+    }
+  }
+  return rows;
+}
+
+function _report(flags: Record<string, unknown>, results: KindResult[]) {
   return {
     bench: "hnsw",
     date: new Date().toISOString(),
@@ -251,6 +457,7 @@ function _report(flags: Record<string, unknown>, results: unknown[]) {
     targets: { recallAt10: TARGET_RECALL, queriesPerSecond: TARGET_QPS },
     flags,
     queries: "held-out draws from the same generator; truth = C++ brute force (cosine)",
+    summary: _summary(results),
     results,
   };
 }

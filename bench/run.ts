@@ -8,7 +8,7 @@
  * @example
  * ```ts
  * await runBenchSuite({ only: ["data"], quick: true, runs: 0, dataDir: "", collectOnly: false,
- *   drills: false, benchDir: "data/bench", results: "bench", json: false });
+ *   drills: false, benchDir: "data/bench", results: "bench", json: false, setupPeers: false });
  * ```
  * @module
  */
@@ -36,6 +36,8 @@ export interface BenchRequest {
   benchDir: string;
   results: string;
   json: boolean;
+  /** Run `bash bench/setup` first when peers are missing. */
+  setupPeers: boolean;
 }
 
 /** flag, else $DEVISE_DATA_DIR, else data/ when it holds CIFAR-100, else ../shared/data. */
@@ -85,6 +87,38 @@ async function _runScript(
   };
 }
 
+/** What `bash bench/setup --check` says is missing (its "missing: ..." lines). */
+async function _missingPeers(): Promise<string[]> {
+  const out = await new Deno.Command("bash", {
+    args: ["bench/setup", "--check"],
+    stdout: "null",
+    stderr: "piped",
+  }).output().catch(() => null);
+  if (!out) return ["bash (to run bench/setup --check)"];
+  return [...new TextDecoder().decode(out.stderr).matchAll(/missing: (.+)/g)].map((m) => m[1]);
+}
+
+/**
+ * Says which peers are missing and the one command that installs them, before anything runs (rows
+ * against a missing peer read "peer unavailable"); with `setupPeers`, installs them.
+ */
+async function _checkPeers(setupPeers: boolean): Promise<void> {
+  let missing = await _missingPeers();
+  if (missing.length && setupPeers) {
+    console.error(`installing missing peers (${missing.join(", ")}): bash bench/setup`);
+    const status = await new Deno.Command("bash", { args: ["bench/setup"] }).spawn().status;
+    if (!status.success) console.error(`bash bench/setup failed (exit ${status.code})`);
+    missing = await _missingPeers();
+  }
+  if (missing.length) {
+    console.error(
+      `peers missing: ${missing.join("; ")}.\n` +
+        "Their rows will say 'peer unavailable'. Install them with: bash bench/setup " +
+        "(or: deno task bench --setup-peers).",
+    );
+  }
+}
+
 /** Runs tests/drills_test.ts; prints and returns the counts. */
 async function _drills(): Promise<Record<string, number>> {
   const out = await new Deno.Command(Deno.execPath(), {
@@ -126,6 +160,7 @@ export async function runBenchSuite(flags: BenchRequest): Promise<void> {
     ? flags.only
     : Object.keys(BENCHES).filter((name) => !BENCHES[name].optIn);
   const dataDir = await _dataDir(flags.dataDir);
+  if (!flags.collectOnly) await _checkPeers(flags.setupPeers);
   const machine = await machineInfo();
   const mode = flags.quick ? "quick" : "full";
   const benches: Record<string, BenchRecord> = {};

@@ -1,9 +1,16 @@
 /**
- * The reference report's Table 2 (architectures) and Table 4 (feature layers) under one budget.
+ * The reference report's tables, each from task runs: Table 2 (architectures), Table 3 (word
+ * vectors) and Table 4 (feature layers).
  *
  * ════ Table 2 ════ each `--archs` model is pretrained on CIFAR-100 by `deno task pretrain` with
  * the same epochs and schedule (one-cycle, Nesterov SGD, peak lr 0.1, batch 128, augmentation):
  * parameters, top-1, top-5, training images/s, wall time.
+ * ════ Table 3 ════ one visual model (`--visual`, e.g. the `cpu` preset's), the same DeViSE settings,
+ * a row per vector set (`--vector-sets`): `deno task train --visual ... --vectors ... --retrofit ...
+ * --finetune-epochs 0`, then `deno task zeroshot --vocab full` from that run and `deno task word2vec
+ * --vectors ... --eval` for the word-similarity ρ: vocabulary size, WS-353 / RG-65 / MTurk-771 ρ,
+ * CIFAR-100 DeViSE hit@1/hit@5 (`act`), superclass-consistent errors, 10-way CIFAR-10 means
+ * (DeViSE, ConSE + CSLS), full-vocabulary hit@20 (unseen only).
  * ════ Table 4 ════ the best `--table4-models` of them (by top-1) get `gap`, `act` and `bn`
  * features (`deno task extract`, one pass) and a DeViSE map per layer (`deno task devise --ablate
  * layer`): hit@1, hit@5, superclass-consistent errors, next to the model's own softmax.
@@ -15,6 +22,7 @@
  * @example
  * ```sh
  * deno run -A bench/tables.ts --data-dir ../shared/data --epochs 3 --out data/runs/tables
+ * deno run -A bench/tables.ts --tables 3 --visual data/pipeline/visual-<hash> --data-dir ../shared/data
  * deno run -A bench/tables.ts --data-dir ../shared/data --archs resnet-20,plain-32 --epochs 1 \
  *   --limit 5000 --devise-epochs 2 --out /tmp/tables-smoke      # minutes: a smoke run
  * ```
@@ -28,7 +36,26 @@ import { writeFileAtomic, writeJsonAtomic } from "../lib/io/artifact.ts";
 import { readJsonOrNull } from "../lib/io/fs.ts";
 import { markdownTable, type Table } from "../lib/report/report.ts";
 
+/** Table 3's rows: `--vector-sets` names and the train flags each stands for. */
+const VECTOR_SETS = {
+  "skipgram": { label: "ours 100-D", vectors: "skipgram", retrofit: "none" },
+  "skipgram-wordnet": {
+    label: "ours 100-D, retrofitted",
+    vectors: "skipgram",
+    retrofit: "wordnet",
+  },
+  "glove": { label: "GloVe 6B 50-D", vectors: "glove-6b-50d", retrofit: "none" },
+  "glove-wordnet": {
+    label: "GloVe 6B 50-D, retrofitted",
+    vectors: "glove-6b-50d",
+    retrofit: "wordnet",
+  },
+  // The vectors of the skipgram-wordnet row (its file, known once it ran) + GloVe.
+  "both": { label: "ours retrofitted + GloVe (unit halves)", vectors: "", retrofit: "none" },
+} as const;
+
 const spec = {
+  tables: { type: "list", default: ["2", "4"], choices: ["2", "3", "4"], help: "tables to make" },
   dataDir: { type: "string", default: "", help: "folder with cifar-100-binary/" },
   archs: {
     type: "list",
@@ -46,6 +73,17 @@ const spec = {
     help: "best models (by top-1) that get Table 4",
   },
   vectors: { type: "string", default: "glove-6b-50d", help: "word vectors of Table 4's DeViSE" },
+  visual: {
+    type: "string",
+    default: "",
+    help: "Table 3: the visual model (a pretrain run folder)",
+  },
+  vectorSets: {
+    type: "list",
+    default: Object.keys(VECTOR_SETS),
+    choices: Object.keys(VECTOR_SETS),
+    help: "Table 3's rows",
+  },
   deviseEpochs: { type: "number", default: 10, integer: true, min: 1, help: "DeViSE epochs" },
   out: { type: "string", default: "data/runs/tables", help: "folder of the runs and the tables" },
 } as const satisfies FlagSpec;
@@ -86,20 +124,23 @@ function _parseArch(name: string): { arch: string; depth: number } {
 const _minutes = (s: number) =>
   `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, "0")}s`;
 
-async function main() {
-  const flags = parseFlags(spec, Deno.args, {
+type Flags = ReturnType<typeof _parse>;
+
+function _parse() {
+  return parseFlags(spec, Deno.args, {
     task: "bench/tables.ts",
-    summary: "Table 2 (architectures) and Table 4 (gap/act/bn features) of the report.",
+    summary: "The report's Table 2 (architectures), 3 (word vectors) and 4 (gap/act/bn features).",
     examples: [
       "deno run -A bench/tables.ts --data-dir ../shared/data --epochs 3 --out data/runs/tables",
+      "deno run -A bench/tables.ts --tables 3 --visual data/pipeline/visual-<hash>",
     ],
   });
-  const dataDir = flags.dataDir ? ["--data-dir", flags.dataDir] : [];
-  const models = flags.archs.map(_parseArch);
+}
 
-  // ════ Table 2: every architecture under the same schedule ════
+// ════ Table 2: every architecture under the same schedule ════
+async function _table2(flags: Flags, dataDir: string[]) {
   const pretrained = [];
-  for (const { arch, depth } of models) {
+  for (const { arch, depth } of flags.archs.map(_parseArch)) {
     const dir = join(flags.out, `pretrain-${arch}-${depth}`);
     const resume = await readJsonOrNull(join(dir, "checkpoints", "last.json"));
     const metrics = await _task("pretrain", [
@@ -111,7 +152,7 @@ async function main() {
     ], dir);
     pretrained.push({ name: `${arch}-${depth}`, dir, metrics });
   }
-  const table2: Table = {
+  const table: Table = {
     title:
       `Table 2: CIFAR-100 test accuracy, ${flags.epochs} epochs each (one-cycle, peak lr ${flags.lr})`,
     columns: ["model", "parameters", "top-1", "top-5", "training images/s", "wall time"],
@@ -124,18 +165,95 @@ async function main() {
       _minutes(m.wallSeconds as number),
     ]),
   };
-  console.error(markdownTable(table2));
+  return { table, pretrained };
+}
 
-  // ════ Table 4: DeViSE on gap / act / bn of the best models ════
+type Hits = { hit: Record<string, number>; superclassErrorRate?: number };
+
+// ════ Table 3: one visual model, a row per vector set ════
+async function _table3(flags: Flags, dataDir: string[]) {
+  if (!flags.visual) throw new InputError("--tables 3 needs --visual (a pretrain run folder)");
+  const table: Table = {
+    title: `Table 3: word vectors (visual model ${flags.visual}, DeViSE on act)`,
+    columns: [
+      "vectors",
+      "words",
+      "WS-353 ρ",
+      "RG-65 ρ",
+      "MTurk-771 ρ",
+      "DeViSE hit@1",
+      "DeViSE hit@5",
+      "superclass-consistent errors",
+      "10-way DeViSE",
+      "10-way ConSE + CSLS",
+      "vocab hit@20 DeViSE (unseen only)",
+      "vocab hit@20 ConSE (unseen only)",
+    ],
+    rows: [],
+  };
+  const runs: Record<string, unknown>[] = [];
+  let retrofittedOurs = "";
+  for (const name of flags.vectorSets as (keyof typeof VECTOR_SETS)[]) {
+    const set = VECTOR_SETS[name];
+    const vectors = name === "both" ? `${retrofittedOurs}+glove-6b-50d` : set.vectors;
+    if (name === "both" && !retrofittedOurs) {
+      throw new InputError("--vector-sets both needs skipgram-wordnet before it");
+    }
+    const train = await _task("train", [
+      ...dataDir,
+      ...["--visual", flags.visual, "--vectors", vectors, "--retrofit", set.retrofit],
+      ...["--layers", "act", "--finetune-epochs", "0", "--quiet"],
+    ], join(flags.out, `train-${name}`));
+    const info = train.vectors as { path: string; words: number };
+    if (name === "skipgram-wordnet") retrofittedOurs = info.path;
+    const zeroshot = await _task("zeroshot", [
+      ...dataDir,
+      ...["--from", join(flags.out, `train-${name}`), "--vocab", "full", "--quiet"],
+    ], join(flags.out, `zeroshot-${name}`));
+    const similarity = await _task("word2vec", [
+      ...dataDir,
+      ...["--vectors", info.path, "--quiet"],
+    ], join(flags.out, `word2vec-eval-${name}`));
+    runs.push({ name, train, zeroshot, similarity });
+    const rho = (file: string) =>
+      (similarity.similarity as Record<string, { rho: number }>)[file]?.rho.toFixed(3) ?? null;
+    const devise = (train.results as ({ model: string } & Hits)[])
+      .find((r) => /^DeViSE \(act/.test(r.model));
+    const tenWay = zeroshot.tenWay as Record<string, { meanAccuracy: number }>;
+    const full = zeroshot.fullVocab as Record<string, Record<string, number>>;
+    table.rows.push([
+      set.label,
+      String(info.words),
+      rho("EN-WS-353-ALL.txt"),
+      rho("EN-RG-65.txt"),
+      rho("EN-MTurk-771.txt"),
+      devise?.hit["1"] ?? null,
+      devise?.hit["5"] ?? null,
+      devise?.superclassErrorRate ?? null,
+      tenWay.DeViSE.meanAccuracy,
+      tenWay["ConSE + CSLS"].meanAccuracy,
+      full["DeViSE, unseen only"]?.["20"] ?? null,
+      full["ConSE, unseen only"]?.["20"] ?? null,
+    ]);
+  }
+  return { table, runs };
+}
+
+// ════ Table 4: DeViSE on gap / act / bn of the best models ════
+async function _table4(
+  flags: Flags,
+  dataDir: string[],
+  pretrained: { name: string; dir: string; metrics: Record<string, unknown> }[],
+) {
   const best = [...pretrained]
     .sort((a, b) => (b.metrics.top1 as number) - (a.metrics.top1 as number))
     .slice(0, flags.table4Models);
-  const table4: Table = {
+  const table: Table = {
     title: `Table 4: DeViSE by feature layer (${flags.vectors}, ${flags.deviseEpochs} epochs)`,
     columns: ["model", "layer", "hit@1", "hit@5", "superclass-consistent errors"],
     rows: [],
   };
-  const deviseRuns = [];
+  const runs = [];
   for (const { name, dir } of best) {
     const features = join(dir, "features");
     await _task("extract", [
@@ -147,46 +265,48 @@ async function main() {
       ...["--features", features, "--vectors", flags.vectors, "--ablate", "layer"],
       ...["--layers", "gap,act,bn", "--epochs", String(flags.deviseEpochs), "--quiet"],
     ], join(flags.out, `devise-${name}`));
-    deviseRuns.push({ name, metrics: devise });
-    const softmax = devise.softmax as
-      | { hit: Record<string, number>; superclassErrorRate?: number }
-      | null;
-    if (softmax) {
-      table4.rows.push([
-        name,
-        "softmax",
-        softmax.hit["1"],
-        softmax.hit["5"],
-        softmax.superclassErrorRate ?? null,
-      ]);
-    }
-    for (
-      const row of devise.ablation as {
-        setting: { layer: string };
-        metrics: { hit: Record<string, number>; superclassErrorRate?: number };
-      }[]
-    ) {
-      table4.rows.push([
-        name,
-        row.setting.layer,
-        row.metrics.hit["1"],
-        row.metrics.hit["5"],
-        row.metrics.superclassErrorRate ?? null,
-      ]);
+    runs.push({ name, metrics: devise });
+    const row = (layer: string, r: Hits) =>
+      table.rows.push([name, layer, r.hit["1"], r.hit["5"], r.superclassErrorRate ?? null]);
+    if (devise.softmax) row("softmax", devise.softmax as Hits);
+    for (const r of devise.ablation as { setting: { layer: string }; metrics: Hits }[]) {
+      row(r.setting.layer, r.metrics);
     }
   }
-  if (table4.rows.length) console.error(markdownTable(table4));
+  return { table, runs };
+}
 
-  const markdown = [table2, table4].filter((t) => t.rows.length)
-    .map((t) => `## ${t.title}\n\n${markdownTable(t)}\n`).join("\n");
+async function main() {
+  const flags = _parse();
+  const dataDir = flags.dataDir ? ["--data-dir", flags.dataDir] : [];
+  const tables: Table[] = [];
+  const results: Record<string, unknown> = {};
+  const want = new Set(flags.tables);
+  if (want.has("2") || want.has("4")) {
+    const t2 = await _table2(flags, dataDir);
+    results.table2 = t2.pretrained;
+    if (want.has("2")) tables.push(t2.table);
+    if (want.has("4")) {
+      const t4 = await _table4(flags, dataDir, t2.pretrained);
+      results.table4 = t4.runs;
+      tables.push(t4.table);
+    }
+  }
+  if (want.has("3")) {
+    const t3 = await _table3(flags, dataDir);
+    results.table3 = t3.runs;
+    tables.push(t3.table);
+  }
+  tables.sort((a, b) => (a.title ?? "").localeCompare(b.title ?? ""));
+  const markdown = tables.map((t) => `## ${t.title}\n\n${markdownTable(t)}\n`).join("\n");
+  console.error(markdown);
   await writeFileAtomic(join(flags.out, "tables.md"), markdown);
   await writeJsonAtomic(join(flags.out, "tables.json"), {
     format: "devise-tables",
     version: 1,
     flags,
-    pretrained,
-    devise: deviseRuns,
-    tables: [table2, table4],
+    results,
+    tables,
   });
   console.error(`wrote ${join(flags.out, "tables.md")}`);
 }

@@ -45,6 +45,11 @@ export const spec = {
   benchDir: { type: "string", default: "data/bench", help: "where the scripts write JSON" },
   results: { type: "string", default: "bench", help: "folder for results.json / results.md" },
   json: { type: "boolean", default: false, help: "print results.json on stdout" },
+  setupPeers: {
+    type: "boolean",
+    default: false,
+    help: "install missing peers first (bash bench/setup: apt packages, pip, data/venv)",
+  },
 } as const satisfies FlagSpec;
 
 async function main(): Promise<void> {
@@ -53,6 +58,7 @@ async function main(): Promise<void> {
     summary: "Run the benchmark suite against peers and write bench/results.{json,md}.",
     examples: [
       "deno task bench --quick",
+      "deno task bench --setup-peers",
       "deno task bench --only data,w2v-parse --runs 5",
       "deno task bench --collect-only",
       "deno task bench --drills",

@@ -2,14 +2,16 @@
 
 Reads the files bench/hnsw.ts writes (row-major float32 data and queries, int32 ground-truth ids),
 builds a cosine index with the same M / efConstruction / seed, and prints one JSON object:
-build seconds (single thread and, separately, all cores if asked), index bytes, and for each ef
-recall@10 and single-threaded queries/s (one query per knn_query call, like the Deno side).
+build seconds of `add_items(..., num_threads=--threads)` (bench/hnsw.ts passes its own --threads,
+those of its buildIndex build), index bytes, and for each ef recall@10 and single-threaded
+queries/s (one query per knn_query call, like the Deno side).
 
     python3 bench/peers/hnswlib_py.py --data d.f32 --queries q.f32 --truth t.i32 --dim 300 \
-        --m 16 --ef-construction 200 --ef 50,100,200 --threads 1
+        --m 32 --ef-construction 200 --ef 50,100,200 --threads 2
 """
 
 import argparse
+import importlib.metadata
 import json
 import os
 import tempfile
@@ -30,7 +32,8 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=100)
     p.add_argument("--ef", default="100")
     p.add_argument("--k", type=int, default=10)
-    p.add_argument("--threads", type=int, default=1, help="build threads (queries are 1 thread)")
+    p.add_argument("--threads", type=int, default=2,
+                   help="add_items threads (queries are 1 thread)")
     a = p.parse_args()
 
     data = np.fromfile(a.data, dtype=np.float32).reshape(-1, a.dim)
@@ -67,12 +70,19 @@ def main() -> None:
         })
 
     print(json.dumps({
-        "peer": f"hnswlib (Python) {getattr(hnswlib, '__version__', '0.8.0')}",
+        "peer": f"hnswlib (Python) {_version()}",
         "buildThreads": a.threads,
         "buildSeconds": build_seconds,
         "indexBytes": index_bytes,
         "sweep": sweep,
     }))
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("hnswlib")
+    except importlib.metadata.PackageNotFoundError:
+        return getattr(hnswlib, "__version__", "?")
 
 
 if __name__ == "__main__":
