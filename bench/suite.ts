@@ -165,7 +165,22 @@ function _adaptTrain(j: Json): BenchRow[] {
       peerValue: _num(r.kerasImagesPerSecond),
       note: why ? `peer unavailable: ${why}` : undefined,
     })
-  );
+  ).concat((j.extract ?? []).map((e: Json) =>
+    _row({
+      bench: "train",
+      measurement: `ResNet-${e.depth} feature extraction (gap, act, logits), batch ${e.batch}, ` +
+        `${e.images} images (tfjs ${j.backend})`,
+      unit: "img/s",
+      higherIsBetter: true,
+      ours: _num(e.imagesPerSecond),
+      peer: `Keras predict ${peer.tensorflow ?? ""}, same weights`.trim(),
+      peerValue: _num(e.keras?.imagesPerSecond),
+      note: why
+        ? `peer unavailable: ${why}`
+        : `${_num(e.overTrainingImagesPerSecond)?.toFixed(1)}× ` +
+          `our training img/s; logits vs Keras: max |diff| ${e.keras?.maxAbsLogitDiff ?? "?"}`,
+    })
+  ));
 }
 
 function _adaptDevise(j: Json): BenchRow[] {
@@ -325,7 +340,10 @@ export const BENCHES: Readonly<Record<string, BenchDef>> = {
     script: "bench/train_step.ts",
     file: "train_step.json",
     args: ({ quick, runs, out }) => [
-      ...(quick ? ["--depths", "20", "--batch-size", "32", "--steps", "3", "--warmup", "1"] : []),
+      ...(quick
+        ? ["--depths", "20", "--batch-size", "32", "--steps", "3", "--warmup", "1"]
+          .concat(["--extract-images", "512"])
+        : []),
       ..._runsFlag(runs, "--steps"),
       ...["--out", out],
     ],
