@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { BackendError, selectBackend, slowBackendMessage, useCpu } from "../lib/backend/select.ts";
+import { selectBackend, slowBackendMessage, useCpu } from "../lib/backend/select.ts";
 import { conv2dFilterGradNhwc } from "../lib/backend/cpu_fast.ts";
 import { ArtifactError } from "../lib/io/artifact.ts";
 import {
@@ -293,10 +293,10 @@ Deno.test("float16 encoding edge cases", () => {
   assert.ok(Number.isNaN(back[8]));
 });
 
-Deno.test("selectBackend: explicit cpu works, webgpu is refused with a reason", async () => {
+// webgpu (refused without an adapter, working with one): tests/webgpu_test.ts
+Deno.test("selectBackend: explicit cpu works", async () => {
   const cpu = await selectBackend("cpu", { allowSlow: false });
   assert.equal(cpu.backend, "cpu");
   assert.equal(cpu.tf.getBackend(), "cpu");
-  await assert.rejects(selectBackend("webgpu", { allowSlow: true }), BackendError);
   assert.match(slowBackendMessage(["x: failed"]), /--backend cpu/);
 });

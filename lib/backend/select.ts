@@ -3,7 +3,9 @@
  * tensor of the run must come from (so models and backend agree). `auto` tries the native
  * backends first (`@tensorflow/tfjs-node-gpu` when a CUDA GPU is visible, then
  * `@tensorflow/tfjs-node`); if neither loads it refuses, unless the caller allows the slow
- * pure-JS `cpu` backend (tests, tiny models, or `--backend cpu`).
+ * pure-JS `cpu` backend (tests, tiny models, or `--backend cpu`). `webgpu` (only by name) runs
+ * tfjs's WebGPU backend on Deno's `navigator.gpu` (lib/backend/webgpu.ts); it reads tensors
+ * asynchronously only.
  *
  * @example
  * ```ts
@@ -17,6 +19,7 @@ import { installFastCpuKernels } from "./cpu_fast.ts";
 import { UnavailableError } from "../io/errors.ts";
 import type { BackendName } from "./names.ts";
 import { useNativeBatchNorm, useNativeReluGrad } from "./native_grads.ts";
+import { useWebGpu } from "./webgpu.ts";
 
 /** The tfjs namespace type (tfjs-node re-exports all of it, plus `tf.node`). */
 export type TF = typeof tfjs;
@@ -144,12 +147,7 @@ export async function selectBackend(
     if (got) return _announce(got, failures, log);
     if (name === "tensorflow") throw new BackendError(failures.join("\n"));
   }
-  if (name === "webgpu") {
-    throw new BackendError(
-      "webgpu: @tensorflow/tfjs-backend-webgpu is not a dependency and Deno has no GPU adapter " +
-        "here; use --backend tensorflow or cpu",
-    );
-  }
+  if (name === "webgpu") return _announce(await _useWebGpu(log), failures, log);
   if (name === "auto" && !options.allowSlow) throw new BackendError(slowBackendMessage(failures));
   return _announce(await useCpu(), failures, log);
 }
@@ -176,6 +174,21 @@ export async function useCpu(): Promise<SelectedBackend> {
     backend: "cpu",
     reason: `cpu: pure-JS backend${fast ? " (fast Conv2DBackpropFilter)" : ""}`,
   };
+}
+
+/** tfjs's `webgpu` backend on Deno's navigator.gpu (lib/backend/webgpu.ts). */
+async function _useWebGpu(log: (line: string) => void): Promise<SelectedBackend> {
+  try {
+    const { adapter } = await useWebGpu(tfjs, { log });
+    const kind = adapter.isFallbackAdapter ? "software adapter" : "adapter";
+    return {
+      tf: tfjs,
+      backend: "webgpu",
+      reason: `webgpu: ${kind} ${adapter.description || adapter.vendor || "(unnamed)"}`,
+    };
+  } catch (err) {
+    throw new BackendError((err as Error).message);
+  }
 }
 
 function _announce(
