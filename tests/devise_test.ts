@@ -706,3 +706,27 @@ Deno.test("embed: a few rows go through plain JS and agree with the tensor path 
   assert.deepEqual(embed(tf, model, features.subarray(0, d)), viaJs.subarray(0, dims));
   assert.throws(() => embedRows(model, features.subarray(0, d + 1)), /not rows of 37/);
 });
+
+Deno.test("trainDevise stops at the first non-finite loss, naming the epoch and batch", async () => {
+  const p = planted(5, 64);
+  const features = p.train.features.slice();
+  features[3] = Number.POSITIVE_INFINITY; // past the readers' checks (in-memory input)
+  await assert.rejects(
+    trainDevise(tf, {
+      trainFeatures: features,
+      trainLabels: p.train.labels,
+      labelVectors: p.labelVectors,
+      dims: p.D,
+      epochs: 2,
+      batchSize: 16,
+      standardize: false,
+      seed: 1,
+    }),
+    (err: Error) => {
+      assert.equal(err.name, "DivergedError");
+      assert.match(err.message, /^DeViSE epoch 1, batch \d+: the training loss is (NaN|Infinity)/);
+      assert.match(err.message, /lower --devise-lr/);
+      return true;
+    },
+  );
+});

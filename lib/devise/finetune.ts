@@ -21,7 +21,7 @@ import type * as tfjs from "@tensorflow/tfjs";
 import type { TF } from "../backend/select.ts";
 import { Progress, type ProgressSink } from "../cli/progress.ts";
 import { batchIndices, normalizeBatch } from "../data/augment.ts";
-import { UsageError } from "../io/errors.ts";
+import { assertFiniteLoss, UsageError } from "../io/errors.ts";
 import { Rng } from "../io/rng.ts";
 import {
   extraTensors,
@@ -243,6 +243,11 @@ export async function finetuneDevise(
           ]);
           return value.dataSync()[0];
         });
+        assertFiniteLoss(
+          loss,
+          `fine-tuning epoch ${epoch}, step ${step}`,
+          `lower --finetune-lr (now ${config.lrVisual})`,
+        );
         lossSum += loss * idx.length;
         seen += idx.length;
         bar.tick(idx.length, `loss ${(lossSum / seen).toFixed(3)}`);

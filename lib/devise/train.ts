@@ -18,6 +18,7 @@
  */
 import type * as tfType from "@tensorflow/tfjs";
 import { readArtifact, type Sidecar, writeArtifact } from "../io/artifact.ts";
+import { assertFiniteLoss } from "../io/errors.ts";
 import { Rng } from "../io/rng.ts";
 import { columnMeanStd } from "../io/stats.ts";
 import { hitAtK } from "./metrics.ts";
@@ -365,7 +366,13 @@ export async function trainDevise(
             tf.dispose(predicted!);
             return { lossValue: value, correct };
           });
-        lossSum += (await lossValue.data())[0] * rows;
+        const batchLoss = (await lossValue.data())[0];
+        assertFiniteLoss(
+          batchLoss,
+          `DeViSE epoch ${epoch}, batch ${b + 1}`,
+          `lower --devise-lr / --lr (now ${config.lr}) or check the features and vectors`,
+        );
+        lossSum += batchLoss * rows;
         hits += (await correct.data())[0];
         tf.dispose([lossValue, correct]);
         input.onBatch?.(b + 1, batches);

@@ -40,6 +40,26 @@ export class UnavailableError extends Error {
   readonly exitCode: number = EXIT_CODES.unavailable;
 }
 
+/** Thrown when training produces a non-finite loss (it diverged); the task exits 1. */
+export class DivergedError extends Error {
+  override name = "DivergedError";
+  readonly exitCode: number = EXIT_CODES.failure;
+}
+
+/**
+ * Stops training at the first non-finite loss, saying where and what to try.
+ *
+ * @example
+ * ```ts
+ * assertFiniteLoss(loss, "pretraining epoch 3, step 1201", "lower --lr (now 0.2)");
+ * ```
+ */
+export function assertFiniteLoss(loss: number, where: string, hint: string): void {
+  if (!Number.isFinite(loss)) {
+    throw new DivergedError(`${where}: the training loss is ${loss} (diverged); ${hint}`);
+  }
+}
+
 /**
  * The exit code for an error: its `exitCode` when it is one of ours, else 1.
  *

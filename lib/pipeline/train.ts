@@ -278,40 +278,20 @@ export async function runTrainPipeline(
   const results: ResultRow[] = [
     resultRow(`softmax (ResNet-${s.visual.depth})`, probs.features, test.labels, 100, fineToCoarse),
   ];
-  // vocabNegatives joins the config only when used, so models trained without it keep their keys.
-  const { vocabNegatives, ...deviseSettings } = s.devise;
-  const deviseConfig: DeviseConfig = {
-    ...deviseSettings,
-    seed: cfg.seed,
-    ...(vocabNegatives ? { vocabNegatives } : {}),
-  };
-  const curves: { layer: FeatureLayer; curve: EpochStats[] }[] = [];
-  const deviseScores: Partial<Record<FeatureLayer, Float32Array>> = {};
-  const deviseModels: Partial<Record<FeatureLayer, string>> = {};
-  await timed("devise", async () => {
-    for (const layer of s.layers) {
-      const { model, path, curve } = await trainOrLoadDevise(tf, {
-        featureDir,
-        workDir: cfg.workDir,
-        train,
-        test,
-        layer,
-        labelVectors: labels.data,
-        vectorsSha256: vectors.sha256,
-        config: deviseConfig,
-        negativeVectors: vocabNegatives ? normalizeRows(words.data.slice(), words.dim) : undefined,
-        run,
-      });
-      if (curve) curves.push({ layer, curve });
-      const testFeatures = await loadDeviseSplit(featureDir, test, layer);
-      const scores = predictScores(tf, model, testFeatures.features, labels.data);
-      deviseScores[layer] = scores;
-      deviseModels[layer] = path;
-      results.push(
-        resultRow(`DeViSE (${layer}, ${model.d}-D)`, scores, test.labels, 100, fineToCoarse),
-      );
-    }
-  });
+  const devise = await timed("devise", () =>
+    deviseStage(tf, {
+      featureDir,
+      train,
+      test,
+      labelVectors: labels.data,
+      vectorsSha256: vectors.sha256,
+      words,
+      fineToCoarse,
+      cfg,
+      run,
+    }));
+  results.push(...devise.rows);
+  const { curves, deviseModels } = devise;
 
   // 6. Fine-tuning: the visual model and M of the last layer together (the paper's last step).
   const finetuned = s.finetune.epochs > 0
@@ -338,7 +318,7 @@ export async function runTrainPipeline(
       results,
       deviseCurves: curves,
       finetuneCurve: finetuned?.curve,
-      imageGrid: _grid(test, probs.features, deviseScores[s.layers.at(-1)!]!, 12, cfg.seed),
+      imageGrid: _grid(test, probs.features, devise.scores[s.layers.at(-1)!]!, 12, cfg.seed),
       visualCheckpoint: ckpt.dir,
       visualTop1: lastEpoch.testTop1 ?? NaN,
       vectors: { path: vectors.path, words: words.words.length, dim: words.dim },
@@ -370,6 +350,77 @@ export async function runTrainPipeline(
     ...(finetuned ? { finetuned: finetuned.metrics } : {}),
     report: report.html,
   };
+}
+
+/** What {@link deviseStage} needs. */
+export interface DeviseLayersInputs {
+  featureDir: string;
+  train: CifarSplit;
+  test: CifarSplit;
+  /** The 100 label vectors (rows in label order). */
+  labelVectors: Float32Array;
+  vectorsSha256: string;
+  /** The whole vocabulary (for `devise.vocabNegatives`). */
+  words: WordVectors;
+  fineToCoarse: Int32Array;
+  cfg: PipelineConfig;
+  run: Run;
+}
+
+/**
+ * DeViSE on every layer of `settings.layers`: trains M (or reuses the model for the same
+ * features, vectors and config) and scores the test split; a result row per layer.
+ *
+ * @example
+ * ```ts
+ * const { rows, deviseModels } = await deviseStage(tf, { featureDir, train, test, ... });
+ * ```
+ */
+export async function deviseStage(tf: TF, inputs: DeviseLayersInputs) {
+  const { featureDir, train, test, cfg, run } = inputs;
+  const s = cfg.settings;
+  // vocabNegatives joins the config only when used, so models trained without it keep their keys.
+  const { vocabNegatives, ...deviseSettings } = s.devise;
+  const deviseConfig: DeviseConfig = {
+    ...deviseSettings,
+    seed: cfg.seed,
+    ...(vocabNegatives ? { vocabNegatives } : {}),
+  };
+  const negativeVectors = vocabNegatives
+    ? normalizeRows(inputs.words.data.slice(), inputs.words.dim)
+    : undefined;
+  const rows: ResultRow[] = [];
+  const curves: { layer: FeatureLayer; curve: EpochStats[] }[] = [];
+  const scores: Partial<Record<FeatureLayer, Float32Array>> = {};
+  const deviseModels: Partial<Record<FeatureLayer, string>> = {};
+  for (const layer of s.layers) {
+    const { model, path, curve } = await trainOrLoadDevise(tf, {
+      featureDir,
+      workDir: cfg.workDir,
+      train,
+      test,
+      layer,
+      labelVectors: inputs.labelVectors,
+      vectorsSha256: inputs.vectorsSha256,
+      config: deviseConfig,
+      negativeVectors,
+      run,
+    });
+    if (curve) curves.push({ layer, curve });
+    const testFeatures = await loadDeviseSplit(featureDir, test, layer);
+    scores[layer] = predictScores(tf, model, testFeatures.features, inputs.labelVectors);
+    deviseModels[layer] = path;
+    rows.push(
+      resultRow(
+        `DeViSE (${layer}, ${model.d}-D)`,
+        scores[layer],
+        test.labels,
+        100,
+        inputs.fineToCoarse,
+      ),
+    );
+  }
+  return { rows, curves, scores, deviseModels };
 }
 
 /** What {@link finetuneStage} needs. */

@@ -16,6 +16,7 @@ import { join } from "node:path";
 import type * as tfjs from "@tensorflow/tfjs";
 import type { TF } from "../backend/select.ts";
 import { batchIndices, normalizeBatch } from "../data/augment.ts";
+import { assertFiniteLoss } from "../io/errors.ts";
 import { Rng } from "../io/rng.ts";
 import { takeRows } from "../io/rows.ts";
 import { median } from "../io/stats.ts";
@@ -313,6 +314,11 @@ export async function trainVision(
         labels,
         numClasses,
         config,
+      );
+      assertFiniteLoss(
+        loss,
+        `pretraining epoch ${epoch}, step ${step}`,
+        `lower --lr (now ${config.lr}) or check the images`,
       );
       lossSum += loss * idx.length;
       correct += hits;

@@ -1,0 +1,127 @@
+/**
+ * Where the milliseconds of one training step go: the same ResNet SGD step as
+ * bench/train_step.ts, run under `tf.profile`, with every kernel's time summed by kernel name
+ * (kernel time = the backend's own execution of the op, here TensorFlow's eager `TFE_Execute`)
+ * and the rest of the step's wall time attributed to JS (tape, gradient bookkeeping, dispatch,
+ * tensor disposal). Prints the top kernels and writes JSON.
+ *
+ * ```sh
+ * deno run -A bench/profile_step.ts --depth 20 --batch-size 128 --out data/bench/profile_step.json
+ * ```
+ * @module
+ */
+import type * as tfjs from "@tensorflow/tfjs";
+import { type FlagSpec, parseFlags } from "../lib/cli/args.ts";
+import { runTask } from "../lib/cli/run.ts";
+import { BACKEND_NAMES, type BackendName, selectBackend } from "../lib/backend/select.ts";
+import { writeJsonAtomic } from "../lib/io/artifact.ts";
+import { median } from "../lib/io/stats.ts";
+import { buildModel } from "../lib/vision/models.ts";
+
+const spec = {
+  depth: { type: "number", default: 20, integer: true, min: 8, help: "ResNet depth" },
+  batchSize: { type: "number", default: 128, integer: true, min: 1, help: "images per step" },
+  steps: { type: "number", default: 5, integer: true, min: 1, help: "profiled steps" },
+  top: { type: "number", default: 15, integer: true, min: 1, help: "kernels listed" },
+  backend: { type: "string", default: "auto", choices: BACKEND_NAMES, help: "tfjs backend" },
+  out: { type: "string", default: "data/bench/profile_step.json", help: "result file" },
+} as const satisfies FlagSpec;
+
+async function main(): Promise<void> {
+  const flags = parseFlags(spec, Deno.args, {
+    task: "bench profile_step",
+    summary: "Kernel time vs JS time of one ResNet training step (tf.profile).",
+  });
+  const { tf, backend } = await selectBackend(flags.backend as BackendName, {
+    allowSlow: true,
+    log: (l) => console.error(l),
+  });
+  const model = buildModel(tf, { arch: "resnet", depth: flags.depth, numClasses: 100, seed: 1 });
+  const optimizer = tf.train.momentum(0.1, 0.9);
+  const vars = model.trainableWeights.map((w) => w.read() as tfjs.Variable);
+  const decay = model.trainableWeights.map((w) => w.originalName.endsWith("kernel"));
+  const x = tf.randomNormal([flags.batchSize, 32, 32, 3], 0, 1, "float32", 1);
+  const y = tf.oneHot(
+    tf.tensor1d(Int32Array.from({ length: flags.batchSize }, (_, i) => i % 100), "int32"),
+    100,
+  );
+  const step = () =>
+    tf.tidy(() => {
+      const { value, grads } = tf.variableGrads(
+        () =>
+          tf.losses.softmaxCrossEntropy(
+            y,
+            model.apply(x, { training: true }) as tfjs.Tensor,
+          ) as tfjs.Scalar,
+        vars,
+      );
+      optimizer.applyGradients(vars.map((v, k) => ({
+        name: v.name,
+        tensor: decay[k] ? tf.add(grads[v.name], tf.mul(v, 5e-4)) : grads[v.name],
+      })));
+      value.dataSync();
+    });
+  step(); // warm-up
+  step();
+  const plain: number[] = [];
+  for (let i = 0; i < flags.steps; i++) {
+    const t0 = performance.now();
+    step();
+    plain.push(performance.now() - t0);
+  }
+  const byKernel = new Map<string, { count: number; ms: number }>();
+  const profiled: { wallMs: number; kernelMs: number; kernels: number }[] = [];
+  for (let i = 0; i < flags.steps; i++) {
+    const t0 = performance.now();
+    const info = await tf.profile(step);
+    const wallMs = performance.now() - t0;
+    let kernelMs = 0;
+    for (const k of info.kernels) {
+      const ms = typeof k.kernelTimeMs === "number" ? k.kernelTimeMs : 0;
+      kernelMs += ms;
+      const entry = byKernel.get(k.name) ?? { count: 0, ms: 0 };
+      entry.count += 1;
+      entry.ms += ms;
+      byKernel.set(k.name, entry);
+    }
+    profiled.push({ wallMs, kernelMs, kernels: info.kernels.length });
+  }
+  const stepMs = median(plain);
+  const kernelMs = median(profiled.map((p) => p.kernelMs));
+  const top = [...byKernel.entries()]
+    .map(([name, e]) => ({
+      name,
+      callsPerStep: e.count / flags.steps,
+      msPerStep: e.ms / flags.steps,
+    }))
+    .sort((a, b) => b.msPerStep - a.msPerStep);
+  console.error(
+    `resnet-${flags.depth}, batch ${flags.batchSize}, backend ${backend}: step ${
+      stepMs.toFixed(1)
+    } ms unprofiled (${(flags.batchSize / stepMs * 1000).toFixed(0)} img/s); under tf.profile ` +
+      `${kernelMs.toFixed(1)} ms in ${profiled[0].kernels} kernels, the rest is JS and profiling`,
+  );
+  for (const k of top.slice(0, flags.top)) {
+    console.error(
+      `  ${k.name.padEnd(28)} ${k.msPerStep.toFixed(1).padStart(7)} ms/step  ` +
+        `${k.callsPerStep.toFixed(0).padStart(4)} calls  ${
+          (100 * k.msPerStep / kernelMs).toFixed(1).padStart(5)
+        }% of kernel time`,
+    );
+  }
+  await writeJsonAtomic(flags.out, {
+    bench: "profile_step",
+    date: new Date().toISOString(),
+    backend,
+    depth: flags.depth,
+    batchSize: flags.batchSize,
+    stepMsMedian: stepMs,
+    stepMs: plain,
+    kernelMsMedian: kernelMs,
+    profiled,
+    kernels: top,
+  });
+  tf.dispose([x, y]);
+}
+
+if (import.meta.main) await runTask(main);
