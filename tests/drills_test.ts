@@ -10,7 +10,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { dirname, join, relative } from "node:path";
+import { join, relative } from "node:path";
 import { gzipSync } from "node:zlib";
 import * as tar from "tar-stream";
 import { readSidecar, sha256File, sidecarPath } from "../lib/io/artifact.ts";
