@@ -98,6 +98,16 @@ export {
   topK,
 } from "./lib/devise/metrics.ts";
 
+// Own images (predict, zeroshot --images, search)
+export { ImageError, loadImage, type LoadImageOptions } from "./lib/images/decode.ts";
+export { type NativeImageDecoder, tensorflowImageDecoder } from "./lib/images/native.ts";
+export {
+  expandImageInputs,
+  type ImageItem,
+  loadImagesStreaming,
+  writeImageFolder,
+} from "./lib/images/folder.ts";
+
 // 6. Report
 export { writeReport } from "./lib/report/report.ts";
 export { barChartSvg, heatmapSvg, lineChartSvg } from "./lib/report/svg.ts";

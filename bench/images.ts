@@ -27,6 +27,8 @@ import { writeFileAtomic, writeJsonAtomic } from "../lib/io/artifact.ts";
 import { readJsonOrNull } from "../lib/io/fs.ts";
 import { Rng } from "../lib/io/rng.ts";
 import { expandImageInputs, type ImageItem, loadImagesStreaming } from "../lib/images/folder.ts";
+import { type NativeImageDecoder, tensorflowImageDecoder } from "../lib/images/native.ts";
+import { selectBackend } from "../lib/backend/select.ts";
 import { formatBytes } from "./suite.ts";
 import { median } from "../lib/io/stats.ts";
 
@@ -117,10 +119,14 @@ async function ensureFixtures(
 }
 
 /** Decodes every item once through the streaming loader; images/s. */
-async function timeOurs(items: ImageItem[], concurrency: number): Promise<number> {
+async function timeOurs(
+  items: ImageItem[],
+  concurrency: number,
+  native: NativeImageDecoder | undefined,
+): Promise<number> {
   const t0 = performance.now();
   let ok = 0;
-  for await (const r of loadImagesStreaming(items, { size: SMALL_SIDE }, concurrency)) {
+  for await (const r of loadImagesStreaming(items, { size: SMALL_SIDE, native }, concurrency)) {
     if ("error" in r) throw r.error;
     ok += r.image[0] >= 0 ? 1 : 0;
   }
@@ -152,12 +158,15 @@ const RSS_SAMPLES = 8;
 /** Child process mode: stream DIR once and print {images, vmHwm, rssSamples} as JSON. */
 async function rssProbe(dir: string, concurrency: number): Promise<void> {
   const { items } = await expandImageInputs([dir], { layout: "plain" });
+  const native = tensorflowImageDecoder(
+    (await selectBackend("tensorflow", { allowSlow: false })).tf,
+  );
   const before = peakRss();
   const every = Math.max(1, Math.floor(items.length / RSS_SAMPLES));
   const rssSamples: number[] = [];
   let done = 0;
   const t0 = performance.now();
-  for await (const r of loadImagesStreaming(items, { size: SMALL_SIDE }, concurrency)) {
+  for await (const r of loadImagesStreaming(items, { size: SMALL_SIDE, native }, concurrency)) {
     if ("error" in r) throw r.error;
     if (++done % every === 0) rssSamples.push(Deno.memoryUsage().rss);
   }
@@ -261,7 +270,7 @@ async function main(): Promise<void> {
       for (const c of [1, 2, 4, 8]) {
         for (const [name, items] of [["32×32", small], ["1024×768", large]] as const) {
           const rates = [];
-          for (let r = 0; r < flags.runs; r++) rates.push(await timeOurs(items, c));
+          for (let r = 0; r < flags.runs; r++) rates.push(await timeOurs(items, c, undefined));
           console.log(`| ${name} | ${c} | ${threads} | ${median(rates).toFixed(0)} |`);
         }
       }
@@ -280,11 +289,18 @@ async function main(): Promise<void> {
     { key: "small", name: `${smallCount} × 32×32 JPEG`, dir: smallDir, items: small },
     { key: "large", name: `${largeCount} × 1024×768 JPEG`, dir: largeDir, items: large },
   ];
+  // The pipeline's decoders: TensorFlow's for files already at 32×32 (lib/images/native.ts),
+  // sharp for the rest; "sharp only" is the same loader without the fast path.
+  const { tf } = await selectBackend("tensorflow", { allowSlow: false });
+  const native = tensorflowImageDecoder(tf);
   const results: Record<string, unknown>[] = [];
   for (const w of workloads) {
-    await timeOurs(w.items.slice(0, 200), concurrency); // warm-up: JIT, libvips, page cache
-    const ours: number[] = [];
-    for (let r = 0; r < flags.runs; r++) ours.push(await timeOurs(w.items, concurrency));
+    await timeOurs(w.items.slice(0, 200), concurrency, native); // warm-up: JIT, libvips, cache
+    const ours: number[] = [], oursSharpOnly: number[] = [];
+    for (let r = 0; r < flags.runs; r++) {
+      ours.push(await timeOurs(w.items, concurrency, native));
+      if (w.key === "small") oursSharpOnly.push(await timeOurs(w.items, concurrency, undefined));
+    }
     const peer = python ? await runPeer(python, w.dir, flags.runs) : { skipped: peerWhy! };
     const peerDraft = python && w.key === "large"
       ? await runPeer(python, w.dir, flags.runs, ["--draft"])
@@ -292,6 +308,7 @@ async function main(): Promise<void> {
     const peerPool = python ? await runPeer(python, w.dir, flags.runs, ["--processes", "2"]) : null;
     console.error(
       `${w.name}: ours ${median(ours).toFixed(0)} img/s (${ours.map((x) => x.toFixed(0))})` +
+        (oursSharpOnly.length ? `, sharp only ${median(oursSharpOnly).toFixed(0)}` : "") +
         ("skipped" in peer
           ? `, peer ${peer.skipped}`
           : `, Pillow ${peer.imagesPerSecMedian.toFixed(0)}`) +
@@ -302,7 +319,15 @@ async function main(): Promise<void> {
           ? `, Pillow ×2 processes ${peerPool.imagesPerSecMedian.toFixed(0)}`
           : ""),
     );
-    results.push({ ...w, items: w.items.length, ours, peer, peerDraft, peerPool });
+    results.push({
+      ...w,
+      items: w.items.length,
+      ours,
+      oursSharpOnly,
+      peer,
+      peerDraft,
+      peerPool,
+    });
   }
 
   let rss: Record<string, unknown> | null = null;
@@ -345,14 +370,20 @@ async function main(): Promise<void> {
       key: string;
       name: string;
       ours: number[];
+      oursSharpOnly: number[];
       peer: PeerResult | { skipped: string };
       peerDraft: PeerResult | { skipped: string } | null;
       peerPool: PeerResult | { skipped: string } | null;
     }[]
   ) {
-    const row = (peer: PeerResult | { skipped: string }, label: string, note: string) => {
+    const row = (
+      peer: PeerResult | { skipped: string },
+      label: string,
+      note: string,
+      ourRates = r.ours,
+    ) => {
       const ok = !("skipped" in peer);
-      const ours = median(r.ours);
+      const ours = median(ourRates);
       return {
         measurement: `decode + crop + resize to 32×32, ${r.name} (${label})`,
         unit: "img/s",
@@ -367,6 +398,16 @@ async function main(): Promise<void> {
     };
     const ourSide = `ours: ${concurrency} in flight, libvips threads ${sharp.concurrency()}`;
     summary.push(row(r.peer, "Pillow 1 process", `${ourSide}; Pillow Image.BOX, full decode`));
+    if (r.oursSharpOnly.length) {
+      summary.push(
+        row(
+          r.peer,
+          "ours sharp only vs Pillow 1 process",
+          `${ourSide}; no TF fast path`,
+          r.oursSharpOnly,
+        ),
+      );
+    }
     if (r.peerDraft) {
       summary.push(row(r.peerDraft, "Pillow 1 process + draft", `${ourSide}; Pillow draft()`));
     }

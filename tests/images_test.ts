@@ -607,3 +607,65 @@ Deno.test("loadImagesStreaming: items from any iterable, empty input", async () 
     for (const r of got) assert.ok("image" in r && r.image.length === 4 * 4 * 3);
   });
 });
+
+// Needs the native backend that `deno task setup` builds; DEVISE_SKIP_NATIVE_TESTS=1 skips.
+Deno.test({
+  name: "loadImage: TensorFlow's decoders take plain 32×32 JPEG/PNG and give sharp's exact bytes",
+  ignore: Deno.env.get("DEVISE_SKIP_NATIVE_TESTS") === "1",
+  fn: () =>
+    withTemp(async (dir) => {
+      // Texture (not flat colour) so that DCT and chroma upsampling differences would show.
+      const rgb = paint(SIZE, SIZE, 3, (x, y) => [(x * 37 + y * 11) % 256, (x * y) % 256, y * 8]);
+      const grey = paint(SIZE, SIZE, 1, (x, y) => [(x * 13 + y * 29) % 256]);
+      const rgba = paint(SIZE, SIZE, 4, (x, y) => [x * 8, y * 8, 90, (x + y) * 4]);
+      const write = async (name: string, image: Sharp) =>
+        await Deno.writeFile(join(dir, name), await bytesOf(image));
+      // Taken by TensorFlow:
+      await write("a-420.jpg", fromRaw(rgb, SIZE, SIZE).jpeg({ quality: 80 }));
+      await write("a-444.jpg", fromRaw(rgb, SIZE, SIZE).jpeg({ chromaSubsampling: "4:4:4" }));
+      await write("a-progressive.jpg", fromRaw(rgb, SIZE, SIZE).jpeg({ progressive: true }));
+      await write("a-grey.jpg", fromRaw(grey, SIZE, SIZE, 1).jpeg());
+      await write("a-rgb.png", fromRaw(rgb, SIZE, SIZE).png());
+      await write("a-grey.png", fromRaw(grey, SIZE, SIZE, 1).png());
+      // Through sharp: another size, EXIF, an ICC profile, CMYK, alpha, 16-bit, palette, cut short.
+      await write("b-40px.jpg", fromRaw(paint(40, 40, 3, () => PURPLE), 40, 40).jpeg());
+      await write("b-exif.jpg", fromRaw(rgb, SIZE, SIZE).jpeg().withMetadata({ orientation: 3 }));
+      await write("b-icc.jpg", fromRaw(rgb, SIZE, SIZE).jpeg().withIccProfile("p3"));
+      await write("b-cmyk.jpg", fromRaw(rgb, SIZE, SIZE).toColourspace("cmyk").jpeg());
+      await write("b-alpha.png", fromRaw(rgba, SIZE, SIZE, 4).png());
+      await write("b-16bit.png", fromRaw(rgb, SIZE, SIZE).toColourspace("rgb16").png());
+      await write("b-palette.png", fromRaw(rgb, SIZE, SIZE).png({ palette: true }));
+      const jpeg = await Deno.readFile(join(dir, "a-420.jpg"));
+      await Deno.writeFile(join(dir, "c-truncated.jpg"), jpeg.subarray(0, jpeg.length - 40));
+      // Scan data cut short but the end marker written: libjpeg recovers (as in Pillow), so the
+      // fast path decodes what sharp (failOn "warning") refuses.
+      const damaged = jpeg.slice();
+      damaged.fill(0xff, damaged.length - 60, damaged.length - 2);
+      await Deno.writeFile(join(dir, "c-damaged.jpg"), damaged);
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", join(import.meta.dirname!, "fixtures", "native_images_check.ts"), dir],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const dec = new TextDecoder();
+      assert.equal(out.code, 0, dec.decode(out.stderr).slice(-2000));
+      const { files } = JSON.parse(dec.decode(out.stdout).trim().split("\n").at(-1)!) as {
+        files: Record<
+          string,
+          { kind: string | null; same: boolean; error?: string; fastError?: string }
+        >;
+      };
+      assert.equal(Object.keys(files).length, 15);
+      for (const [name, r] of Object.entries(files)) {
+        const taken = name.startsWith("a-") || name === "c-damaged.jpg";
+        const want = taken ? name.endsWith(".png") ? "png" : "jpeg" : null;
+        assert.equal(r.kind, want, name);
+        if (name === "c-damaged.jpg") continue;
+        assert.ok(r.same, `${name}: the fast path differs from sharp's`);
+      }
+      assert.match(files["c-truncated.jpg"].error ?? "", /c-truncated\.jpg/);
+      const cut = files["c-damaged.jpg"];
+      assert.match(cut.error ?? "", /c-damaged\.jpg.*(corrupt|premature|damaged)/i);
+      assert.equal(cut.fastError, undefined);
+    }),
+});

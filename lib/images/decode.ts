@@ -42,6 +42,7 @@ import sharp, {
 import { decode as decodeBmp } from "bmp-ts";
 import { Buffer } from "node:buffer";
 import { InputError } from "../io/errors.ts";
+import { nativeDecodable, type NativeImageDecoder } from "./native.ts";
 
 /** The model's input side (CIFAR). */
 export const DEFAULT_IMAGE_SIZE = 32;
@@ -144,10 +145,15 @@ export interface LoadImageOptions {
   failOn?: FailOn;
   /** The name used in errors when the input is bytes; default `<bytes>`. */
   name?: string;
+  /**
+   * TensorFlow's decoders (`tensorflowImageDecoder` in `native.ts`) for files already at `size`×`size`
+   * whose header says they decode to sharp's pixels exactly; default none (sharp only).
+   */
+  native?: NativeImageDecoder;
 }
 
 /** Options with defaults filled in. */
-type ResolvedOptions = Required<Omit<LoadImageOptions, "name">>;
+type ResolvedOptions = Required<Omit<LoadImageOptions, "name" | "native">>;
 
 function _resolve(opts: LoadImageOptions): ResolvedOptions {
   const size = opts.size ?? DEFAULT_IMAGE_SIZE;
@@ -192,12 +198,23 @@ export async function loadImage(
 ): Promise<Uint8Array> {
   const options = _resolve(opts);
   const name = typeof input === "string" ? input : opts.name ?? "<bytes>";
-  const read = typeof input === "string" ? await _readFile(input) : { bytes: input };
+  const read = typeof input === "string" ? _readFile(input) : { bytes: input };
   const head = read.bytes ?? read.head;
   if (head.length === 0) throw new ImageError(name, "empty", "empty file (0 bytes)");
   if (_isBmp(head)) {
     const bytes = read.bytes ?? await _readAll(name, head, options);
     return await _resize(name, _decodeBmp(name, bytes, options), options);
+  }
+  if (opts.native && read.bytes) {
+    const kind = nativeDecodable(read.bytes, options.size);
+    if (kind) {
+      try {
+        const pixels = opts.native.decode(read.bytes, kind);
+        if (pixels.length === options.size * options.size * RGB_CHANNELS) return pixels;
+      } catch {
+        // sharp decodes it, or words what is wrong with it
+      }
+    }
   }
   return await _resize(name, read.bytes ?? name, options);
 }
@@ -210,22 +227,24 @@ type FileRead = { bytes: Uint8Array; head?: undefined } | { bytes?: undefined; h
  * it from memory: no second open, faster on small images), a larger one only sniffed, so memory
  * stays bounded. Every failure becomes an {@link ImageError}.
  */
-async function _readFile(path: string): Promise<FileRead> {
+function _readFile(path: string): FileRead {
+  // Synchronous calls: a small local file is read in a few microseconds, where five awaited
+  // calls cost about 30 µs, a tenth of decoding a 32×32 JPEG.
   let file: Deno.FsFile;
   try {
-    file = await Deno.open(path, { read: true });
+    file = Deno.openSync(path, { read: true });
   } catch (err) {
     throw _openError(path, err);
   }
   try {
-    const info = await file.stat();
+    const info = file.statSync();
     if (info.isDirectory) throw new ImageError(path, "unreadable", "is a folder, not a file");
     if (!info.isFile) throw new ImageError(path, "unreadable", "is not a regular file");
     const whole = info.size <= IN_MEMORY_MAX_BYTES;
     const buf = new Uint8Array(whole ? info.size : SNIFF_BYTES);
     let got = 0;
     while (got < buf.length) {
-      const n = await file.read(buf.subarray(got));
+      const n = file.readSync(buf.subarray(got));
       if (n === null) break;
       got += n;
     }
@@ -407,6 +426,16 @@ function _uprightSize(meta: Metadata): { width: number; height: number } {
   return meta.autoOrient ?? { width: meta.width, height: meta.height };
 }
 
+/** The first bytes of a file (all of a small one), or none if it cannot be read. */
+function _headOf(path: string): Uint8Array {
+  try {
+    const read = _readFile(path);
+    return read.bytes ?? read.head;
+  } catch {
+    return new Uint8Array();
+  }
+}
+
 /** sharp's message → an {@link ImageError} of the right kind. */
 async function _decodeError(
   name: string,
@@ -417,7 +446,7 @@ async function _decodeError(
   const message = String((err as Error)?.message ?? err).split("\n")[0];
   if (/unsupported image format/i.test(message)) {
     const head = typeof source === "string"
-      ? await _readFile(source).then((r) => r.bytes ?? r.head, () => new Uint8Array())
+      ? _headOf(source)
       : source instanceof Uint8Array
       ? source.subarray(0, SNIFF_BYTES)
       : new Uint8Array();

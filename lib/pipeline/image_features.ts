@@ -24,6 +24,7 @@ import { InputError } from "../io/errors.ts";
 import { statOrNull } from "../io/fs.ts";
 import { type ImageFit } from "../images/decode.ts";
 import { type ImageInputs, type ImageItem, loadImagesStreaming } from "../images/folder.ts";
+import { tensorflowImageDecoder } from "../images/native.ts";
 import {
   type LoadedCheckpoint,
   modelFromCheckpoint,
@@ -162,7 +163,8 @@ export async function imageFeatures(
     inBatch = 0;
     batch = new Uint8Array(BATCH * 3072);
   };
-  for await (const r of loadImagesStreaming(inputs.items, { fit: options.fit })) {
+  const native = tensorflowImageDecoder(tf);
+  for await (const r of loadImagesStreaming(inputs.items, { fit: options.fit, native })) {
     bar.tick(1);
     if ("error" in r) {
       problems.push({ path: r.item.path, message: r.error.message });
