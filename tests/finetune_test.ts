@@ -65,7 +65,7 @@ const config = {
   epochs: 4,
   batchSize: 32,
   lrVisual: 0.02,
-  mapLrScale: 0.5,
+  mapLr: 1e-3,
   augment: false,
   seed: 2,
 };

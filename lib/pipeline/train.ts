@@ -455,7 +455,7 @@ export async function finetuneStage(tf: TF, inputs: FinetuneStageInputs) {
     epochs: f.epochs,
     batchSize: f.batchSize,
     lrVisual: f.lrVisual,
-    mapLrScale: f.mapLrScale,
+    mapLr: f.mapLr,
     momentum: f.momentum,
     nesterov: f.nesterov,
     weightDecay: f.weightDecay,

@@ -110,19 +110,29 @@ export async function writeTrainReport(
         },
         {
           kind: "svgs",
-          charts: [{
-            name: "finetune",
-            svg: lineChartSvg({
-              title: "Fine-tuning: train loss and test hit@1",
-              xLabel: "epoch",
-              yLabel: "value",
-              integerX: true,
-              series: [
-                { name: "train loss", points: c.map((e) => [e.epoch, e.trainLoss]) },
-                { name: "test hit@1", points: c.map((e) => [e.epoch, e.testHit1]) },
-              ],
-            }),
-          }],
+          // Two charts: the loss and hit@1 live on scales a shared axis would flatten.
+          charts: [
+            {
+              name: "finetune-loss",
+              svg: lineChartSvg({
+                title: "Fine-tuning: train hinge rank loss",
+                xLabel: "epoch",
+                yLabel: "loss",
+                integerX: true,
+                series: [{ name: "train", points: c.map((e) => [e.epoch, e.trainLoss]) }],
+              }),
+            },
+            {
+              name: "finetune-hit1",
+              svg: lineChartSvg({
+                title: "Fine-tuning: test hit@1",
+                xLabel: "epoch",
+                yLabel: "hit@1",
+                integerX: true,
+                series: [{ name: "test", points: c.map((e) => [e.epoch, e.testHit1]) }],
+              }),
+            },
+          ],
         },
       ],
     });
