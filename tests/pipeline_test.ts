@@ -260,7 +260,8 @@ Deno.test("fine-tuning stage: a fine-tuned row next to the others, and zeroshot 
   assert.notEqual(metrics.finetuned!.featureDir, metrics.featureDir); // its own features
   const html = await Deno.readTextFile(join(dir, "train", "report.html"));
   assert.match(html, /DeViSE, fine-tuned \(act\)/);
-  assert.match(html, /Fine-tuning: train loss and test hit@1/);
+  assert.match(html, /Fine-tuning: train hinge rank loss/);
+  assert.match(html, /Fine-tuning: test hit@1/);
   const zcfg: ZeroShotConfig = {
     dataDir: dir,
     from: join(dir, "train"),
