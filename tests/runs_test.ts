@@ -44,6 +44,10 @@ async function fixtureRuns(): Promise<string> {
   await Deno.mkdir(gone);
   // No process has this pid (above Linux's pid_max).
   await writeJsonAtomic(join(gone, "config.json"), { task: "extract", pid: 4_194_305 });
+  // bench/tables.ts: a folder of runs, read one level down; an empty folder stays a row.
+  const nested = await startRun("pretrain", join(dir, "tables", "pretrain-c"), {}, { quiet: true });
+  await nested.finish({ top1: 0.2 }, false);
+  await Deno.mkdir(join(dir, "empty"));
   return dir;
 }
 
@@ -58,7 +62,10 @@ Deno.test("runs: every run folder is a row with its status; failed runs are list
     "zeroshot-failed": "failed",
     "extract-running": "running",
     "extract-gone": "unfinished",
+    "tables/pretrain-c": "ok",
+    "empty": "unfinished",
   });
+  assert.equal(rows.find((r) => r.name === "tables/pretrain-c")!.softmaxHit1, 0.2);
   const train = rows.find((r) => r.name === "train-x")!;
   assert.equal(train.softmaxHit1, 0.4);
   assert.equal(train.deviseHit1, 0.35, "the best DeViSE layer");
@@ -103,7 +110,11 @@ Deno.test("runs task: --json on stdout; a wrong --sort is refused naming the fla
   const ok = await run(["--task", "pretrain", "--sort", "softmaxHit1", "--json", "--quiet"]);
   assert.equal(ok.code, 0, new TextDecoder().decode(ok.stderr));
   const rows = JSON.parse(new TextDecoder().decode(ok.stdout));
-  assert.deepEqual(rows.map((r: { name: string }) => r.name), ["pretrain-b", "pretrain-a"]);
+  assert.deepEqual(rows.map((r: { name: string }) => r.name), [
+    "pretrain-b",
+    "pretrain-a",
+    "tables/pretrain-c",
+  ]);
   const bad = await run(["--sort", "accuracy"]);
   assert.notEqual(bad.code, 0);
   assert.match(new TextDecoder().decode(bad.stderr), /--sort/);

@@ -70,7 +70,8 @@ function _processAlive(pid: unknown): boolean {
 
 /**
  * Reads every run folder under `dir` into rows (a folder without a readable `config.json` is
- * still listed, as unfinished).
+ * still listed, as unfinished). A folder that is not a run but holds runs (`bench/tables.ts`
+ * writes one per table) is read one level down, its runs named `<folder>/<run>`.
  *
  * @example
  * ```ts
@@ -78,7 +79,7 @@ function _processAlive(pid: unknown): boolean {
  * rows.filter((r) => r.status === "failed");
  * ```
  */
-export async function listRuns(dir = runsDir()): Promise<RunRow[]> {
+export async function listRuns(dir = runsDir(), nested = true): Promise<RunRow[]> {
   const rows: RunRow[] = [];
   const entries = await Array.fromAsync(Deno.readDir(dir)).catch(() => []);
   for (const e of entries) {
@@ -88,6 +89,13 @@ export async function listRuns(dir = runsDir()): Promise<RunRow[]> {
     const config: any = await readJsonOrNull(join(runDir, "config.json")).catch(() => null);
     // deno-lint-ignore no-explicit-any
     const m: any = await readJsonOrNull(join(runDir, "metrics.json")).catch(() => null);
+    if (!config && !m && nested) {
+      const inner = await listRuns(runDir, false);
+      if (inner.some((r) => r.startedAt)) {
+        rows.push(...inner.map((r) => ({ ...r, name: `${e.name}/${r.name}` })));
+        continue;
+      }
+    }
     const task = String(config?.task ?? m?.task ?? e.name.replace(/-\d{4}-.*$/, ""));
     const status: RunRow["status"] = m?.status ??
       (m ? "ok" : _processAlive(config?.pid) ? "running" : "unfinished");
