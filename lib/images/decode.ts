@@ -205,7 +205,9 @@ export async function loadImage(
     const bytes = read.bytes ?? await _readAll(name, head, options);
     return await _resize(name, _decodeBmp(name, bytes, options), options);
   }
-  if (opts.native && read.bytes) {
+  const withinLimit = options.limitInputPixels === 0 ||
+    options.size * options.size <= options.limitInputPixels;
+  if (opts.native && read.bytes && withinLimit) {
     const kind = nativeDecodable(read.bytes, options.size);
     if (kind) {
       try {
