@@ -154,7 +154,8 @@ async function _table2(flags: Flags, dataDir: string[]) {
   }
   const table: Table = {
     title:
-      `Table 2: CIFAR-100 test accuracy, ${flags.epochs} epochs each (one-cycle, peak lr ${flags.lr})`,
+      `Table 2: CIFAR-100 test accuracy, ${flags.epochs} epochs each (one-cycle, peak lr ${flags.lr}` +
+      `${flags.limit ? `, ${flags.limit} of the 50000 training images` : ""})`,
     columns: ["model", "parameters", "top-1", "top-5", "training images/s", "wall time"],
     rows: pretrained.map(({ name, metrics: m }) => [
       name,
