@@ -68,6 +68,11 @@ function _row(
   return { ...r, ratio }; // an explicit null (quality rows) stays null
 }
 
+/** A number to 3 significant digits (`?` when missing). */
+function _sig(x: unknown): string {
+  return typeof x === "number" ? x.toPrecision(3) : "?";
+}
+
 function _num(x: unknown): number | null {
   return typeof x === "number" && Number.isFinite(x) ? x : null;
 }
@@ -178,7 +183,8 @@ function _adaptTrain(j: Json): BenchRow[] {
       note: why
         ? `peer unavailable: ${why}`
         : `${_num(e.overTrainingImagesPerSecond)?.toFixed(1)}× ` +
-          `our training img/s; logits vs Keras: max |diff| ${e.keras?.maxAbsLogitDiff ?? "?"}`,
+          `our training img/s; logits vs Keras: max |diff| ${_sig(e.keras?.maxAbsLogitDiff)} ` +
+          `of max |logit| ${_sig(e.keras?.maxAbsLogit)}`,
     })
   ));
 }
