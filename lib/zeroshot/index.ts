@@ -227,8 +227,10 @@ export async function openOrBuildIndex(
     } catch (err) {
       log(`rebuilding ${options.path}: could not load it: ${(err as Error).message}`);
     }
+  } else if (await statOrNull(options.path)) {
+    log(`rebuilding ${options.path}: ${checked}`);
   } else {
-    log(`building ${options.path}: ${checked}`);
+    log(`building ${options.path} (first use of these vectors)`);
   }
   const index = await buildIndex(vectors, options);
   const bytes = await writeIndex(index, options.path, options.source);
