@@ -7,6 +7,7 @@ Usage: python3 bench/peers/devise_torch.py --n 50000 --d 4096 --dims 300 --class
 """
 import argparse
 import json
+import os
 import statistics
 import time
 
@@ -22,7 +23,10 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--margin", type=float, default=0.1)
+    # Every core, as TensorFlow uses on our side (torch may default to the physical cores only).
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     args = p.parse_args()
+    torch.set_num_threads(args.threads)
 
     g = torch.Generator().manual_seed(0)
     feats = torch.randn(args.n, args.d, generator=g)
