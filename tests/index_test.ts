@@ -75,6 +75,7 @@ Deno.test("index: build, persist, reload, mismatch rebuild", async () => {
   const first = await openOrBuildIndex(v, opts);
   assert.equal(first.reused, false);
   assert.match(first.reason!, /missing sidecar/);
+  assert.ok(lines.some((l) => /^building .*first use of these vectors/.test(l)), lines.join("\n"));
   const side = JSON.parse(await Deno.readTextFile(`${path}.json`));
   assert.equal(side.format, "devise-hnsw");
   assert.deepEqual([side.m, side.efConstruction, side.count, side.dim], [8, 50, 500, 16]);
@@ -93,7 +94,7 @@ Deno.test("index: build, persist, reload, mismatch rebuild", async () => {
   const fewer = { dim: 16, data: v.data.subarray(0, 400 * 16) };
   const smaller = await openOrBuildIndex(fewer, { ...opts, source: "sha256:def" });
   assert.match(smaller.reason!, /count 500 != wanted 400/);
-  assert.ok(lines.some((l) => /^building .*count 500/.test(l)));
+  assert.ok(lines.some((l) => /^rebuilding .*count 500/.test(l)));
 });
 
 Deno.test("index: corrupt sidecar or index file triggers a rebuild with the reason", async () => {
