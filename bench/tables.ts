@@ -217,7 +217,10 @@ async function _table3(flags: Flags, dataDir: string[]) {
     ], join(flags.out, `word2vec-eval-${name}`));
     runs.push({ name, train, zeroshot, similarity });
     const rho = (file: string) =>
-      (similarity.similarity as Record<string, { rho: number }>)[file]?.rho.toFixed(3) ?? null;
+      // Keyed by the set's file name, with or without its extension.
+      (similarity.similarity as Record<string, { rho: number }>)[file]?.rho.toFixed(3) ??
+        (similarity.similarity as Record<string, { rho: number }>)[`${file}.txt`]?.rho.toFixed(3) ??
+        null;
     const devise = (train.results as ({ model: string } & Hits)[])
       .find((r) => /^DeViSE \(act/.test(r.model));
     const tenWay = zeroshot.tenWay as Record<string, { meanAccuracy: number }>;
@@ -225,9 +228,9 @@ async function _table3(flags: Flags, dataDir: string[]) {
     table.rows.push([
       set.label,
       String(info.words),
-      rho("EN-WS-353-ALL.txt"),
-      rho("EN-RG-65.txt"),
-      rho("EN-MTurk-771.txt"),
+      rho("EN-WS-353-ALL"),
+      rho("EN-RG-65"),
+      rho("EN-MTurk-771"),
       devise?.hit["1"] ?? null,
       devise?.hit["5"] ?? null,
       devise?.superclassErrorRate ?? null,
