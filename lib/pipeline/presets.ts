@@ -34,6 +34,14 @@ export type VisualSettings =
 /** DeViSE's map M (lib/devise/train.ts `DeviseConfig`; the seed is the run's). */
 export type DeviseSettings = Omit<Required<DeviseConfig>, "seed">;
 
+/**
+ * The default word vectors: our skip-gram vectors (retrofitted) next to GloVe 6B 50-D, each half
+ * unit-normalised. Table 3 on the cpu preset's model (`bench/tables.ts --tables 3`): the best
+ * 10-way zero-shot mean (DeViSE 37.0% vs 30.9% ours alone, 36.0% GloVe) and the best CIFAR-100
+ * hit@1 (63.1% vs 62.2%; GloVe alone 54.5%), so no cost to pay for it.
+ */
+export const DEFAULT_VECTORS = "skipgram+glove-6b-50d";
+
 /** The paper's last step (lib/devise/finetune.ts `FinetuneConfig`; the seed is the run's). */
 export type FinetuneSettings = Omit<FinetuneConfig, "seed">;
 
@@ -95,7 +103,7 @@ export const PRESETS: Readonly<Record<PresetName, TrainSettings>> = {
     visual: { ..._VISUAL_BASE, epochs: 1, lr: 0.1, limit: 5000 },
     budgetMinutes: 0,
     layers: ["gap", "act"],
-    vectors: "skipgram",
+    vectors: DEFAULT_VECTORS,
     word2vec: { dim: 50, epochs: 2, retrofit: "wordnet" },
     devise: { ..._DEVISE_BASE, epochs: 3, lr: 1e-3 },
     finetune: { ..._FINETUNE_BASE, epochs: 1, limit: 5000 },
@@ -106,7 +114,7 @@ export const PRESETS: Readonly<Record<PresetName, TrainSettings>> = {
     // Two hours on a 2-core machine; the epochs follow from its measured speed.
     budgetMinutes: 120,
     layers: ["gap", "act"],
-    vectors: "skipgram",
+    vectors: DEFAULT_VECTORS,
     word2vec: { dim: 100, epochs: 20, retrofit: "wordnet" },
     devise: { ..._DEVISE_BASE, epochs: 20, lr: 3e-4, dropout: 0.5, weightDecay: 1e-4 },
     finetune: { ..._FINETUNE_BASE, epochs: 3 },
@@ -124,7 +132,7 @@ export const PRESETS: Readonly<Record<PresetName, TrainSettings>> = {
     },
     budgetMinutes: 0,
     layers: ["gap", "act", "bn"],
-    vectors: "skipgram",
+    vectors: DEFAULT_VECTORS,
     word2vec: { dim: 300, epochs: 20, retrofit: "wordnet" },
     devise: { ..._DEVISE_BASE, epochs: 30, lr: 3e-4, dropout: 0.5, weightDecay: 1e-4 },
     finetune: { ..._FINETUNE_BASE, epochs: 10 },

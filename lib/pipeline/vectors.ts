@@ -107,11 +107,16 @@ export async function resolveVectors(choice: VectorsChoice, run: Run): Promise<R
     if (parts.some((p) => p === "")) {
       throw new UsageError(`--vectors ${choice.source}: expected A+B with two vector sets`);
     }
+    // With our skip-gram among the parts, `--retrofit` applies to it alone (Table 3's "both"
+    // row: ours retrofitted + GloVe as it is); pretrained sets alone are retrofitted together.
+    const ours = parts.includes("skipgram");
     const halves = [];
     for (const part of parts) {
-      halves.push((await resolveVectors({ ...choice, source: part, retrofit: "none" }, run)).path);
+      const retrofit = part === "skipgram" ? choice.retrofit : "none";
+      halves.push((await resolveVectors({ ...choice, source: part, retrofit }, run)).path);
     }
     path = await concatenateVectors(halves, dir, run);
+    if (ours) return { path, sha256: await vectorsChecksum(path) };
   } else {
     path = await _resolveOne(choice, dir, run);
   }
