@@ -13,7 +13,6 @@
  * ```
  * @module
  */
-import type * as tfjs from "@tensorflow/tfjs";
 import { parseFlags } from "../lib/cli/args.ts";
 import type { FlagSpec } from "../lib/cli/args.ts";
 import {
@@ -24,7 +23,8 @@ import {
   tfjsVersions,
 } from "../lib/backend/select.ts";
 import { writeJsonAtomic } from "../lib/io/artifact.ts";
-import { buildModel, trainableParamCount } from "../lib/vision/models.ts";
+import { resnetTrainingStep } from "./resnet_step.ts";
+import { trainableParamCount } from "../lib/vision/models.ts";
 import { median } from "../lib/io/stats.ts";
 
 const spec = {
@@ -49,44 +49,20 @@ async function timeSteps(
   warmup: number,
   steps: number,
 ): Promise<{ times: number[]; losses: number[]; params: number; firstStepSeconds: number }> {
-  const model = buildModel(tf, { arch: "resnet", depth, numClasses: 100, seed: 1 });
-  const optimizer = tf.train.momentum(0.1, 0.9);
-  const vars = model.trainableWeights.map((w) => w.read() as tfjs.Variable);
-  const decay = model.trainableWeights.map((w) => w.originalName.endsWith("kernel"));
-  const x = tf.randomNormal([batch, 32, 32, 3], 0, 1, "float32", 1);
-  const y = tf.oneHot(
-    tf.tensor1d(Int32Array.from({ length: batch }, (_, i) => i % 100), "int32"),
-    100,
-  );
+  const s = resnetTrainingStep(tf, depth, batch);
   const times: number[] = [], losses: number[] = [];
   let firstStepSeconds = 0;
   for (let i = 0; i < warmup + steps; i++) {
     const t0 = performance.now();
-    const loss = tf.tidy(() => {
-      const { value, grads } = tf.variableGrads(
-        () =>
-          tf.losses.softmaxCrossEntropy(
-            y,
-            model.apply(x, { training: true }) as tfjs.Tensor,
-          ) as tfjs.Scalar,
-        vars,
-      );
-      optimizer.applyGradients(vars.map((v, k) => ({
-        name: v.name,
-        tensor: decay[k] ? tf.add(grads[v.name], tf.mul(v, 5e-4)) : grads[v.name],
-      })));
-      return value;
-    });
+    const loss = s.step();
     losses.push((await loss.data())[0]); // waits for the step to finish on the device
     loss.dispose();
     const seconds = (performance.now() - t0) / 1000;
     if (i === 0) firstStepSeconds = seconds;
     if (i >= warmup) times.push(seconds);
   }
-  const params = trainableParamCount(model);
-  tf.dispose([x, y]);
-  model.dispose();
-  optimizer.dispose();
+  const params = trainableParamCount(s.model);
+  s.dispose();
   return { times, losses, params, firstStepSeconds };
 }
 

@@ -10,13 +10,12 @@
  * ```
  * @module
  */
-import type * as tfjs from "@tensorflow/tfjs";
 import { type FlagSpec, parseFlags } from "../lib/cli/args.ts";
 import { runTask } from "../lib/cli/run.ts";
 import { BACKEND_NAMES, type BackendName, selectBackend } from "../lib/backend/select.ts";
 import { writeJsonAtomic } from "../lib/io/artifact.ts";
+import { resnetTrainingStep } from "./resnet_step.ts";
 import { median } from "../lib/io/stats.ts";
-import { buildModel } from "../lib/vision/models.ts";
 
 const spec = {
   depth: { type: "number", default: 20, integer: true, min: 8, help: "ResNet depth" },
@@ -36,31 +35,12 @@ async function main(): Promise<void> {
     allowSlow: true,
     log: (l) => console.error(l),
   });
-  const model = buildModel(tf, { arch: "resnet", depth: flags.depth, numClasses: 100, seed: 1 });
-  const optimizer = tf.train.momentum(0.1, 0.9);
-  const vars = model.trainableWeights.map((w) => w.read() as tfjs.Variable);
-  const decay = model.trainableWeights.map((w) => w.originalName.endsWith("kernel"));
-  const x = tf.randomNormal([flags.batchSize, 32, 32, 3], 0, 1, "float32", 1);
-  const y = tf.oneHot(
-    tf.tensor1d(Int32Array.from({ length: flags.batchSize }, (_, i) => i % 100), "int32"),
-    100,
-  );
-  const step = () =>
-    tf.tidy(() => {
-      const { value, grads } = tf.variableGrads(
-        () =>
-          tf.losses.softmaxCrossEntropy(
-            y,
-            model.apply(x, { training: true }) as tfjs.Tensor,
-          ) as tfjs.Scalar,
-        vars,
-      );
-      optimizer.applyGradients(vars.map((v, k) => ({
-        name: v.name,
-        tensor: decay[k] ? tf.add(grads[v.name], tf.mul(v, 5e-4)) : grads[v.name],
-      })));
-      value.dataSync();
-    });
+  const s = resnetTrainingStep(tf, flags.depth, flags.batchSize);
+  const step = () => {
+    const loss = s.step();
+    loss.dataSync(); // wait for the step to finish
+    loss.dispose();
+  };
   step(); // warm-up
   step();
   const plain: number[] = [];
@@ -121,7 +101,7 @@ async function main(): Promise<void> {
     profiled,
     kernels: top,
   });
-  tf.dispose([x, y]);
+  s.dispose();
 }
 
 if (import.meta.main) await runTask(main);

@@ -17,7 +17,6 @@
  * @module
  */
 import { join } from "node:path";
-import type * as tfjs from "@tensorflow/tfjs";
 import { parseFlags } from "../lib/cli/args.ts";
 import type { FlagSpec } from "../lib/cli/args.ts";
 import {
@@ -28,6 +27,7 @@ import {
   tfjsVersions,
 } from "../lib/backend/select.ts";
 import { writeJsonAtomic } from "../lib/io/artifact.ts";
+import { resnetTrainingStep } from "./resnet_step.ts";
 import { buildModel } from "../lib/vision/models.ts";
 import { extractFeatures } from "../lib/vision/extract.ts";
 import { Rng } from "../lib/io/rng.ts";
@@ -56,42 +56,18 @@ const spec = {
   out: { type: "string", default: "data/bench/train_step.json", help: "result file" },
 } as const satisfies FlagSpec;
 
-/** Median of numbers. */
-
 /** Seconds per step for one depth (same step as lib/vision/train.ts). */
 function timeSteps(tf: TF, depth: number, batch: number, warmup: number, steps: number): number[] {
-  const model = buildModel(tf, { arch: "resnet", depth, numClasses: 100, seed: 1 });
-  const optimizer = tf.train.momentum(0.1, 0.9);
-  const vars = model.trainableWeights.map((w) => w.read() as tfjs.Variable);
-  const decay = model.trainableWeights.map((w) => w.originalName.endsWith("kernel"));
-  const x = tf.randomNormal([batch, 32, 32, 3], 0, 1, "float32", 1);
-  const y = tf.oneHot(
-    tf.tensor1d(Int32Array.from({ length: batch }, (_, i) => i % 100), "int32"),
-    100,
-  );
+  const s = resnetTrainingStep(tf, depth, batch);
   const times: number[] = [];
   for (let i = 0; i < warmup + steps; i++) {
     const t0 = performance.now();
-    tf.tidy(() => {
-      const { value, grads } = tf.variableGrads(
-        () =>
-          tf.losses.softmaxCrossEntropy(
-            y,
-            model.apply(x, { training: true }) as tfjs.Tensor,
-          ) as tfjs.Scalar,
-        vars,
-      );
-      optimizer.applyGradients(vars.map((v, k) => ({
-        name: v.name,
-        tensor: decay[k] ? tf.add(grads[v.name], tf.mul(v, 5e-4)) : grads[v.name],
-      })));
-      value.dataSync(); // wait for the step to finish
-    });
+    const loss = s.step();
+    loss.dataSync(); // wait for the step to finish
+    loss.dispose();
     if (i >= warmup) times.push((performance.now() - t0) / 1000);
   }
-  tf.dispose([x, y]);
-  model.dispose();
-  optimizer.dispose();
+  s.dispose();
   return times;
 }
 
