@@ -134,6 +134,13 @@ export const spec = {
     max: 100,
     help: "ConSE: top-T CIFAR-100 labels mixed",
   },
+  deviseTemperature: {
+    type: "number",
+    default: 0.1,
+    min: 0,
+    help:
+      '"ConSE (DeViSE scores)" rows: ConSE weighted by softmax(DeViSE label scores / τ) (0 = off)',
+  },
   cslsK: {
     type: "number",
     default: 10,

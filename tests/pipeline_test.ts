@@ -124,6 +124,7 @@ Deno.test("zeroshot on the tiny pipeline: 10-way, ceiling, full vocabulary; chan
     ef: 0,
     targetRecall: 0.99,
     conseT: 1,
+    deviseTemperature: 0.1,
     cslsK: 3,
     cslsWeight: 1,
     unseen: 0,
@@ -136,10 +137,13 @@ Deno.test("zeroshot on the tiny pipeline: 10-way, ceiling, full vocabulary; chan
   const tenWay = m.tenWay as Record<string, { meanAccuracy: number }>;
   assert.deepEqual(Object.keys(tenWay).sort(), [
     "ConSE",
+    "ConSE (DeViSE scores)",
+    "ConSE (DeViSE scores) + CSLS",
     "ConSE + CSLS",
     "DeViSE",
     "DeViSE + CSLS",
   ]);
+
   // ConSE with T = 1 is a fixed map of the top-1 CIFAR-100 class: never above the ceiling.
   const mapCeiling = m.labelMappingCeiling as {
     meanAccuracy: number;
@@ -153,6 +157,8 @@ Deno.test("zeroshot on the tiny pipeline: 10-way, ceiling, full vocabulary; chan
     tenWay.ConSE.meanAccuracy <= ceiling + 1e-12,
     `${tenWay.ConSE.meanAccuracy} > ${ceiling}`,
   );
+  // With T = 1, DeViSE's ConSE is its top CIFAR-100 label's vector: also a fixed label map.
+  assert.ok(tenWay["ConSE (DeViSE scores)"].meanAccuracy <= ceiling + 1e-12);
   const full = m.fullVocab as Record<string, Record<string, number>>;
   assert.ok(full["DeViSE, all words"]["1"] <= full["DeViSE, all words"]["5"]);
   // Every candidate set has its rows, and CSLS adds its own.
@@ -162,14 +168,16 @@ Deno.test("zeroshot on the tiny pipeline: 10-way, ceiling, full vocabulary; chan
       "ConSE, top60, unseen only",
       "DeViSE + CSLS, all words",
       "DeViSE + CSLS, top60, unseen only",
+      "ConSE (DeViSE scores), all words",
+      "ConSE (DeViSE scores), top60, unseen only",
     ]
   ) assert.ok(full[row], row);
   assert.equal(m.candidates!.top60.words, 60);
   assert.equal(m.candidates!.all.words, 114);
   // --ef 0: ef grows from 50 until recall@10 vs exact reaches the target (or ef runs out).
   const sweep = m.indexSweep as { ef: number; recallAt10: number }[];
-  assert.equal(sweep[0].ef, 50);
-  assert.ok(sweep.every((r, i) => i === 0 || r.ef === 2 * sweep[i - 1].ef));
+  const grid = [50, 75, 100, 150, 200, 300, 400, 600, 800, 1200, 1600, 2400, 3200];
+  assert.deepEqual(sweep.map((r) => r.ef), grid.slice(0, sweep.length));
   assert.ok(sweep.slice(0, -1).every((r) => r.recallAt10 < 0.99));
   assert.ok(sweep.at(-1)!.recallAt10 >= 0.99 || sweep.at(-1)!.ef === 3200);
   const reportText = await Deno.readTextFile(m.report as string);
@@ -276,6 +284,7 @@ Deno.test("fine-tuning stage: a fine-tuned row next to the others, and zeroshot 
     ef: 0,
     targetRecall: 0.9,
     conseT: 1,
+    deviseTemperature: 0,
     cslsK: 0,
     cslsWeight: 1,
     unseen: 0,

@@ -148,6 +148,7 @@ Deno.test("zeroshot --images on an ImageFolder of the CIFAR-10 test PNGs equals 
     ef: 0,
     targetRecall: 0.9,
     conseT: 2,
+    deviseTemperature: 0.1,
     cslsK: 3,
     cslsWeight: 1,
     unseen: 0,

@@ -5,6 +5,7 @@ import {
   confusionSvg,
   conseEmbed,
   cslsPenalty,
+  deviseLabelProbs,
   nearestLabel,
 } from "../lib/zeroshot/eval.ts";
 import { meanOfDefined } from "../lib/io/stats.ts";
@@ -42,6 +43,30 @@ Deno.test("ConSE: hand-computed convex combination and nearest target label", ()
   close(e3[0], 0.3);
   close(e3[1], 0.3);
   assert.throws(() => conseEmbed(probs, 3, new Float32Array(4), 2), /want 3x2/);
+});
+
+Deno.test("deviseLabelProbs: softmax of DeViSE's label scores over τ, ConSE's weights", () => {
+  // Labels s0=[1,0], s1=[0,1], s2=[-1,0]; embedding e=[0.2, 0.1]: scores 0.2, 0.1, -0.2.
+  const source = new Float32Array([1, 0, 0, 1, -1, 0]);
+  const e = new Float32Array([0.2, 0.1]);
+  const p = deviseLabelProbs(e, 2, source, 0.1);
+  const z = Math.exp(0) + Math.exp(-1) + Math.exp(-4);
+  close(p[0], 1 / z);
+  close(p[1], Math.exp(-1) / z);
+  close(p[2], Math.exp(-4) / z);
+  // A cold softmax is one-hot: ConSE then returns the top label's vector, whatever e's norm.
+  const cold = deviseLabelProbs(e, 2, source, 1e-4);
+  assert.deepEqual([...conseEmbed(cold, 3, source, 2, 3)].map((v) => Math.round(v)), [1, 0]);
+  // A hot one is uniform: the mean of the top-T labels.
+  const hot = conseEmbed(deviseLabelProbs(e, 2, source, 1e6), 3, source, 2, 2);
+  close(hot[0], 0.5, 1e-5);
+  close(hot[1], 0.5, 1e-5);
+  // Huge scores do not overflow (the max is subtracted first).
+  const big = deviseLabelProbs(new Float32Array([1e4, 0]), 2, source, 0.01);
+  assert.ok(big.every(Number.isFinite));
+  close(big[0], 1);
+  assert.throws(() => deviseLabelProbs(e, 2, new Float32Array(5), 0.1), /dim 2/);
+  assert.throws(() => deviseLabelProbs(e, 2, source, 0), /temperature/);
 });
 
 Deno.test("nearestLabel: cosine (not dot), candidates, zero label rows never chosen", () => {

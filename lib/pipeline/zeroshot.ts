@@ -46,6 +46,7 @@ import {
   classificationReport,
   conseEmbed,
   cslsPenalty,
+  deviseLabelProbs,
   nearestLabel,
 } from "../zeroshot/eval.ts";
 import { labelMappingCeiling, softmaxReadoutCeiling } from "../zeroshot/ceiling.ts";
@@ -82,6 +83,11 @@ export interface ZeroShotConfig {
   targetRecall: number;
   /** ConSE: how many of the top CIFAR-100 labels are mixed. */
   conseT: number;
+  /**
+   * Temperature of the "ConSE (DeViSE scores)" rows: ConSE's mix weighted by the softmax of
+   * DeViSE's label scores over τ (0 = no such rows).
+   */
+  deviseTemperature: number;
   /** CSLS hubness penalty: nearest source labels averaged (0 = no "+ CSLS" rows). */
   cslsK: number;
   /** CSLS penalty weight (0.5 = Conneau et al.'s `2·cos − r`). */
@@ -281,10 +287,15 @@ export async function runZeroShot(
     `model ${modelPath} (${cfg.layer}, ${model.d}-D → ${D}-D); vectors ${words.words.length}; ` +
       `${set.labels.length} ${set.name} images, ${set.classNames.length} classes`,
   );
-  const embedded = {
-    DeViSE: embed(tf, model, set.features),
+  const deviseEmbedded = embed(tf, model, set.features);
+  const embedded: Record<string, Float32Array> = {
+    DeViSE: deviseEmbedded,
     ConSE: conseEmbed(set.probs, 100, source.data, D, cfg.conseT),
   };
+  if (cfg.deviseTemperature > 0) {
+    const weights = deviseLabelProbs(deviseEmbedded, D, source.data, cfg.deviseTemperature);
+    embedded["ConSE (DeViSE scores)"] = conseEmbed(weights, 100, source.data, D, cfg.conseT);
+  }
 
   // 2. 10-way: nearest target label, with and without the CSLS hubness penalty.
   const tenWay = tenWayAccuracy(embedded, D, set, targetVectors.data, source.data, cfg);
@@ -355,6 +366,7 @@ export async function runZeroShot(
     topWords: full?.shown,
     unseen: gzsl,
     conseT: cfg.conseT,
+    deviseTemperature: cfg.deviseTemperature,
     cslsK: cfg.cslsK,
     cslsWeight: cfg.cslsWeight,
   });

@@ -7,7 +7,7 @@
  * @example
  * ```ts
  * await writeZeroShotReport(run.dir, { config: run.config, targetName: "CIFAR-10 test",
- *   layer: "act", classes, tenWay, ceilings, conseT: 10, cslsK: 10, cslsWeight: 1 });
+ *   layer: "act", classes, tenWay, ceilings, conseT: 10, deviseTemperature: 0.1, cslsK: 10, cslsWeight: 1 });
  * ```
  * @module
  */
@@ -35,6 +35,8 @@ export interface ZeroShotReportData {
   topWords?: { image: Uint8Array; trueLabel: string; words: Record<string, string[]> }[];
   unseen?: { table: Table; chart: LineChartOptions };
   conseT: number;
+  /** τ of the "ConSE (DeViSE scores)" rows (0 = none). */
+  deviseTemperature: number;
   cslsK: number;
   cslsWeight: number;
 }
@@ -86,7 +88,14 @@ export async function writeZeroShotReport(
       kind: "text",
       text: `Chance is ${(100 / C).toFixed(1)}%. DeViSE embeds the image with the map M of the ` +
         `\`${data.layer}\` features; ConSE mixes the top ${data.conseT} CIFAR-100 label vectors ` +
-        `weighted by softmax probability. "+ CSLS" subtracts ${data.cslsWeight} × the mean ` +
+        "weighted by softmax probability" +
+        (data.deviseTemperature > 0
+          ? `; "ConSE (DeViSE scores)" mixes them weighted by the softmax of DeViSE's own ` +
+            `label scores over τ ${data.deviseTemperature} (no classifier: DeViSE ranks the ` +
+            "labels well, but its embedding lies far from them)"
+          : "") +
+        ". " +
+        `"+ CSLS" subtracts ${data.cslsWeight} × the mean ` +
         `cosine of each candidate label to its ${data.cslsK} nearest training labels (a hubness ` +
         "correction from label vectors alone).",
     },
