@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { startRun } from "../lib/cli/run.ts";
 import { useCpu } from "../lib/backend/select.ts";
-import { PRESETS } from "../lib/pipeline/presets.ts";
+import { PRESETS, resolveTrainSettings } from "../lib/pipeline/presets.ts";
+import { loadDeviseModel } from "../lib/devise/train.ts";
 import { parseDuration, planEpochs } from "../lib/pipeline/budget.ts";
 import { type PipelineConfig, runTrainPipeline } from "../lib/pipeline/train.ts";
 import { runZeroShot, type ZeroShotConfig } from "../lib/pipeline/zeroshot.ts";
@@ -43,6 +44,7 @@ async function _fixture(dir: string): Promise<PipelineConfig> {
       vectors: join(dir, "vectors.txt"),
       word2vec: { dim: 16, epochs: 1, retrofit: "none" },
       devise: { ...PRESETS.quick.devise, epochs: 3, batchSize: 32, lr: 1e-2 },
+      deviseByLayer: { act: { dropout: 0.25 } },
       finetune: { ...PRESETS.quick.finetune, epochs: 0 },
       etaMinutes: 1,
     },
@@ -61,6 +63,11 @@ Deno.test("train pipeline: every stage on tiny data, then a re-run reuses every 
   assert.equal(first.results.length, 3); // softmax + DeViSE gap + DeViSE act
   assert.match(first.results[1].model, /DeViSE \(gap, 16-D\)/);
   assert.match(first.results[2].model, /DeViSE \(act, 64-D\)/);
+  // deviseByLayer changes act's model only.
+  const dropoutOf = async (layer: "gap" | "act") =>
+    (await loadDeviseModel(first.deviseModels[layer]!)).config.dropout;
+  assert.equal(await dropoutOf("act"), 0.25);
+  assert.equal(await dropoutOf("gap"), PRESETS.quick.devise.dropout);
   for (const row of first.results) {
     assert.ok(row.hit["1"] <= row.hit["2"] && row.hit["5"] <= row.hit["10"], row.model);
   }
@@ -88,6 +95,17 @@ Deno.test("train pipeline: every stage on tiny data, then a re-run reuses every 
   assert.doesNotMatch(log3, /gap: reusing/);
   assert.match(log3, /up to date/);
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("presets: a devise flag replaces the preset's per-layer values, others stay", () => {
+  const cpu = resolveTrainSettings("cpu", {});
+  assert.equal(cpu.layers.at(-1), "gap");
+  assert.deepEqual(cpu.deviseByLayer.gap, { lr: 1e-3, dropout: 0, weightDecay: 0 });
+  const flagged = resolveTrainSettings("cpu", { devise: { dropout: 0.25, lr: undefined } });
+  assert.equal(flagged.devise.dropout, 0.25);
+  assert.deepEqual(flagged.deviseByLayer.gap, { lr: 1e-3, weightDecay: 0 });
+  // The preset itself is untouched.
+  assert.equal(resolveTrainSettings("cpu").deviseByLayer.gap?.dropout, 0);
 });
 
 Deno.test("train pipeline: a missing label vector is a clear error", async () => {

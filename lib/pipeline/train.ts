@@ -402,7 +402,7 @@ export async function deviseStage(tf: TF, inputs: DeviseLayersInputs) {
       layer,
       labelVectors: inputs.labelVectors,
       vectorsSha256: inputs.vectorsSha256,
-      config: deviseConfig,
+      config: { ...deviseConfig, ...s.deviseByLayer[layer] },
       negativeVectors,
       run,
     });
