@@ -191,6 +191,13 @@ Deno.test("zeroshot on the tiny pipeline: 10-way, ceiling, full vocabulary; chan
     ]
   ) assert.ok(full[row], row);
   assert.equal(m.candidates!.top60.words, 60);
+  // The fixture's labels are words of the vocabulary: the nearest word is at least that close.
+  const geometry = m.embeddingGeometry!;
+  assert.deepEqual(Object.keys(geometry).sort(), ["ConSE", "ConSE (DeViSE scores)", "DeViSE"]);
+  for (const [method, g] of Object.entries(geometry)) {
+    assert.ok(g.cosTrueLabel >= -1 && g.cosNearestWord <= 1 + 1e-6, method);
+    assert.ok(g.cosNearestWord >= g.cosTrueLabel - 1e-4, `${method}: ${JSON.stringify(g)}`);
+  }
   assert.equal(m.candidates!.all.words, 114);
   // --ef 0: ef grows from 50 until recall@10 vs exact reaches the target (or ef runs out).
   const sweep = m.indexSweep as { ef: number; recallAt10: number }[];

@@ -131,6 +131,8 @@ export interface ZeroShotMetrics {
   fullVocab?: Record<string, Record<string, number>>;
   index?: EfSweepRow & { bytes: number; reused: boolean; vectors: number; buildSeconds: number };
   indexSweep?: EfSweepRow[];
+  /** Where each method's embeddings lie (FullVocabulary.geometry). */
+  embeddingGeometry?: FullVocabulary["geometry"];
   /** Each candidate set's size and index figures. */
   candidates?: FullVocabulary["candidates"];
   unseen?: SeenUnseenMetrics;
@@ -395,6 +397,7 @@ export async function runZeroShot(
         index: full.index,
         indexSweep: full.sweep,
         candidates: full.candidates,
+        embeddingGeometry: full.geometry,
       }
       : {}),
     ...(gzsl ? { unseen: gzsl.metrics } : {}),
@@ -542,6 +545,12 @@ export interface FullVocabulary {
   candidates: Record<string, { words: number; ef: number; recallAt10: number; bytes: number }>;
   /** Sample images with every method's top-10 words (over every word). */
   shown: { image: Uint8Array; trueLabel: string; words: Record<string, string[]> }[];
+  /**
+   * Where each method's image embeddings lie (1,000 sampled images, every word): the mean cosine
+   * to the true label's vector and to the nearest word of the vocabulary. Far from its label and
+   * nearer other words, an embedding cannot find its label among them.
+   */
+  geometry: Record<string, { cosTrueLabel: number; cosNearestWord: number }>;
 }
 
 /**
@@ -645,6 +654,13 @@ export async function fullVocabulary(
       hits.push({ model: `${label}, unseen only`, hit: hitAtK(unseenOnly, trueNames, _KS) });
     }
     if (!first) {
+      const geometry = _embeddingGeometry(embedded, D, set, words, search, cfg.seed);
+      run.log(
+        "where the embeddings lie (mean cosine to the true label / to the nearest word): " +
+          Object.entries(geometry).map(([m, g]) =>
+            `${m} ${g.cosTrueLabel.toFixed(3)} / ${g.cosNearestWord.toFixed(3)}`
+          ).join(", "),
+      );
       const pick = new Rng(cfg.seed).permutation(set.labels.length).subarray(0, cfg.showImages);
       const title = `HNSW index (${name}): ${vocab.length} vectors, M ${cfg.m}, efConstruction ` +
         `${cfg.efConstruction}, ${opened.bytes} bytes, ` +
@@ -658,6 +674,7 @@ export async function fullVocabulary(
           buildSeconds: index.buildSeconds,
         },
         sweep,
+        geometry,
         indexTable: { title, sweep, ef },
         shown: [...pick].map((i) => ({
           image: set.images.subarray(i * 3072, (i + 1) * 3072),
@@ -670,6 +687,32 @@ export async function fullVocabulary(
     }
   }
   return { rows: hits, candidates, ...first! };
+}
+
+// FullVocabulary.geometry: cosines of unit embeddings to the true label and the top-1 word.
+function _embeddingGeometry(
+  embedded: Record<string, Float32Array>,
+  D: number,
+  set: Pick<TargetSet, "labels" | "classNames">,
+  words: WordVectors,
+  search: (q: Float32Array, k: number) => Neighbors,
+  seed: number,
+): FullVocabulary["geometry"] {
+  const labels = normalizeRows(labelVectors(words, set.classNames).data, D);
+  const n = Math.min(1000, set.labels.length);
+  const pick = new Rng(seed + 2).permutation(set.labels.length).subarray(0, n);
+  const out: FullVocabulary["geometry"] = {};
+  for (const [method, e] of Object.entries(embedded)) {
+    const unit = normalizeRows(takeRows(e, D, pick), D);
+    let toLabel = 0, toWord = 0;
+    for (let i = 0; i < n; i++) {
+      const q = unit.subarray(i * D, (i + 1) * D), y = set.labels[pick[i]];
+      for (let j = 0; j < D; j++) toLabel += q[j] * labels[y * D + j];
+      toWord += 1 - search(q, 1).distances[0]; // the index's distance is 1 − cosine
+    }
+    out[method] = { cosTrueLabel: toLabel / n, cosNearestWord: toWord / n };
+  }
+  return out;
 }
 
 /**
