@@ -125,6 +125,7 @@ export {
   type HnswIndex,
   openOrBuildIndex,
   searchIndex,
+  VOCAB_INDEX_PARAMS,
   writeIndex,
 } from "./lib/zeroshot/index.ts";
 export { exactTopK, recallAtK } from "./lib/zeroshot/exact.ts";

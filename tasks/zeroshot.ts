@@ -12,6 +12,7 @@
  * @module
  */
 import { commonFlags, type FlagSpec, parseFlags } from "../lib/cli/args.ts";
+import { VOCAB_INDEX_PARAMS } from "../lib/zeroshot/index.ts";
 import { runTask } from "../lib/cli/run.ts";
 import { resolveDataDir } from "../lib/data/cifar.ts";
 import { PRESET_NAMES } from "../lib/pipeline/presets.ts";
@@ -95,10 +96,17 @@ export const spec = {
     max: 100,
     help: "words per image for full-vocabulary hit@k",
   },
-  m: { type: "number", default: 32, integer: true, min: 2, max: 256, help: "HNSW graph degree M" },
+  m: {
+    type: "number",
+    default: VOCAB_INDEX_PARAMS.m,
+    integer: true,
+    min: 2,
+    max: 256,
+    help: "HNSW graph degree M",
+  },
   efConstruction: {
     type: "number",
-    default: 200,
+    default: VOCAB_INDEX_PARAMS.efConstruction,
     integer: true,
     min: 1,
     max: 10_000,

@@ -33,7 +33,13 @@ import { type LabelMapping, labelVectors } from "../text/labels.ts";
 import { normalizeRows, type WordVectors } from "../text/vectors.ts";
 import { readVectors, vectorsChecksum } from "../text/word2vec_io.ts";
 import { conseEmbed } from "../zeroshot/eval.ts";
-import { type HnswIndex, indexPathFor, openOrBuildIndex, searchIndex } from "../zeroshot/index.ts";
+import {
+  type HnswIndex,
+  indexPathFor,
+  openOrBuildIndex,
+  searchIndex,
+  VOCAB_INDEX_PARAMS,
+} from "../zeroshot/index.ts";
 import type { FeatureLayer } from "../vision/models.ts";
 import { imageFeatures, openVisualModel } from "./image_features.ts";
 import type { PresetName } from "./presets.ts";
@@ -315,10 +321,9 @@ async function _vocabIndex(
   const path = trained.metrics.vectors.path;
   const rows = { dim: words.dim, data: normalizeRows(words.data.slice(), words.dim) };
   const opened = await openOrBuildIndex(rows, {
-    path: indexPathFor(path, { m: 32, efConstruction: 200 }, request.indexDir),
+    path: indexPathFor(path, VOCAB_INDEX_PARAMS, request.indexDir),
     source: `sha256:${await vectorsChecksum(path)}`,
-    m: 32,
-    efConstruction: 200,
+    ...VOCAB_INDEX_PARAMS,
     log: run.log,
   });
   return opened.index;
