@@ -213,16 +213,18 @@ export async function openAtomicWriter(
   bufferBytes = 16 << 20,
 ): Promise<AtomicWriter> {
   const { dir, tmp } = await _tempFor(path);
+  // Tracked before it exists: a SIGINT that lands as the file appears still removes it.
+  _track(tmp);
   let file: Deno.FsFile;
   try {
     file = await Deno.open(tmp, { write: true, createNew: true });
   } catch (err) {
+    _untrack(tmp);
     if (_notWritable(err)) {
       throw new ArtifactError(`cannot write ${path}: folder ${dir} is not writable`);
     }
     throw err;
   }
-  _track(tmp);
   const buf = new Uint8Array(bufferBytes);
   let used = 0, closed = false;
   const writeAll = async (bytes: Uint8Array) => {
