@@ -119,9 +119,9 @@ export const PRESETS: Readonly<Record<PresetName, TrainSettings>> = {
     visual: { ..._VISUAL_BASE, epochs: 10, lr: 0.2 },
     // Two hours on a 2-core machine; the epochs follow from its measured speed.
     budgetMinutes: 120,
-    // gap last: it is fine-tuned and read by zeroshot. On the 41-epoch model (bench/README.md):
-    // DeViSE gap 64.1% vs act 63.1%, fine-tuned 65.1% (5 epochs at 0.003) vs 63.3% (act, 3 at
-    // 0.001); dropout 0.5 costs gap 3 points (61.1%) and saves act 2 (60.8% without).
+    // gap last: it is fine-tuned and read by zeroshot. On the 41-epoch model (README.md, third
+    // session): DeViSE gap 64.1% vs act 63.1%, fine-tuned 65.1% (5 epochs at 0.003) vs 63.3%
+    // (act, 3 at 0.001); dropout 0.5 costs gap 3 points (61.1%) and saves act 2 (60.8% without).
     layers: ["act", "gap"],
     vectors: DEFAULT_VECTORS,
     word2vec: { dim: 100, epochs: 20, retrofit: "wordnet" },
