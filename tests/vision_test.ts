@@ -14,6 +14,7 @@ import {
   DEFAULT_TRAIN_CONFIG,
   evaluate,
   learningRateAt,
+  measureTrainingSpeed,
   type TrainConfig,
   trainVision,
   withoutClasses,
@@ -187,6 +188,36 @@ Deno.test("a few epochs on a separable problem reduce loss without leaking tenso
   const ev = evaluate(tf, result.model, data.test, data.mean, data.std, 7);
   assert.ok(Math.abs(ev.top1 - last.testTop1) < 1e-9);
   await Deno.remove(outDir, { recursive: true });
+});
+
+Deno.test("measureTrainingSpeed: real images through the epoch's loop body, round a small split", () => {
+  const data = tinyData();
+  // tfjs's MomentumOptimizer.dispose leaves its learning-rate scalar behind (it skips SGD's
+  // dispose): the random-image path's count is the baseline.
+  let before = tf.memory().numTensors;
+  measureTrainingSpeed(tf, tinyConfig, { warmup: 1, steps: 1, forwardBatch: 8 });
+  const baseline = tf.memory().numTensors - before;
+  before = tf.memory().numTensors;
+  // 64 images in batches of 16: 4 batches, so 3 + 7 steps go round the split twice.
+  const speed = measureTrainingSpeed(tf, tinyConfig, {
+    warmup: 3,
+    steps: 7,
+    forwardBatch: 8,
+    data: { split: data.train, mean: data.mean, std: data.std },
+  });
+  assert.equal(speed.steps.length, 7);
+  assert.ok(speed.steps.every((s) => s > 0) && speed.stepSeconds > 0);
+  assert.equal(tf.memory().numTensors - before, baseline, "no tensor left behind");
+  // The images really are read: a split whose bytes are not whole images fails in normalizeBatch.
+  const broken = { ...data.train, images: data.train.images.subarray(1) };
+  assert.throws(
+    () =>
+      measureTrainingSpeed(tf, tinyConfig, {
+        steps: 1,
+        data: { split: broken, mean: data.mean, std: data.std },
+      }),
+    /not a multiple of 3072/,
+  );
 });
 
 Deno.test("held-out classes never reach training or the test score; resume checks them", async () => {

@@ -19,6 +19,7 @@ import { trainDevise } from "../devise/train.ts";
 import { UsageError } from "../io/errors.ts";
 import { Rng } from "../io/rng.ts";
 import { buildModel } from "../vision/models.ts";
+import type { ImageSplit } from "../vision/input.ts";
 import { measureTrainingSpeed, type TrainConfig } from "../vision/train.ts";
 import type { TrainSettings } from "./presets.ts";
 
@@ -107,8 +108,9 @@ export interface StageCosts {
 
 /**
  * Measures what the remaining stages will cost on this machine: the visual model's real training
- * step and inference (lib/vision/train.ts `measureTrainingSpeed`), and DeViSE's real training loop
- * on random features of each layer's width, scaled to the data sizes.
+ * step (on `data`'s images when given) and inference (lib/vision/train.ts `measureTrainingSpeed`),
+ * and DeViSE's real training loop on random features of each layer's width, scaled to the data
+ * sizes.
  *
  * @example
  * ```ts
@@ -121,8 +123,11 @@ export async function measureStageCosts(
   settings: TrainSettings,
   config: TrainConfig,
   counts: { train: number; test: number; extract: number; labelDim: number },
+  data?: { split: ImageSplit; mean: number[]; std: number[] },
 ): Promise<StageCosts> {
-  const speed = measureTrainingSpeed(tf, config, { steps: 10 });
+  // Real images through the epoch's loop body, after 5 untimed steps: random images and 2 warm-up
+  // steps read 276 img/s on a run whose epochs then ran at 313-356 (bench/calibration.ts).
+  const speed = measureTrainingSpeed(tf, config, { warmup: 5, steps: 20, data });
   const stepsPerEpoch = Math.floor(counts.train / config.batchSize);
   const perImageForward = speed.forwardSeconds / speed.forwardBatch;
   // Each epoch also evaluates the test split and writes a checkpoint (about a second).

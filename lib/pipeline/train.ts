@@ -38,6 +38,7 @@ import {
   resolveCheckpoint,
 } from "../vision/checkpoint.ts";
 import { extractAll } from "../vision/extract.ts";
+import type { ImageSplit } from "../vision/input.ts";
 import type { FeatureLayer } from "../vision/models.ts";
 import { type TrainConfig, trainVision } from "../vision/train.ts";
 import { type LabelVectors, labelVectors } from "../text/labels.ts";
@@ -233,6 +234,7 @@ export async function runTrainPipeline(
   const visualDir = cfg.visual ||
     join(cfg.workDir, `visual-${await _key({ visualConfig: keyed, data: train.sha256 })}`);
   let plan: BudgetPlan | undefined;
+  const pixelStats = channelStats(train.images);
   if (budget) {
     plan = await timed("plan", () =>
       budgetPlan(tf, s, visualConfig, visualDir, {
@@ -241,13 +243,13 @@ export async function runTrainPipeline(
         train: train.count,
         test: test.count,
         labelDim: words.dim,
+        images: { split: train, ...pixelStats },
       }, run));
     visualConfig = { ...visualConfig, epochs: plan.epochs };
   }
   await timed("visual", async () => {
     if (cfg.visual) return;
-    const { mean, std } = channelStats(train.images);
-    await trainVision(tf, { train, test, mean, std }, visualConfig, {
+    await trainVision(tf, { train, test, ...pixelStats }, visualConfig, {
       outDir: visualDir,
       resume: true,
       log: run.log,
@@ -547,6 +549,8 @@ export async function budgetPlan(
     train: number;
     test: number;
     labelDim: number;
+    /** The training images, to time the real loop body (else random images). */
+    images?: { split: ImageSplit; mean: number[]; std: number[] };
   },
   run: Run,
 ): Promise<BudgetPlan> {
@@ -561,7 +565,7 @@ export async function budgetPlan(
     test: at.test,
     extract: at.train + 2 * at.test,
     labelDim: at.labelDim,
-  });
+  }, at.images);
   const plan = planEpochs({
     budgetSeconds: at.budgetSeconds,
     spentSeconds: at.spentSeconds,

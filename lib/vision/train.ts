@@ -540,19 +540,27 @@ export interface TrainingSpeed {
 
 /**
  * Times the real training step (the one {@link trainVision} runs: forward, backward, weight decay,
- * momentum update) and an inference batch on a throwaway model of `config.model`, on random
- * normalised images: the medians after `warmup` untimed repetitions. Budgets and benchmarks use it.
+ * momentum update) and an inference batch on a throwaway model of `config.model`: the medians
+ * after `warmup` untimed repetitions. With `data`, each step first normalises (and augments, as
+ * `config.augment` says) a batch of those real images, as an epoch does; without, it reuses one
+ * batch of random normalised images. Budgets and benchmarks use it.
  *
  * @example
  * ```ts
  * const speed = measureTrainingSpeed(tf, config, { steps: 8 });
  * 128 / speed.stepSeconds; // training images/s
+ * measureTrainingSpeed(tf, config, { data: { split: train, mean, std } }); // the epoch's loop body
  * ```
  */
 export function measureTrainingSpeed(
   tf: TF,
   config: TrainConfig,
-  options: { warmup?: number; steps?: number; forwardBatch?: number } = {},
+  options: {
+    warmup?: number;
+    steps?: number;
+    forwardBatch?: number;
+    data?: { split: ImageSplit; mean: number[]; std: number[] };
+  } = {},
 ): TrainingSpeed {
   const warmup = options.warmup ?? 2, n = options.steps ?? 8;
   const forwardBatch = options.forwardBatch ?? 256;
@@ -563,10 +571,14 @@ export function measureTrainingSpeed(
   const rng = new Rng(config.seed);
   const size = Math.max(config.batchSize, forwardBatch);
   const buf = Float32Array.from({ length: size * 3072 }, () => rng.normal());
-  const labels = Int32Array.from(
+  let labels = Int32Array.from(
     { length: config.batchSize },
     (_, i) => i % config.model.numClasses,
   );
+  const data = options.data;
+  const epochOf = (split: ImageSplit) =>
+    batchIndices(split.count, config.batchSize, rng, { dropLast: split.count > config.batchSize });
+  let batches = data ? epochOf(data.split) : null;
   const time = (fn: () => void) => {
     const t0 = performance.now();
     fn();
@@ -575,9 +587,33 @@ export function measureTrainingSpeed(
   const steps: number[] = [], forwards: number[] = [];
   try {
     for (let i = 0; i < warmup + n; i++) {
-      const s = time(() =>
-        _trainStep(tf, model, optimizer, vars, decays, buf, labels, config.model.numClasses, config)
-      );
+      const s = time(() => {
+        if (data && batches) {
+          let next = batches.next();
+          if (next.done) next = (batches = epochOf(data.split)).next(); // a small split: go round
+          const idx = next.value as Int32Array;
+          normalizeBatch(
+            data.split.images,
+            idx,
+            buf,
+            data.mean,
+            data.std,
+            config.augment ? { rng } : null,
+          );
+          labels = Int32Array.from(idx, (j) => data.split.labels[j]);
+        }
+        _trainStep(
+          tf,
+          model,
+          optimizer,
+          vars,
+          decays,
+          buf,
+          labels,
+          config.model.numClasses,
+          config,
+        );
+      });
       if (i >= warmup) steps.push(s);
     }
     for (let i = 0; i < warmup + Math.max(2, n >> 1); i++) {
