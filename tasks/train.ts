@@ -112,6 +112,12 @@ export const spec = {
     exclusiveMin: true,
     help: "peak learning rate of the visual layers while fine-tuning (preset)",
   },
+  finetuneMapLr: {
+    type: "number",
+    min: 0,
+    exclusiveMin: true,
+    help: "Adam learning rate of the map M while fine-tuning (preset)",
+  },
   workDir: {
     type: "string",
     default: "data/pipeline",
@@ -144,7 +150,11 @@ async function main(): Promise<void> {
       layers: flags.layers,
       vectors: flags.vectors,
       word2vec: { retrofit: flags.retrofit },
-      finetune: { epochs: flags.finetuneEpochs, lrVisual: flags.finetuneLr },
+      finetune: {
+        epochs: flags.finetuneEpochs,
+        lrVisual: flags.finetuneLr,
+        mapLr: flags.finetuneMapLr,
+      },
       devise: {
         loss: flags.loss,
         margin: flags.margin,
