@@ -8,6 +8,8 @@
  * deno run -A --preload bench/flush_denormals.ts tasks/train.ts ... --out B   # same flags
  * ```
  *
+ * Measured on fine-tuning (README, fourth session): no effect beyond the machine's drift.
+ *
  * Through glibc's `fegetenv`/`fesetenv` (its x86-64 `fenv_t` keeps MXCSR at byte 28), read back
  * to check. Not in the library: the bits hold for the whole thread, so JavaScript's own float
  * arithmetic would flush denormal doubles too (`Number.MIN_VALUE` is one).
