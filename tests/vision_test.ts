@@ -218,6 +218,14 @@ Deno.test("measureTrainingSpeed: real images through the epoch's loop body, roun
       }),
     /not a multiple of 3072/,
   );
+  const empty = { count: 0, images: new Uint8Array(0), labels: new Int32Array(0) };
+  assert.throws(
+    () =>
+      measureTrainingSpeed(tf, tinyConfig, {
+        data: { split: empty, mean: data.mean, std: data.std },
+      }),
+    /the data has no images/,
+  );
 });
 
 Deno.test("held-out classes never reach training or the test score; resume checks them", async () => {

@@ -19,8 +19,7 @@ import { trainDevise } from "../devise/train.ts";
 import { UsageError } from "../io/errors.ts";
 import { Rng } from "../io/rng.ts";
 import { buildModel } from "../vision/models.ts";
-import type { ImageSplit } from "../vision/input.ts";
-import { measureTrainingSpeed, type TrainConfig } from "../vision/train.ts";
+import { measureTrainingSpeed, type TrainConfig, type TrainingImages } from "../vision/train.ts";
 import type { TrainSettings } from "./presets.ts";
 
 /**
@@ -123,7 +122,7 @@ export async function measureStageCosts(
   settings: TrainSettings,
   config: TrainConfig,
   counts: { train: number; test: number; extract: number; labelDim: number },
-  data?: { split: ImageSplit; mean: number[]; std: number[] },
+  data?: TrainingImages,
 ): Promise<StageCosts> {
   // Real images through the epoch's loop body, after 5 untimed steps: random images and 2 warm-up
   // steps read 276 img/s on a run whose epochs then ran at 313-356 (bench/calibration.ts).

@@ -38,9 +38,8 @@ import {
   resolveCheckpoint,
 } from "../vision/checkpoint.ts";
 import { extractAll } from "../vision/extract.ts";
-import type { ImageSplit } from "../vision/input.ts";
 import type { FeatureLayer } from "../vision/models.ts";
-import { type TrainConfig, trainVision } from "../vision/train.ts";
+import { type TrainConfig, type TrainingImages, trainVision } from "../vision/train.ts";
 import { type LabelVectors, labelVectors } from "../text/labels.ts";
 import { readVectors } from "../text/word2vec_io.ts";
 import { normalizeRows, type WordVectors } from "../text/vectors.ts";
@@ -234,7 +233,9 @@ export async function runTrainPipeline(
   const visualDir = cfg.visual ||
     join(cfg.workDir, `visual-${await _key({ visualConfig: keyed, data: train.sha256 })}`);
   let plan: BudgetPlan | undefined;
-  const pixelStats = channelStats(train.images);
+  // Only a visual model trained here needs them (the plan's calibration and the epochs).
+  let stats: { mean: number[]; std: number[] } | undefined;
+  const pixelStats = () => stats ??= channelStats(train.images);
   if (budget) {
     plan = await timed("plan", () =>
       budgetPlan(tf, s, visualConfig, visualDir, {
@@ -243,13 +244,13 @@ export async function runTrainPipeline(
         train: train.count,
         test: test.count,
         labelDim: words.dim,
-        images: { split: train, ...pixelStats },
+        images: { split: train, ...pixelStats() },
       }, run));
     visualConfig = { ...visualConfig, epochs: plan.epochs };
   }
   await timed("visual", async () => {
     if (cfg.visual) return;
-    await trainVision(tf, { train, test, ...pixelStats }, visualConfig, {
+    await trainVision(tf, { train, test, ...pixelStats() }, visualConfig, {
       outDir: visualDir,
       resume: true,
       log: run.log,
@@ -550,7 +551,7 @@ export async function budgetPlan(
     test: number;
     labelDim: number;
     /** The training images, to time the real loop body (else random images). */
-    images?: { split: ImageSplit; mean: number[]; std: number[] };
+    images?: TrainingImages;
   },
   run: Run,
 ): Promise<BudgetPlan> {

@@ -100,6 +100,9 @@ export interface TrainData {
   std: number[];
 }
 
+/** Training images with the normalisation an epoch applies to them. */
+export type TrainingImages = Pick<TrainData, "mean" | "std"> & { split: ImageSplit };
+
 /** One epoch of the curve. */
 export interface EpochRecord {
   epoch: number;
@@ -287,6 +290,7 @@ export async function trainVision(
   const warmupSteps = Math.round(config.warmupEpochs * stepsPerEpoch);
   const numClasses = modelSpec.numClasses;
   const buf = new Float32Array(config.batchSize * 3072);
+  const images: TrainingImages = { split: train, mean: data.mean, std: data.std };
   const writer = _summaryWriter(tf, join(options.outDir, "tensorboard"));
   let imagesSeen = 0, trainSeconds = 0;
   const lastEpoch = Math.min(config.epochs, startEpoch + (options.stopAfterEpochs ?? Infinity));
@@ -300,10 +304,9 @@ export async function trainVision(
     const t0 = performance.now();
     let lossSum = 0, correct = 0, seen = 0, step = (epoch - 1) * stepsPerEpoch, lr = config.lr;
     for (const idx of batchIndices(train.count, config.batchSize, rng, { dropLast })) {
-      normalizeBatch(train.images, idx, buf, data.mean, data.std, config.augment ? { rng } : null);
+      const labels = _loadBatch(images, idx, buf, config.augment ? rng : null);
       lr = learningRateAt(config.schedule, config.lr, step++, totalSteps, warmupSteps);
       optimizer.setLearningRate(lr);
-      const labels = Int32Array.from(idx, (i) => train.labels[i]);
       const [loss, hits] = _trainStep(
         tf,
         model,
@@ -380,6 +383,30 @@ export async function trainVision(
     imagesPerSecond: trainSeconds > 0 ? imagesSeen / trainSeconds : 0,
     resumedFrom: startEpoch,
   };
+}
+
+/**
+ * Normalises (and, given an `rng`, augments) the images `idx` of `images.split` into `buf`, as an
+ * epoch does; returns their labels.
+ */
+function _loadBatch(
+  images: TrainingImages,
+  idx: Int32Array,
+  buf: Float32Array,
+  augmentRng: Rng | null,
+) {
+  const { split, mean, std } = images;
+  normalizeBatch(split.images, idx, buf, mean, std, augmentRng ? { rng: augmentRng } : null);
+  return Int32Array.from(idx, (i) => split.labels[i]);
+}
+
+/** Epochs of shuffled batches, one after another, for as long as they are asked for. */
+function* _endlessBatches(
+  count: number,
+  batchSize: number,
+  rng: Rng,
+): Generator<Int32Array, never> {
+  for (;;) yield* batchIndices(count, batchSize, rng, { dropLast: count > batchSize });
 }
 
 /** One SGD step; returns [mean loss, correct count]. Disposes everything it creates. */
@@ -559,11 +586,14 @@ export function measureTrainingSpeed(
     warmup?: number;
     steps?: number;
     forwardBatch?: number;
-    data?: { split: ImageSplit; mean: number[]; std: number[] };
+    data?: TrainingImages;
   } = {},
 ): TrainingSpeed {
   const warmup = options.warmup ?? 2, n = options.steps ?? 8;
   const forwardBatch = options.forwardBatch ?? 256;
+  if (options.data?.split.count === 0) {
+    throw new Error("measureTrainingSpeed: the data has no images");
+  }
   const model = buildModel(tf, { ...config.model, seed: config.model.seed ?? config.seed });
   const optimizer = tf.train.momentum(config.lr, config.momentum, config.nesterov);
   const vars = model.trainableWeights.map((w) => w.read() as tfjs.Variable);
@@ -576,9 +606,7 @@ export function measureTrainingSpeed(
     (_, i) => i % config.model.numClasses,
   );
   const data = options.data;
-  const epochOf = (split: ImageSplit) =>
-    batchIndices(split.count, config.batchSize, rng, { dropLast: split.count > config.batchSize });
-  let batches = data ? epochOf(data.split) : null;
+  const batches = data ? _endlessBatches(data.split.count, config.batchSize, rng) : null;
   const time = (fn: () => void) => {
     const t0 = performance.now();
     fn();
@@ -589,18 +617,7 @@ export function measureTrainingSpeed(
     for (let i = 0; i < warmup + n; i++) {
       const s = time(() => {
         if (data && batches) {
-          let next = batches.next();
-          if (next.done) next = (batches = epochOf(data.split)).next(); // a small split: go round
-          const idx = next.value as Int32Array;
-          normalizeBatch(
-            data.split.images,
-            idx,
-            buf,
-            data.mean,
-            data.std,
-            config.augment ? { rng } : null,
-          );
-          labels = Int32Array.from(idx, (j) => data.split.labels[j]);
+          labels = _loadBatch(data, batches.next().value, buf, config.augment ? rng : null);
         }
         _trainStep(
           tf,
