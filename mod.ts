@@ -61,6 +61,7 @@ export { buildModel, type FeatureLayer, type ModelSpec } from "./lib/vision/mode
 export { type TrainConfig, trainVision, withoutClasses } from "./lib/vision/train.ts";
 export { modelFromCheckpoint, resolveCheckpoint } from "./lib/vision/checkpoint.ts";
 export { extractFeatures, readFeatures, writeFeatures } from "./lib/vision/extract.ts";
+export { foldBatchNorm, type FoldedModel } from "./lib/vision/folded.ts";
 
 // 3. Text
 export { makeWordVectors, vectorOf, type WordVectors } from "./lib/text/vectors.ts";

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import type * as tfjs from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { selectBackend, slowBackendMessage, useCpu } from "../lib/backend/select.ts";
 import { conv2dFilterGradNhwc } from "../lib/backend/cpu_fast.ts";
@@ -21,6 +22,8 @@ import {
 } from "../lib/vision/train.ts";
 import { float16ToFloat32, float32ToFloat16 } from "../lib/io/float16.ts";
 import { extractFeatures, readFeatures, writeFeatures } from "../lib/vision/extract.ts";
+import { foldBatchNorm } from "../lib/vision/folded.ts";
+import { Rng } from "../lib/io/rng.ts";
 import { syntheticImages } from "../lib/vision/fixture.ts";
 
 const { tf } = await useCpu();
@@ -66,7 +69,7 @@ Deno.test("feature layers have the documented shapes at full size", () => {
 Deno.test("tiny models run forward with the right output shape", () => {
   for (const arch of ["resnet", "plain", "allconv"] as const) {
     const m = buildModel(tf, { arch, depth: 8, numClasses: 10, width: 0.25, inputSize: 8 });
-    const y = tf.tidy(() => m.predict(tf.zeros([3, 8, 8, 3])) as import("@tensorflow/tfjs").Tensor);
+    const y = tf.tidy(() => m.predict(tf.zeros([3, 8, 8, 3])) as tfjs.Tensor);
     assert.deepEqual(y.shape, [3, 10]);
     y.dispose();
   }
@@ -320,6 +323,54 @@ Deno.test("extractFeatures: every layer from one pass equals one layer at a time
   await assert.rejects(readFeatures(path), ArtifactError);
   await assert.rejects(writeFeatures(path, out.features, [2, 2], meta), /do not fill/);
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("foldBatchNorm: folded convs give the model's own outputs, for every architecture", () => {
+  for (const arch of ["resnet", "plain", "allconv"] as const) {
+    const model = buildModel(tf, {
+      arch,
+      depth: 8,
+      numClasses: 5,
+      width: 0.25,
+      inputSize: 8,
+      seed: 3,
+    });
+    // Trained-looking statistics, so a wrong fold (mean, variance, epsilon) shows.
+    const rng = new Rng(7);
+    for (const layer of model.layers.filter((l) => l.getClassName() === "BatchNormalization")) {
+      layer.setWeights(
+        layer.getWeights().map((w, i) =>
+          tf.tensor1d(
+            Array.from({ length: w.size }, () => i === 3 ? 0.2 + rng.next() : rng.next() - 0.5),
+          )
+        ),
+      );
+    }
+    const names = ["gap", "act", "bn", "logits"];
+    const x = tf.randomNormal([6, 8, 8, 3], 0, 1, "float32", 5) as tfjs.Tensor4D;
+    const sub = tf.model({
+      inputs: model.inputs,
+      outputs: names.map((n) => model.getLayer(n).output as tfjs.SymbolicTensor),
+    });
+    const want = (sub.predict(x) as tfjs.Tensor[]).map((t) => t.dataSync());
+    const before = tf.memory().numTensors;
+    const folded = foldBatchNorm(tf, model, names);
+    const bnLayers = model.layers.filter((l) => l.getClassName() === "BatchNormalization").length;
+    assert.equal(folded.foldedConvs, bnLayers, arch); // every BN here follows a lone conv
+    const got = tf.tidy(() => folded.predict(x).map((t) => t.dataSync()));
+    folded.dispose();
+    assert.equal(tf.memory().numTensors, before, `${arch}: tensors left behind`);
+    names.forEach((n, i) => {
+      const scale = Math.max(...want[i].map(Math.abs));
+      const diff = Math.max(...want[i].map((v, j) => Math.abs(v - got[i][j])));
+      assert.ok(diff <= 1e-5 * Math.max(1, scale), `${arch} ${n}: max |diff| ${diff}`);
+    });
+    // `bn` asked for: it is the fold's output before the ReLU (negative values survive).
+    assert.ok(got[2].some((v) => v < 0), `${arch}: bn has no negative values`);
+    assert.throws(() => foldBatchNorm(tf, model, ["nope"]), /nope/);
+    tf.dispose(x);
+    model.dispose();
+  }
 });
 
 Deno.test("float16 encoding edge cases", () => {

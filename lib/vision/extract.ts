@@ -2,8 +2,8 @@
  * Feature extraction from a trained visual model: the activations of the named layers (`gap`
  * 64-D, `act` / `bn` 8x8x64 flattened in HWC order) plus the CIFAR-100 logits and softmax
  * probabilities (DeViSE's softmax baseline and ConSE need them), all from one forward pass per
- * batch of a multi-output model, so only one batch is ever on the tensor side and each split is
- * read and run once. Saved as float32 (or float16) files with sidecars.
+ * batch (batch norm folded into the convolutions, ./folded.ts), so only one batch is ever on the
+ * tensor side and each split is read and run once. Saved as float32 (or float16) files with sidecars.
  *
  * @example
  * ```ts
@@ -30,6 +30,7 @@ import { float16ToFloat32, float32ToFloat16 } from "../io/float16.ts";
 import type { LoadedCheckpoint } from "./checkpoint.ts";
 import type { FeatureLayer } from "./models.ts";
 import { batchToInput, type ImageSplit } from "./input.ts";
+import { foldBatchNorm } from "./folded.ts";
 import { Progress, type ProgressSink } from "../cli/progress.ts";
 
 /** Sidecar format of feature files. */
@@ -78,7 +79,6 @@ export function extractFeatures(
   const tf = options.tf ?? tfjs;
   const targets = layers.map((l) => model.getLayer(l).output as tfjs.SymbolicTensor);
   const logitsOut = model.getLayer("logits").output as tfjs.SymbolicTensor;
-  const sub = tf.model({ inputs: model.inputs, outputs: [...targets, logitsOut] });
   const dims = targets.map((t) => (t.shape.slice(1) as number[]).reduce((a, b) => a * b, 1));
   const numClasses = logitsOut.shape[1] as number;
   const size = model.inputs[0].shape[1] as number;
@@ -91,21 +91,28 @@ export function extractFeatures(
     numClasses,
     count: split.count,
   };
+  const folded = foldBatchNorm(tf, model, [...layers, "logits"]);
   const buf = new Float32Array(options.batchSize * 3072);
   let row = 0;
-  for (const idx of batchIndices(split.count, options.batchSize, null)) {
-    normalizeBatch(split.images, idx, buf, options.mean, options.std, null);
-    tf.tidy(() => {
-      const outputs = sub.predict(batchToInput(tf, buf, idx.length, size)) as tfjs.Tensor[];
-      layers.forEach((l, i) => {
-        out.layers[l]!.data.set(outputs[i].dataSync() as Float32Array, row * dims[i]);
+  try {
+    for (const idx of batchIndices(split.count, options.batchSize, null)) {
+      normalizeBatch(split.images, idx, buf, options.mean, options.std, null);
+      tf.tidy(() => {
+        // The whole batch in one call: tfjs's predict() would cut it into batches of 32, and
+        // larger convolutions run ~1.8x faster per image (ResNet-20, batch 256).
+        const outputs = folded.predict(batchToInput(tf, buf, idx.length, size));
+        layers.forEach((l, i) => {
+          out.layers[l]!.data.set(outputs[i].dataSync() as Float32Array, row * dims[i]);
+        });
+        const z = outputs[layers.length];
+        out.logits.set(z.dataSync() as Float32Array, row * numClasses);
+        out.probs.set(tf.softmax(z).dataSync() as Float32Array, row * numClasses);
       });
-      const z = outputs[layers.length];
-      out.logits.set(z.dataSync() as Float32Array, row * numClasses);
-      out.probs.set(tf.softmax(z).dataSync() as Float32Array, row * numClasses);
-    });
-    row += idx.length;
-    options.onBatch?.(idx.length);
+      row += idx.length;
+      options.onBatch?.(idx.length);
+    }
+  } finally {
+    folded.dispose();
   }
   return out;
 }
