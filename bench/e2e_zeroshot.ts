@@ -109,10 +109,13 @@ async function main(): Promise<void> {
     config: DEFAULT_DEVISE_CONFIG,
   };
 
+  // One insert thread, as the peer: the same seed then gives the same graph on both sides (a
+  // threaded build inserts in another order, and its graph searches at another cost).
   const index = await buildIndex({ dim: f.dims, data: words }, {
     m: f.m,
     efConstruction: f.efConstruction,
     seed: 100,
+    threads: 1,
   });
   const buildSeconds = index.buildSeconds;
   console.error(`HNSW index of ${vocab}×${f.dims}: built in ${buildSeconds.toFixed(1)} s`);

@@ -158,6 +158,12 @@ export const spec = {
     help: 'CSLS hubness penalty over the k nearest training labels ("+ CSLS" rows; 0 = off)',
   },
   cslsWeight: { type: "number", default: 1, min: 0, help: "CSLS penalty weight (0.5 = 2·cos − r)" },
+  balanced: {
+    type: "boolean",
+    default: true,
+    help: '", balanced" rows: each class gets an equal share of the CIFAR-10 test images ' +
+      "(transductive: uses the known class sizes, not an inductive result)",
+  },
   unseen: {
     type: "number",
     default: 0,

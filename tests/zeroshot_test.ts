@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
 import { candidateRows, parseCandidateSet } from "../lib/zeroshot/candidates.ts";
 import {
+  balancedAssignment,
   classificationReport,
   confusionSvg,
   conseEmbed,
   cslsPenalty,
   deviseLabelProbs,
+  labelCosines,
   nearestLabel,
 } from "../lib/zeroshot/eval.ts";
 import { meanOfDefined } from "../lib/io/stats.ts";
@@ -299,4 +301,54 @@ Deno.test("candidate sets: nouns, physical objects, the most frequent words", ()
   assert.deepEqual([...candidateRows(words, "objects", wordnet)], [1, 4]);
   assert.throws(() => parseCandidateSet("top0"), /--candidates: 'top0'/);
   assert.throws(() => parseCandidateSet("verbs"), /not one of all\|nouns\|objects\|top<N>/);
+});
+
+// Every assignment of n examples to C classes with the given class sizes (small n only).
+function* balancedAssignments(n: number, shares: number[]): Generator<number[]> {
+  const left = [...shares];
+  const pick: number[] = [];
+  function* go(i: number): Generator<number[]> {
+    if (i === n) return yield [...pick];
+    for (let c = 0; c < left.length; c++) {
+      if (left[c] === 0) continue;
+      left[c]--;
+      pick.push(c);
+      yield* go(i + 1);
+      pick.pop();
+      left[c]++;
+    }
+  }
+  yield* go(0);
+}
+
+Deno.test("balancedAssignment: equal shares at the best total score (brute force), where nearest-label is not", () => {
+  const rng = new Rng(5);
+  for (const [n, C] of [[6, 3], [7, 3], [8, 2], [6, 2]]) {
+    for (let trial = 0; trial < 20; trial++) {
+      // Class 0 is a hub: every example scores high on it.
+      const scores = Float32Array.from(
+        { length: n * C },
+        (_, j) => rng.next() + (j % C === 0 ? 0.5 : 0),
+      );
+      const pick = balancedAssignment(scores, n, C);
+      const shares = Array.from({ length: C }, (_, c) => Math.floor(n / C) + (c < n % C ? 1 : 0));
+      const counts = Array.from({ length: C }, (_, c) => pick.filter((p) => p === c).length);
+      assert.deepEqual(counts, shares, `n ${n} C ${C} trial ${trial}`);
+      const total = (a: ArrayLike<number>) =>
+        Array.from(a).reduce((s, c, i) => s + scores[i * C + c], 0);
+      let best = -Infinity;
+      for (const a of balancedAssignments(n, shares)) best = Math.max(best, total(a));
+      assert.ok(
+        Math.abs(total(pick) - best) < 1e-5,
+        `n ${n} C ${C}: ${total(pick)} < best ${best}`,
+      );
+    }
+  }
+  // Cosines first: every row points at label 0, so nearest-label sends all four there.
+  const labels = Float32Array.of(1, 0, 0, 1);
+  const rows = Float32Array.of(1, 0.1, 1, 0.9, 1, 0.2, 1, 0.8);
+  const cos = labelCosines(rows, 2, labels);
+  assert.deepEqual(Array.from(nearestLabel(rows, 2, labels)), [0, 0, 0, 0]);
+  assert.deepEqual(Array.from(balancedAssignment(cos, 4, 2)), [0, 1, 0, 1]);
+  assert.throws(() => balancedAssignment(cos, 3, 2), /8 scores are not 3 rows of 2/);
 });

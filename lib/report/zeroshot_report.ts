@@ -97,7 +97,12 @@ export async function writeZeroShotReport(
         ". " +
         `"+ CSLS" subtracts ${data.cslsWeight} × the mean ` +
         `cosine of each candidate label to its ${data.cslsK} nearest training labels (a hubness ` +
-        "correction from label vectors alone).",
+        "correction from label vectors alone)." +
+        (Object.keys(data.tenWay).some((m) => m.endsWith(", balanced"))
+          ? ' ", balanced" rows are transductive: all test images are assigned at once so that ' +
+            "every class receives an equal share (the test set's known class sizes), at the " +
+            "highest total cosine; they are not inductive zero-shot results."
+          : ""),
     },
     {
       kind: "svgs",

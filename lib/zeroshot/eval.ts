@@ -113,6 +113,95 @@ export function cslsPenalty(
   return out;
 }
 
+/**
+ * Cosine of every embedded row (`n * dim`) with every label vector (`C * dim`): `n * C` scores,
+ * row-major (0 against an all-zero label row).
+ *
+ * @example
+ * ```ts
+ * labelCosines(new Float32Array([1, 0]), 2, new Float32Array([0, 1, 2, 0])); // [0, 1]
+ * ```
+ */
+export function labelCosines(
+  embedded: Float32Array,
+  dim: number,
+  labelVectors: Float32Array,
+): Float32Array {
+  const n = embedded.length / dim, C = labelVectors.length / dim;
+  const inv = Array.from({ length: C }, (_, c) => _invNorm(labelVectors, c, dim));
+  const out = new Float32Array(n * C);
+  for (let i = 0; i < n; i++) {
+    const invQuery = _invNorm(embedded, i, dim);
+    for (let c = 0; c < C; c++) {
+      let dot = 0;
+      for (let j = 0; j < dim; j++) dot += embedded[i * dim + j] * labelVectors[c * dim + j];
+      out[i * C + c] = dot * inv[c] * invQuery;
+    }
+  }
+  return out;
+}
+
+/**
+ * Transductive prediction under a known class prior: every class receives its share of the `n`
+ * examples (`n / C`, the first `n mod C` classes one more), and within that constraint the total
+ * score is as high as it can be made. Solved in the dual: each class gets a price, each example
+ * takes the class of highest `score − price`, and each price in turn is set so that exactly its
+ * share of examples prefers it (Gauss–Seidel over the classes, until every class has its share:
+ * then the assignment is optimal; or `maxSweeps`). No parameter; it uses all test examples at once and the assumption that classes are equally large
+ * (true of CIFAR-10's test set), so its accuracy is not an inductive zero-shot result.
+ *
+ * @example
+ * ```ts
+ * // Both rows prefer class 0; balanced, the row with the larger margin keeps it.
+ * balancedAssignment(Float32Array.of(0.9, 0.1, 0.8, 0.6), 2, 2); // [0, 1]
+ * ```
+ */
+export function balancedAssignment(
+  scores: Float32Array,
+  n: number,
+  C: number,
+  maxSweeps = 200,
+): Int32Array {
+  if (!(C >= 1) || scores.length !== n * C) {
+    throw new Error(`balancedAssignment: ${scores.length} scores are not ${n} rows of ${C}`);
+  }
+  const share = (c: number) => Math.floor(n / C) + (c < n % C ? 1 : 0);
+  const price = new Float64Array(C);
+  const pick = new Int32Array(n);
+  const margin = new Float64Array(n);
+  for (let sweep = 0; sweep < maxSweeps; sweep++) {
+    for (let c = 0; c < C; c++) {
+      // How much more than its best alternative each example gains from class c.
+      for (let i = 0; i < n; i++) {
+        let other = -Infinity;
+        for (let k = 0; k < C; k++) {
+          if (k !== c) other = Math.max(other, scores[i * C + k] - price[k]);
+        }
+        margin[i] = scores[i * C + c] - other;
+      }
+      const sorted = Float64Array.from(margin).sort().reverse();
+      const q = share(c);
+      // Between the q-th and (q+1)-th largest margin: exactly q examples prefer c.
+      const hi = q > 0 ? sorted[q - 1] : sorted[0] + 1;
+      const lo = q < n ? sorted[q] : sorted[n - 1] - 1;
+      price[c] = (hi + lo) / 2;
+    }
+    const counts = new Int32Array(C);
+    for (let i = 0; i < n; i++) {
+      let best = 0, bestScore = -Infinity;
+      for (let k = 0; k < C; k++) {
+        const v = scores[i * C + k] - price[k];
+        if (v > bestScore) [best, bestScore] = [k, v];
+      }
+      pick[i] = best;
+      counts[best]++;
+    }
+    // Every example at its best class under the prices and every class at its share: optimal.
+    if (counts.every((m, c) => m === share(c))) break;
+  }
+  return pick;
+}
+
 // 1/‖row‖ of row `r` (0 for an all-zero row).
 function _invNorm(rows: Float32Array, r: number, dim: number): number {
   let s = 0;
