@@ -160,9 +160,9 @@ export const spec = {
   cslsWeight: { type: "number", default: 1, min: 0, help: "CSLS penalty weight (0.5 = 2·cos − r)" },
   balanced: {
     type: "boolean",
-    default: true,
+    default: false,
     help: '", balanced" rows: each class gets an equal share of the CIFAR-10 test images ' +
-      "(transductive: uses the known class sizes, not an inductive result)",
+      "(transductive: uses the known class sizes; measured 0.5-2.6 points under plain DeViSE)",
   },
   unseen: {
     type: "number",
