@@ -7,6 +7,7 @@
  *
  * ```sh
  * deno run -A bench/profile_step.ts --depth 20 --batch-size 128 --out data/bench/profile_step.json
+ * deno run -A bench/profile_step.ts --forward predict --batch-size 256 --out data/bench/profile_predict.json
  * ```
  * @module
  */
@@ -16,6 +17,10 @@ import { BACKEND_NAMES, type BackendName, selectBackend } from "../lib/backend/s
 import { writeJsonAtomic } from "../lib/io/artifact.ts";
 import { resnetTrainingStep } from "./resnet_step.ts";
 import { median } from "../lib/io/stats.ts";
+import type { TF } from "../lib/backend/select.ts";
+import type * as tfjs from "@tensorflow/tfjs";
+import { buildModel } from "../lib/vision/models.ts";
+import { foldBatchNorm } from "../lib/vision/folded.ts";
 
 const spec = {
   depth: { type: "number", default: 20, integer: true, min: 8, help: "ResNet depth" },
@@ -23,6 +28,13 @@ const spec = {
   steps: { type: "number", default: 5, integer: true, min: 1, help: "profiled steps" },
   top: { type: "number", default: 15, integer: true, min: 1, help: "kernels listed" },
   backend: { type: "string", default: "auto", choices: BACKEND_NAMES, help: "tfjs backend" },
+  forward: {
+    type: "string",
+    default: "",
+    choices: ["", "extract", "predict"],
+    help: "profile a forward pass instead of a step: extract = what extractFeatures runs (batch " +
+      "norm folded, the whole batch), predict = tfjs's model.predict with its default batch of 32",
+  },
   out: { type: "string", default: "data/bench/profile_step.json", help: "result file" },
 } as const satisfies FlagSpec;
 
@@ -35,7 +47,9 @@ async function main(): Promise<void> {
     allowSlow: true,
     log: (l) => console.error(l),
   });
-  const s = resnetTrainingStep(tf, flags.depth, flags.batchSize);
+  const s = flags.forward
+    ? _forwardPass(tf, flags.depth, flags.batchSize, flags.forward as "extract" | "predict")
+    : resnetTrainingStep(tf, flags.depth, flags.batchSize);
   const step = () => {
     const loss = s.step();
     loss.dataSync(); // wait for the step to finish
@@ -76,9 +90,10 @@ async function main(): Promise<void> {
     }))
     .sort((a, b) => b.msPerStep - a.msPerStep);
   console.error(
-    `resnet-${flags.depth}, batch ${flags.batchSize}, backend ${backend}: step ${
-      stepMs.toFixed(1)
-    } ms unprofiled (${(flags.batchSize / stepMs * 1000).toFixed(0)} img/s); under tf.profile ` +
+    `resnet-${flags.depth} ${flags.forward || "training step"}, batch ${flags.batchSize}, ` +
+      `backend ${backend}: ${stepMs.toFixed(1)} ms unprofiled (${
+        (flags.batchSize / stepMs * 1000).toFixed(0)
+      } img/s); under tf.profile ` +
       `${kernelMs.toFixed(1)} ms in ${profiled[0].kernels} kernels, the rest is JS and profiling`,
   );
   for (const k of top.slice(0, flags.top)) {
@@ -91,6 +106,7 @@ async function main(): Promise<void> {
   }
   await writeJsonAtomic(flags.out, {
     bench: "profile_step",
+    forward: flags.forward || null,
     date: new Date().toISOString(),
     backend,
     depth: flags.depth,
@@ -102,6 +118,31 @@ async function main(): Promise<void> {
     kernels: top,
   });
   s.dispose();
+}
+
+// One forward pass of ResNet-`depth` to `gap`, `act` and the logits, as a "step" returning a
+// tensor to wait on.
+function _forwardPass(tf: TF, depth: number, batch: number, how: "extract" | "predict") {
+  const model = buildModel(tf, { arch: "resnet", depth, numClasses: 100, seed: 1 });
+  const names = ["gap", "act", "logits"];
+  const x = tf.randomNormal([batch, 32, 32, 3], 0, 1, "float32", 1) as tfjs.Tensor4D;
+  const folded = foldBatchNorm(tf, model, names);
+  const sub = tf.model({
+    inputs: model.inputs,
+    outputs: names.map((n) => model.getLayer(n).output as tfjs.SymbolicTensor),
+  });
+  return {
+    step: () =>
+      tf.tidy(() => {
+        const outs = how === "extract" ? folded.predict(x) : sub.predict(x) as tfjs.Tensor[];
+        return tf.addN(outs.map((t) => tf.sum(t)));
+      }),
+    dispose: () => {
+      folded.dispose();
+      model.dispose();
+      x.dispose();
+    },
+  };
 }
 
 if (import.meta.main) await runTask(main);
