@@ -6,7 +6,7 @@
  * ```sh
  * deno task bench --quick
  * deno task bench --only data,w2v-parse --runs 5
- * deno task bench --only hnsw-1m           # the 1M × 300 index target (~25 min, not by default)
+ * deno task bench --only hnsw-1m           # the 1M × 300 index target with its peer (~35 min, not by default)
  * deno task bench --collect-only          # rebuild results.md from existing data/bench/*.json
  * deno task bench --drills
  * ```
