@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { tenWayAccuracy } from "../lib/pipeline/zeroshot.ts";
 import { candidateRows, parseCandidateSet } from "../lib/zeroshot/candidates.ts";
 import {
   balancedAssignment,
@@ -351,4 +352,22 @@ Deno.test("balancedAssignment: equal shares at the best total score (brute force
   assert.deepEqual(Array.from(nearestLabel(rows, 2, labels)), [0, 0, 0, 0]);
   assert.deepEqual(Array.from(balancedAssignment(cos, 4, 2)), [0, 1, 0, 1]);
   assert.throws(() => balancedAssignment(cos, 3, 2), /8 scores are not 3 rows of 2/);
+});
+
+Deno.test("tenWayAccuracy: ', balanced' rows only when asked, each class at its share", () => {
+  // 2-D embeddings of 6 images, 3 classes; every image leans toward label 0 (a hub).
+  const labels = Float32Array.of(1, 0, 0.6, 0.8, 0.6, -0.8);
+  const embedded = Float32Array.of(1, 0.1, 1, 0.2, 1, 0.9, 1, 1, 1, -0.9, 1, -1);
+  const set = { labels: Int32Array.of(0, 0, 1, 1, 2, 2), classNames: ["a", "b", "c"] };
+  const cfg = { cslsK: 0, cslsWeight: 1 };
+  const plain = tenWayAccuracy({ DeViSE: embedded }, 2, set, labels, labels, cfg);
+  assert.deepEqual(Object.keys(plain), ["DeViSE"]);
+  const both = tenWayAccuracy({ DeViSE: embedded }, 2, set, labels, labels, {
+    ...cfg,
+    balanced: true,
+  });
+  assert.deepEqual(Object.keys(both), ["DeViSE", "DeViSE, balanced"]);
+  const pick = Array.from(both["DeViSE, balanced"].predictions);
+  assert.deepEqual([0, 1, 2].map((c) => pick.filter((p) => p === c).length), [2, 2, 2]);
+  assert.deepEqual(both.DeViSE, plain.DeViSE); // the plain rows do not change
 });
