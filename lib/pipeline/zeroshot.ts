@@ -679,8 +679,9 @@ export async function fullVocabulary(
     ];
     const ranked: Record<string, string[][]> = {};
     for (const [method, e, pen] of methods) {
-      const own = sweeps[method] ? searchAt(sweeps[method].at(-1)!.ef) : search;
-      const scored = pen ? _cslsSearch(search, pen, cfg.cslsWeight) : own;
+      // "DeViSE + CSLS" has no sweep of its own: it searches with DeViSE's queries and ef.
+      const base = sweeps[method] ? searchAt(sweeps[method].at(-1)!.ef) : search;
+      const scored = pen ? _cslsSearch(base, pen, cfg.cslsWeight) : base;
       const all: string[][] = [], unseenOnly: string[][] = [];
       for (let i = 0; i < set.labels.length; i++) {
         const q = e.subarray(i * D, (i + 1) * D);

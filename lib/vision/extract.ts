@@ -3,7 +3,8 @@
  * 64-D, `act` / `bn` 8x8x64 flattened in HWC order) plus the CIFAR-100 logits and softmax
  * probabilities (DeViSE's softmax baseline and ConSE need them), all from one forward pass per
  * batch (batch norm folded into the convolutions, ./folded.ts), so only one batch is ever on the
- * tensor side and each split is read and run once. Saved as float32 (or float16) files with sidecars.
+ * tensor side and each split is read and run once. Saved as float32 (or float16) files with
+ * sidecars.
  *
  * @example
  * ```ts
@@ -98,8 +99,8 @@ export function extractFeatures(
     for (const idx of batchIndices(split.count, options.batchSize, null)) {
       normalizeBatch(split.images, idx, buf, options.mean, options.std, null);
       tf.tidy(() => {
-        // The whole batch in one call: tfjs's predict() would cut it into batches of 32, and
-        // larger convolutions run ~1.8x faster per image (ResNet-20, batch 256).
+        // The whole batch in one call: tfjs's predict() would cut it into batches of 32, eight
+        // times the kernel calls at batch 256 (~1.8x slower, bench/profile_step.ts --forward).
         const outputs = folded.predict(batchToInput(tf, buf, idx.length, size));
         layers.forEach((l, i) => {
           out.layers[l]!.data.set(outputs[i].dataSync() as Float32Array, row * dims[i]);

@@ -156,7 +156,6 @@ interface _ConvConfig {
   dataFormat?: string;
   dilationRate?: number | number[];
   activation?: string;
-  useBias?: boolean;
 }
 
 function _isFoldableConv(layer: tfjs.layers.Layer): boolean {

@@ -147,8 +147,9 @@ export function labelCosines(
  * score is as high as it can be made. Solved in the dual: each class gets a price, each example
  * takes the class of highest `score − price`, and each price in turn is set so that exactly its
  * share of examples prefers it (Gauss–Seidel over the classes, until every class has its share:
- * then the assignment is optimal; or `maxSweeps`). No parameter; it uses all test examples at once and the assumption that classes are equally large
- * (true of CIFAR-10's test set), so its accuracy is not an inductive zero-shot result.
+ * then the assignment is optimal; or `maxSweeps`). No parameter; it uses all test examples at
+ * once and the assumption that classes are equally large (true of CIFAR-10's test set), so its
+ * accuracy is not an inductive zero-shot result.
  *
  * @example
  * ```ts
