@@ -5,8 +5,8 @@
  * native threaded `addPoints`), its seconds and index bytes, and per `--ef` the recall@10 against
  * exact search and single-threaded queries/s (median of --repeats passes). At the chosen ef (the
  * smallest reaching recall 0.98, else the largest) it also times `searchKnn` through a JS Array
- * copy (what the Float32Array path saves) and, with `--single`, a one-thread build (the
- * threaded/single ratio).
+ * copy (what the Float32Array path saves), with `--single` a one-thread build (the
+ * threaded/single ratio), and with `--small-pages` a build without the huge-page advice.
  *
  * Peers in the same run: the project's exact brute force (`exactTopKBatch`, queries/s on a
  * sample) and hnswlib's Python binding (bench/peers/hnswlib_py.py: same M, efC, seed, data,
@@ -53,6 +53,11 @@ const spec = {
     help: "buildIndex insert threads (the default is this machine's core count)",
   },
   single: { type: "boolean", default: false, help: "also build on one thread (threaded/single)" },
+  smallPages: {
+    type: "boolean",
+    default: false,
+    help: "also build without the huge-page advice (4 KiB pages): what huge pages save",
+  },
   queries: { type: "number", default: 1000, help: "recall/throughput queries" },
   exactQueries: { type: "number", default: 20, help: "queries timed on the JS exact search" },
   repeats: { type: "number", default: 3, help: "timed passes per ef (median reported)" },
@@ -108,6 +113,10 @@ interface KindResult {
   arraySearch: { float32: SweepRow; array: SweepRow };
   /** --single: a threads=1 build, searched at the same ef. */
   single: { buildSeconds: number; loadAverage: number[]; at: SweepRow } | null;
+  /** Bytes advised for huge pages, and the process's AnonHugePages after the build (Linux). */
+  hugePages: { advisedBytes: number; anonHugeBytes: number | null };
+  /** --small-pages: a build without the advice, searched at the same ef. */
+  smallPages: { buildSeconds: number; anonHugeBytes: number | null; at: SweepRow } | null;
   exactJs: { queriesPerSecond: number; sampledQueries: number; agreementAt10: number };
   /** null: --no-peer. */
   peer: PeerResult | null;
@@ -154,7 +163,13 @@ async function _benchKind(kind: string, flags: _Flags, efs: number[]): Promise<K
 
   const tmp = await Deno.makeTempDir({ prefix: "devise-bench-hnsw-" });
   try {
-    const { index, loadAverage } = await _build(kind, vectors, flags, flags.threads, log);
+    const { index, loadAverage, anonHugeBytes } = await _build(
+      kind,
+      vectors,
+      flags,
+      flags.threads,
+      log,
+    );
     const indexBytes = await writeIndex(index, join(tmp, "index.bin"), "synthetic");
     const indexSearch = (ef: number) => (q: Float32Array) => searchIndex(index, q, 10, ef).ids;
     const sweep = _sweep(queries, dim, truth, flags, efs, indexSearch, log);
@@ -189,6 +204,17 @@ async function _benchKind(kind: string, flags: _Flags, efs: number[]): Promise<K
       const [at] = _sweep(queries, dim, truth, flags, [ef], search, (s) => log(`1 thread: ${s}`));
       single = { buildSeconds: one.index.buildSeconds, loadAverage: one.loadAverage, at };
     }
+    let smallPages: KindResult["smallPages"] = null;
+    if (flags.smallPages) {
+      const small = await _build(kind, vectors, flags, flags.threads, log, false);
+      const search = (e: number) => (q: Float32Array) => searchIndex(small.index, q, 10, e).ids;
+      const [at] = _sweep(queries, dim, truth, flags, [ef], search, (s) => log(`4 KiB: ${s}`));
+      smallPages = {
+        buildSeconds: small.index.buildSeconds,
+        anonHugeBytes: small.anonHugeBytes,
+        at,
+      };
+    }
     const peer = flags.peer
       ? await _pythonPeer(tmp, vectors, queries, truth, flags, efs, log)
       : null;
@@ -208,6 +234,8 @@ async function _benchKind(kind: string, flags: _Flags, efs: number[]): Promise<K
       meetsTargets: chosen !== null && chosen.queriesPerSecond >= TARGET_QPS,
       arraySearch: { float32, array },
       single,
+      hugePages: { advisedBytes: index.hugePageBytes, anonHugeBytes },
+      smallPages,
       exactJs: { queriesPerSecond: exactQps, sampledQueries: sample, agreementAt10: agree },
       peer,
     };
@@ -217,24 +245,50 @@ async function _benchKind(kind: string, flags: _Flags, efs: number[]): Promise<K
 }
 
 // The project's build: buildIndex on `threads` insert threads.
-async function _build(kind: string, vectors: _Vectors, flags: _Flags, threads: number, log: _Log) {
+async function _build(
+  kind: string,
+  vectors: _Vectors,
+  flags: _Flags,
+  threads: number,
+  log: _Log,
+  hugePages = true,
+) {
   const n = vectors.data.length / vectors.dim;
-  const bar = new Progress(`build ${kind}, ${threads} thread(s)`, n, { unit: "vec" });
+  const pages = hugePages ? "" : ", 4 KiB pages";
+  const bar = new Progress(`build ${kind}, ${threads} thread(s)${pages}`, n, { unit: "vec" });
   const index: HnswIndex = await buildIndex(vectors, {
     m: flags.m,
     efConstruction: flags.efConstruction,
     seed: INDEX_SEED,
     threads,
+    hugePages,
     onProgress: (done) => bar.tick(done - bar.count),
   });
   bar.done();
   const loadAverage = Deno.loadavg();
+  const anonHugeBytes = _anonHugePageBytes();
   if (!hasNativeExtension(index.hnsw)) log("WARNING: the addon lacks addPoints: one-point inserts");
+  const huge = anonHugeBytes === null ? "" : `; process AnonHugePages ${_mib(anonHugeBytes)} MiB`;
   log(
-    `buildIndex (${index.threads} thread(s)): ${index.buildSeconds.toFixed(1)} s ` +
-      `(${(n / index.buildSeconds).toFixed(0)} vec/s)`,
+    `buildIndex (${index.threads} thread(s)${pages}): ${index.buildSeconds.toFixed(1)} s ` +
+      `(${(n / index.buildSeconds).toFixed(0)} vec/s; advised ${
+        _mib(index.hugePageBytes)
+      } MiB${huge})`,
   );
-  return { index, loadAverage };
+  return { index, loadAverage, anonHugeBytes };
+}
+
+const _mib = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
+
+// The process's transparent huge pages in use (Linux /proc; null elsewhere).
+function _anonHugePageBytes(): number | null {
+  try {
+    const text = Deno.readTextFileSync("/proc/self/smaps_rollup");
+    const kb = /^AnonHugePages:\s+(\d+) kB$/m.exec(text)?.[1];
+    return kb === undefined ? null : Number(kb) * 1024;
+  } catch {
+    return null;
+  }
 }
 
 // Per ef: recall@10 of the last pass and the median q/s of --repeats single-threaded passes,
@@ -431,6 +485,32 @@ function _summary(results: KindResult[]): SummaryRow[] {
       note: `recall@10 ${_fmt(ours.recallAt10)}; exact: ${r.exactJs.sampledQueries} sampled ` +
         `queries${targets}`,
     }));
+    if (r.smallPages) {
+      const small = r.smallPages;
+      const huge = r.hugePages.anonHugeBytes === null
+        ? ""
+        : `; AnonHugePages after the builds ${_mib(r.hugePages.anonHugeBytes)} / ` +
+          `${_mib(small.anonHugeBytes ?? 0)} MiB`;
+      rows.push(_row({
+        measurement: `HNSW build, ${built}, huge pages vs 4 KiB pages (${shape})`,
+        unit: "s",
+        higherIsBetter: false,
+        ours: r.buildSeconds,
+        peer: "our buildIndex without the huge-page advice",
+        peerValue: small.buildSeconds,
+        note: `recall@10 at ef ${ours.ef}: ${_fmt(ours.recallAt10)} / ` +
+          `${_fmt(small.at.recallAt10)}${huge}`,
+      }));
+      rows.push(_row({
+        measurement: `query top-10, ef ${ours.ef}, huge pages vs 4 KiB pages (${shape})`,
+        unit: "q/s",
+        higherIsBetter: true,
+        ours: ours.queriesPerSecond,
+        peer: "our index built without the huge-page advice",
+        peerValue: small.at.queriesPerSecond,
+        note: "each build searched right after it",
+      }));
+    }
     if (r.single) {
       rows.push(_row({
         measurement: `HNSW build, ${built} vs 1 thread (${shape})`,

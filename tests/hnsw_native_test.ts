@@ -42,7 +42,7 @@ function recallOf(index: HierarchicalNSW, ef: number): number {
   return recallAtK(truth, found, 10);
 }
 
-Deno.test("the built addon has the devise extension (addPoints, searchKnnFloat32)", async () => {
+Deno.test("the built addon has the devise extension (addPoints, searchKnnFloat32, adviseHugePages)", async () => {
   native(await newIndex("cosine", 4, 1));
 });
 
@@ -88,6 +88,32 @@ Deno.test("addPointsParallel: labels from firstLabel, progress per chunk, update
   addPointsParallel(index, doubled, DIM, 5000, { threads: 2 });
   assert.equal(index.getCurrentCount(), rows);
   assert.deepEqual(index.getPoint(5003), Array.from(doubled.subarray(3 * DIM, 4 * DIM)));
+});
+
+Deno.test("addPointsParallel advises huge pages over the whole level-0 block, same graph without", async () => {
+  const build = async (hugePages: boolean) => {
+    const index = await newIndex("cosine", DIM, N);
+    const result = addPointsParallel(index, set.data, DIM, 0, { threads: 1, hugePages });
+    return { index, result };
+  };
+  const huge = await build(true);
+  const small = await build(false);
+  // hnswlib's level-0 record: 2·M links + a count (uint32 each), the vector, a size_t label.
+  const blockBytes = N * ((2 * 16 + 1) * 4 + DIM * 4 + 8);
+  const pageBytes = 4096;
+  if (Deno.build.os === "linux") {
+    const advised = huge.result.hugePageBytes;
+    assert.ok(advised <= blockBytes && advised > blockBytes - 2 * pageBytes, `advised ${advised}`);
+    assert.equal(advised % pageBytes, 0);
+  }
+  assert.equal(small.result.hugePageBytes, 0);
+  // Page size changes where the memory lies, not the graph: one thread, one seed, same answers.
+  huge.index.setEf(30);
+  small.index.setEf(30);
+  for (let q = 0; q < 30; q++) {
+    const query = queries.subarray(q * DIM, (q + 1) * DIM);
+    assert.deepEqual(searchKnnF32(huge.index, query, 10), searchKnnF32(small.index, query, 10));
+  }
 });
 
 Deno.test("addPoints index persists and reloads with the same search results", async () => {

@@ -34,7 +34,8 @@ export interface SetupRequest {
 }
 
 const STAMP_PATH = join("data", ".setup.json");
-const STAMP_VERSION = 3; // 2: hnswlib-node built with -march=native; 3: its threaded addPoints
+// 2: hnswlib-node built with -march=native; 3: its threaded addPoints; 4: adviseHugePages
+const STAMP_VERSION = 4;
 
 async function _lockHash(): Promise<string> {
   const parts = await Promise.all(

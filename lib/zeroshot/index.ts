@@ -59,6 +59,8 @@ export interface HnswIndex extends IndexParams {
   buildSeconds: number;
   /** Insert threads of the build (0 when loaded from disk). */
   threads: number;
+  /** Bytes of the build's memory advised for huge pages (0 when loaded, or not Linux). */
+  hugePageBytes: number;
 }
 
 /** Options for {@link buildIndex}. */
@@ -70,6 +72,8 @@ export interface BuildOptions extends Partial<IndexParams> {
   threads?: number;
   /** Called with (rows done, total rows) while building. */
   onProgress?: (done: number, total: number) => void;
+  /** Transparent huge pages for the index's memory (default true; see `addPointsParallel`). */
+  hugePages?: boolean;
 }
 
 const _DEFAULTS: IndexParams = { m: 32, efConstruction: 200, seed: 100 };
@@ -132,10 +136,15 @@ export async function buildIndex(
   hnsw.initIndex(Math.max(1, count), params.m, params.efConstruction, params.seed);
   const threads = options.threads ??
     (count >= _THREADED_FROM_ROWS ? navigator.hardwareConcurrency : 1);
-  const added = count === 0
-    ? { threads: 0, seconds: 0 }
-    : addPointsParallel(hnsw, data, dim, 0, { threads, onProgress: options.onProgress });
-  return { ...params, dim, count, hnsw, buildSeconds: added.seconds, threads: added.threads };
+  const added = count === 0 ? { threads: 0, seconds: 0, hugePageBytes: 0 } : addPointsParallel(
+    hnsw,
+    data,
+    dim,
+    0,
+    { threads, onProgress: options.onProgress, hugePages: options.hugePages },
+  );
+  const { seconds: buildSeconds, hugePageBytes } = added;
+  return { ...params, dim, count, hnsw, buildSeconds, threads: added.threads, hugePageBytes };
 }
 
 /**
@@ -297,5 +306,15 @@ async function _load(path: string, side: _SidecarInfo): Promise<HnswIndex> {
     throw new Error(`${path} holds ${hnsw.getCurrentCount()} points, sidecar says ${side.count}`);
   }
   const { m, efConstruction, seed, dim, count } = side;
-  return { m, efConstruction, seed, dim, count, hnsw, buildSeconds: 0, threads: 0 };
+  return {
+    m,
+    efConstruction,
+    seed,
+    dim,
+    count,
+    hnsw,
+    buildSeconds: 0,
+    threads: 0,
+    hugePageBytes: 0,
+  };
 }
