@@ -12,7 +12,8 @@
 //     Asks Linux for transparent huge pages over the level-0 block (call it before inserting);
 //     returns the bytes advised, 0 where the kernel or platform has none.
 //
-// Both are synchronous: no JS runs while they do, so the typed array cannot move or detach.
+// addPoints and searchKnnFloat32 are synchronous: no JS runs while they do, so the typed array
+// cannot move or detach.
 
   // Throws a TypeError and returns false unless `value` is a Float32Array.
   static bool deviseIsFloat32(Napi::Env env, const Napi::Value& value, const std::string& what) {
