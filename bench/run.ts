@@ -168,8 +168,9 @@ export async function runBenchSuite(flags: BenchRequest): Promise<void> {
   const jsonPath = join(flags.results, `results${suffix}.json`);
   const mdPath = join(flags.results, `results${suffix}.md`);
   // Run facts (seconds, max RSS) of benches only collected now come from the previous results.
-  const previous: Record<string, BenchRecord> =
-    (await Deno.readTextFile(jsonPath).then(JSON.parse).catch(() => null))?.benches ?? {};
+  const previousResults = await Deno.readTextFile(jsonPath).then(JSON.parse).catch(() => null);
+  const previous: Record<string, BenchRecord> = previousResults?.benches ?? {};
+  const previousRows: BenchRow[] = previousResults?.rows ?? [];
   const rows: BenchRow[] = [];
   for (const [name, def] of Object.entries(BENCHES)) {
     const out = benchOutPath(flags.benchDir, def, flags.quick);
@@ -199,7 +200,16 @@ export async function runBenchSuite(flags: BenchRequest): Promise<void> {
         } else Object.assign(record, { status: "not run", reason: `no ${out}` });
       }
     }
-    if (json) {
+    const kept = previousRows.filter((row) => row.bench === name);
+    if (!json && record.status === "not run" && previous[name]?.date && kept.length) {
+      // A new machine has no data/bench/*.json: keep the committed table's rows (and their
+      // date) rather than blanking every bench that was not run this time.
+      Object.assign(record, previous[name], {
+        status: "collected",
+        reason: `no ${out}: rows kept from the previous ${jsonPath}`,
+      });
+      rows.push(...kept);
+    } else if (json) {
       Object.assign(record, benchContext(json));
       const before = previous[name];
       if (record.status === "collected" && before?.date && before.date === record.date) {

@@ -93,6 +93,19 @@ Deno.test("hinge loss: zero violations and exact margin ties give 0 and no gradi
   tf.dispose([M, value, grads[M.name]]);
 });
 
+Deno.test("hinge-max: only the hardest violator counts", () => {
+  // v = (0, 1), y = 0: scores 0, 1, 0 -> terms j=1 1.1, j=2 0.1; the sum is 1.2, the max 1.1.
+  const sum = ref([0, 1], [0], 0.1);
+  const max = ref([0, 1], [0], 0.1, "hinge-max");
+  assert.ok(Math.abs(sum.loss - 1.2) < 1e-6 && Math.abs(max.loss - 1.1) < 1e-6, `${max.loss}`);
+  // dL/de = t1 - t0 = (-1, 1), so dL/dM = v^T (dL/de): only the second row, (-1, 1).
+  assert.deepEqual([...max.grad].map((g) => Math.round(g * 1e6) / 1e6), [0, 0, -1, 1]);
+  // One violator: the max is the sum.
+  const one = ref([0.5, 0.5], [0], 0.1, "hinge-max");
+  assert.ok(Math.abs(one.loss - 0.1) < 1e-7);
+  assert.equal(ref([1, 0], [0], 0.1, "hinge-max").loss, 0);
+});
+
 Deno.test("loss rejects bad labels and shapes", () => {
   assert.throws(() => ref([1, 0], [3], 0.1), /label 3 at row 0/);
   assert.throws(() => ref([1, 0, 1], [0], 0.1), /features have 3 values/);
@@ -111,6 +124,7 @@ function tiny(seed: number) {
 const CASES: { kind: LossKind; firstViolation: boolean }[] = [
   { kind: "hinge", firstViolation: false },
   { kind: "hinge", firstViolation: true },
+  { kind: "hinge-max", firstViolation: false },
   { kind: "hinge-euclid", firstViolation: false },
   { kind: "cosine", firstViolation: false },
 ];
@@ -534,6 +548,7 @@ Deno.test("devise task: trains on extract's layout, reports softmax next to DeVi
   assert.deepEqual(values, [
     "layer=gap",
     "loss=hinge",
+    "loss=hinge-max",
     "loss=hinge-euclid",
     "loss=cosine",
     "dropout=0",

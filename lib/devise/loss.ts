@@ -5,6 +5,9 @@
  * - `hinge`: Frome et al.'s hinge rank loss, Σ_{j≠y} max(0, margin − t_y·e + t_j·e), summed
  *   over wrong labels and averaged over the batch. A term exactly equal to 0 (t_y·e − t_j·e ==
  *   margin) is not a violation and gives no gradient.
+ * - `hinge-max`: only the hardest wrong label counts, max_{j≠y} max(0, margin − t_y·e + t_j·e)
+ *   (VSE++'s "max of hinges", Faghri et al. 2018): the loss cares about rank 1 only, which is what
+ *   hit@1 scores; the sum spends its gradient on every violator however far down.
  * - `hinge-euclid`: hinge + λ·||e − t_y||² (the reference report's extra Euclidean term).
  * - `cosine`: 1 − cos(e, t_y) (as in fast.ai's DeViSE notebook).
  *
@@ -30,10 +33,10 @@ import type * as tfType from "@tensorflow/tfjs";
 import type { Rng } from "../io/rng.ts";
 
 /** Which loss to train with. */
-export type LossKind = "hinge" | "hinge-euclid" | "cosine";
+export type LossKind = "hinge" | "hinge-max" | "hinge-euclid" | "cosine";
 
 /** All loss kinds, for flag choices. */
-export const LOSS_KINDS: readonly LossKind[] = ["hinge", "hinge-euclid", "cosine"];
+export const LOSS_KINDS: readonly LossKind[] = ["hinge", "hinge-max", "hinge-euclid", "cosine"];
 
 /** Loss hyper-parameters shared by both implementations. */
 export interface LossConfig {
@@ -140,11 +143,14 @@ export function deviseLossRef(input: RefLossInput): { loss: number; grad: Float3
       }
       let chosen = -1;
       let chosenKey = Infinity;
+      const hardest = input.kind === "hinge-max";
       for (let j = 0; j < C; j++) {
         if (j === y) continue;
         const term = margin - scores[y] + scores[j];
         if (!(term > 0)) continue;
-        if (input.firstViolation) {
+        if (hardest) {
+          if (chosen < 0 || scores[j] > scores[chosen]) chosen = j;
+        } else if (input.firstViolation) {
           const key = keys![i * C + j];
           if (key < chosenKey) [chosen, chosenKey] = [j, key];
         } else {
@@ -205,7 +211,7 @@ export interface TfLossInput extends LossConfig {
   keys?: Float32Array;
   /**
    * K×D unit vectors of other words (e.g. sampled from the whole vocabulary): each is one more
-   * wrong label of every image (hinge only), so the map also learns to stay away from them.
+   * wrong label of every image (hinge, hinge-max), so the map also learns to stay away from them.
    */
   extraNegatives?: tfType.Tensor2D;
 }
@@ -241,11 +247,11 @@ export function deviseLossTf(tf: typeof tfType, input: TfLossInput): tfType.Scal
       if (!input.keys) throw new Error("deviseLossTf: firstViolation needs keys");
       terms = tf.mul(terms, _firstViolationMask(tf, terms as tfType.Tensor2D, input.keys));
     }
-    let total = tf.sum(terms);
     if (input.extraNegatives) {
       const extra = tf.matMul(e, input.extraNegatives, false, true); // B×K
-      total = tf.add(total, tf.sum(tf.relu(tf.add(tf.sub(extra, sy), margin))));
+      terms = tf.concat([terms, tf.relu(tf.add(tf.sub(extra, sy), margin))], 1);
     }
+    const total = tf.sum(input.kind === "hinge-max" ? tf.max(terms, 1) : terms);
     let loss = tf.div(total, e.shape[0]);
     if (input.kind === "hinge-euclid") {
       loss = tf.add(loss, tf.mul(lambda, tf.mean(tf.sum(tf.square(tf.sub(e, ty)), 1))));
