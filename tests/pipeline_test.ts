@@ -100,10 +100,19 @@ Deno.test("train pipeline: every stage on tiny data, then a re-run reuses every 
 Deno.test("presets: a devise flag replaces the preset's per-layer values, others stay", () => {
   const cpu = resolveTrainSettings("cpu", {});
   assert.equal(cpu.layers.at(-1), "gap");
-  assert.deepEqual(cpu.deviseByLayer.gap, { lr: 1e-3, dropout: 0, weightDecay: 0 });
+  assert.deepEqual(cpu.deviseByLayer.gap, {
+    loss: "hinge-max",
+    lr: 1e-3,
+    dropout: 0,
+    weightDecay: 0,
+  });
   const flagged = resolveTrainSettings("cpu", { devise: { dropout: 0.25, lr: undefined } });
   assert.equal(flagged.devise.dropout, 0.25);
-  assert.deepEqual(flagged.deviseByLayer.gap, { lr: 1e-3, weightDecay: 0 });
+  assert.deepEqual(flagged.deviseByLayer.gap, { loss: "hinge-max", lr: 1e-3, weightDecay: 0 });
+  // --loss hinge brings the paper's sum back on every layer.
+  const summed = resolveTrainSettings("cpu", { devise: { loss: "hinge" } });
+  assert.equal(summed.deviseByLayer.gap?.loss, undefined);
+  assert.equal(summed.devise.loss, "hinge");
   // The preset itself is untouched.
   assert.equal(resolveTrainSettings("cpu").deviseByLayer.gap?.dropout, 0);
 });
