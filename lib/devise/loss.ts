@@ -45,7 +45,7 @@ export interface LossConfig {
   margin?: number;
   /** Weight of the Euclidean term for `hinge-euclid`; default 1. */
   lambda?: number;
-  /** Only the first violating wrong label (in random key order) counts. */
+  /** Only the first violating wrong label (in random key order) counts (not with `hinge-max`). */
   firstViolation?: boolean;
 }
 
@@ -243,7 +243,7 @@ export function deviseLossTf(tf: typeof tfType, input: TfLossInput): tfType.Scal
     const sy = tf.sum(tf.mul(e, ty), 1, true); // B×1
     const wrong = tf.sub(1, tf.oneHot(labels, C)); // constant mask, y excluded
     let terms = tf.mul(tf.relu(tf.add(tf.sub(scores, sy), margin)), wrong);
-    if (input.firstViolation) {
+    if (input.firstViolation && input.kind !== "hinge-max") {
       if (!input.keys) throw new Error("deviseLossTf: firstViolation needs keys");
       terms = tf.mul(terms, _firstViolationMask(tf, terms as tfType.Tensor2D, input.keys));
     }
