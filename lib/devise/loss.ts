@@ -69,6 +69,11 @@ export interface RefLossInput extends LossConfig {
   rng?: Rng;
 }
 
+/** Whether `firstViolation` applies: `hinge-max` already picks one violator, the hardest. */
+function _firstViolationApplies(c: LossConfig): boolean {
+  return c.firstViolation === true && c.kind !== "hinge-max";
+}
+
 /**
  * Draws n×C uniform keys for `firstViolation` from `rng` (one visiting order per sample).
  *
@@ -101,7 +106,8 @@ export function deviseLossRef(input: RefLossInput): { loss: number; grad: Float3
   const lambda = input.lambda ?? 1;
   _checkShapes(M, d, D, features, n, T);
   let keys = input.keys;
-  if (input.firstViolation && !keys) {
+  const firstViolation = _firstViolationApplies(input);
+  if (firstViolation && !keys) {
     if (!input.rng) throw new Error("deviseLossRef: firstViolation needs keys or an rng");
     keys = violationKeys(input.rng, n, C);
   }
@@ -150,7 +156,7 @@ export function deviseLossRef(input: RefLossInput): { loss: number; grad: Float3
         if (!(term > 0)) continue;
         if (hardest) {
           if (chosen < 0 || scores[j] > scores[chosen]) chosen = j;
-        } else if (input.firstViolation) {
+        } else if (firstViolation) {
           const key = keys![i * C + j];
           if (key < chosenKey) [chosen, chosenKey] = [j, key];
         } else {
@@ -243,7 +249,7 @@ export function deviseLossTf(tf: typeof tfType, input: TfLossInput): tfType.Scal
     const sy = tf.sum(tf.mul(e, ty), 1, true); // B×1
     const wrong = tf.sub(1, tf.oneHot(labels, C)); // constant mask, y excluded
     let terms = tf.mul(tf.relu(tf.add(tf.sub(scores, sy), margin)), wrong);
-    if (input.firstViolation && input.kind !== "hinge-max") {
+    if (_firstViolationApplies(input)) {
       if (!input.keys) throw new Error("deviseLossTf: firstViolation needs keys");
       terms = tf.mul(terms, _firstViolationMask(tf, terms as tfType.Tensor2D, input.keys));
     }
