@@ -134,6 +134,7 @@ export {
   classificationReport,
   conseEmbed,
   cslsPenalty,
+  ensembleArgmax,
   nearestLabel,
 } from "./lib/zeroshot/eval.ts";
 export { labelMappingCeiling, softmaxReadoutCeiling } from "./lib/zeroshot/ceiling.ts";

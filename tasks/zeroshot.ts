@@ -79,14 +79,15 @@ export const spec = {
     help: "with --vocab full: candidate sets, each searched (all, nouns = WordNet nouns, " +
       "objects = nouns under physical object, topN = the N most frequent words)",
   },
-  vocabCslsK: {
+  imageCslsK: {
     type: "number",
     default: 10,
     integer: true,
     min: 0,
     max: 1000,
-    help: 'with --vocab full: "DeViSE + CSLS" rows, each word penalised by its mean cosine to ' +
-      "its k nearest training-image embeddings (0 = off)",
+    help: 'CSLS from images: "DeViSE + CSLS (images)" (10-way) and, with --vocab full, ' +
+      '"DeViSE + CSLS" rows; each label or word penalised by its mean cosine to its k nearest ' +
+      "CIFAR-100 training-image embeddings (0 = off)",
   },
   k: {
     type: "number",

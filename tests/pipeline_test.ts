@@ -147,7 +147,7 @@ Deno.test("zeroshot on the tiny pipeline: 10-way, ceiling, full vocabulary; chan
     efConstruction: 50,
     indexDir: join(dir, "index"),
     candidates: ["all", "top60"],
-    vocabCslsK: 3,
+    imageCslsK: 3,
     ef: 0,
     targetRecall: 0.99,
     conseT: 1,
@@ -169,6 +169,9 @@ Deno.test("zeroshot on the tiny pipeline: 10-way, ceiling, full vocabulary; chan
     "ConSE + CSLS",
     "DeViSE",
     "DeViSE + CSLS",
+    "DeViSE + CSLS (images)",
+    "DeViSE + ConSE",
+    "DeViSE gap + act", // the run's two maps, both read
   ]);
 
   // ConSE with T = 1 is a fixed map of the top-1 CIFAR-100 class: never above the ceiling.
@@ -314,7 +317,7 @@ Deno.test("fine-tuning stage: a fine-tuned row next to the others, and zeroshot 
     efConstruction: 50,
     indexDir: join(dir, "index"),
     candidates: ["all"],
-    vocabCslsK: 0,
+    imageCslsK: 0,
     ef: 0,
     targetRecall: 0.9,
     conseT: 1,

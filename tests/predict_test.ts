@@ -144,7 +144,7 @@ Deno.test("zeroshot --images on an ImageFolder of the CIFAR-10 test PNGs equals 
     efConstruction: 50,
     indexDir: join(dir, "index"),
     candidates: ["all"],
-    vocabCslsK: 0,
+    imageCslsK: 0,
     ef: 0,
     targetRecall: 0.9,
     conseT: 2,

@@ -8,6 +8,7 @@ import {
   conseEmbed,
   cslsPenalty,
   deviseLabelProbs,
+  ensembleArgmax,
   labelCosines,
   nearestLabel,
 } from "../lib/zeroshot/eval.ts";
@@ -370,4 +371,46 @@ Deno.test("tenWayAccuracy: ', balanced' rows only when asked, each class at its 
   const pick = Array.from(both["DeViSE, balanced"].predictions);
   assert.deepEqual([0, 1, 2].map((c) => pick.filter((p) => p === c).length), [2, 2, 2]);
   assert.deepEqual(both.DeViSE, plain.DeViSE); // the plain rows do not change
+});
+
+Deno.test("tenWayAccuracy: image CSLS moves images off a hub label, by 2·cos − w·r", () => {
+  // Label 0 is near every training image (r 0.9), label 1 far from them (r 0.1). The image is
+  // closer to label 0 by cosine (0.8 vs 0.6), so plain DeViSE picks it; CSLS with w 1 scores
+  // 2·0.8 − 0.9 = 0.7 against 2·0.6 − 0.1 = 1.1 and picks label 1; with w 0.25 it stays at 0.
+  const labels = Float32Array.of(1, 0, 0, 1);
+  const embedded = Float32Array.of(0.8, 0.6);
+  const set = { labels: Int32Array.of(1), classNames: ["hub", "rare"] };
+  const imageHubness = Float32Array.of(0.9, 0.1);
+  const cfg = { cslsK: 0, cslsWeight: 1, imageHubness };
+  const out = tenWayAccuracy({ DeViSE: embedded }, 2, set, labels, labels, cfg);
+  assert.deepEqual(Object.keys(out), ["DeViSE", "DeViSE + CSLS (images)"]);
+  assert.deepEqual(Array.from(out.DeViSE.predictions), [0]);
+  assert.deepEqual(Array.from(out["DeViSE + CSLS (images)"].predictions), [1]);
+  const weak = tenWayAccuracy({ DeViSE: embedded }, 2, set, labels, labels, {
+    ...cfg,
+    cslsWeight: 0.25,
+  });
+  assert.deepEqual(Array.from(weak["DeViSE + CSLS (images)"].predictions), [0]);
+  // The query's length must not matter once a penalty is subtracted.
+  const long = tenWayAccuracy({ DeViSE: Float32Array.of(8, 6) }, 2, set, labels, labels, cfg);
+  assert.deepEqual(Array.from(long["DeViSE + CSLS (images)"].predictions), [1]);
+});
+
+Deno.test("ensembleArgmax: standardised per row, so a set's scale does not decide", () => {
+  // Two images, three classes. Set a alone picks 0 then 2; set b alone picks 1 then 1.
+  const a = Float32Array.of(0.12, 0.1, 0.08, 0.0, 0.1, 0.2);
+  const b = Float32Array.of(0.2, 0.9, 0.1, 0.3, 0.35, 0.4);
+  assert.deepEqual(Array.from(ensembleArgmax([a], 2, 3)), [0, 2]);
+  assert.deepEqual(Array.from(ensembleArgmax([b], 2, 3)), [1, 2]);
+  const both = Array.from(ensembleArgmax([a, b], 2, 3));
+  assert.deepEqual(both, [1, 2]);
+  // Scaling or shifting one set changes nothing; a set with no spread adds nothing.
+  const scaled = b.map((v) => 10 * v + 3);
+  assert.deepEqual(Array.from(ensembleArgmax([a, scaled], 2, 3)), both);
+  const flat = new Float32Array(6).fill(0.5);
+  assert.deepEqual(Array.from(ensembleArgmax([a, flat], 2, 3)), [0, 2]);
+  // A weak lead in one set loses to a strong lead in the other: row 0 of a vs b flipped.
+  const strongA = Float32Array.of(0.9, 0.1, 0.1, 0.0, 0.1, 0.2);
+  assert.deepEqual(Array.from(ensembleArgmax([strongA, b], 2, 3)), [0, 2]);
+  assert.throws(() => ensembleArgmax([a, Float32Array.of(1, 2)], 2, 3), /2 scores are not 2×3/);
 });

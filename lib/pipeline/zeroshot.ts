@@ -48,6 +48,7 @@ import {
   conseEmbed,
   cslsPenalty,
   deviseLabelProbs,
+  ensembleArgmax,
   labelCosines,
   nearestLabel,
 } from "../zeroshot/eval.ts";
@@ -77,8 +78,12 @@ export interface ZeroShotConfig {
   indexDir: string;
   /** Candidate sets of the full-vocabulary search (lib/zeroshot/candidates.ts). */
   candidates: string[];
-  /** CSLS over the vocabulary: nearest training images averaged per word (0 = off). */
-  vocabCslsK: number;
+  /**
+   * CSLS from images (Conneau et al. 2018): each candidate label or word penalised by its mean
+   * cosine to its k nearest DeViSE embeddings of CIFAR-100 training images (0 = off). Gives the
+   * 10-way "DeViSE + CSLS (images)" row and, with `vocab: "full"`, the vocabulary's "DeViSE + CSLS".
+   */
+  imageCslsK: number;
   /** HNSW search list; 0 = the smallest of 50, 100, …, 3200 that reaches `targetRecall`. */
   ef: number;
   /** recall@10 (image queries vs exact search) that `ef: 0` aims for. */
@@ -158,6 +163,8 @@ export interface TargetSet {
   features: Float32Array;
   /** n×100 CIFAR-100 softmax probabilities. */
   probs: Float32Array;
+  /** Features of the train run's other DeViSE layers (CIFAR-10 test, not fine-tuned). */
+  otherFeatures?: Partial<Record<FeatureLayer, Float32Array>>;
 }
 
 /** What `deno task zeroshot` is asked to do: the config, with the run and backend choices. */
@@ -306,12 +313,41 @@ export async function runZeroShot(
     embedded["ConSE (DeViSE scores)"] = conseEmbed(weights, 100, source.data, D, cfg.conseT);
   }
 
-  // 2. 10-way: nearest target label, with and without the CSLS hubness penalty.
+  // Hubs are estimated on seen-class training images only: no target image or label is read.
+  const trainEmbedded = cfg.imageCslsK > 0
+    ? await _trainEmbedded(tf, model, trained, cfg, ft)
+    : undefined;
+
+  // 2. 10-way: nearest target label, with and without the CSLS hubness penalties.
   // Balancing assumes equal class sizes: true of CIFAR-10's test set, unknown for a user's set.
   const balanced = !!cfg.balanced && !target;
+  const imageHubness = trainEmbedded
+    ? wordHubness(
+      tf,
+      { dim: D, data: normalizeRows(targetVectors.data.slice(), D) },
+      trainEmbedded,
+      cfg.imageCslsK,
+    )
+    : undefined;
+  // Score ensembles: DeViSE with ConSE (map and softmax), and with the run's other maps.
+  const ensembles: Record<string, Float32Array[]> = {
+    "DeViSE + ConSE": [deviseEmbedded, embedded.ConSE],
+  };
+  const layers: FeatureLayer[] = [], members: Float32Array[] = [];
+  for (const l of trained.metrics.layers) {
+    const features = set.otherFeatures?.[l];
+    if (l === cfg.layer) members.push(deviseEmbedded);
+    else if (features) {
+      members.push(embed(tf, await loadDeviseModel(trained.metrics.deviseModels[l]!), features));
+    } else continue;
+    layers.push(l);
+  }
+  if (layers.length > 1) ensembles[`DeViSE ${layers.join(" + ")}`] = members;
   const tenWay = tenWayAccuracy(embedded, D, set, targetVectors.data, source.data, {
     ...cfg,
     balanced,
+    imageHubness,
+    ensembles,
   });
   for (const [name, r] of Object.entries(tenWay)) {
     run.log(
@@ -346,9 +382,7 @@ export async function runZeroShot(
       c100,
       cfg,
       run,
-      cfg.vocabCslsK > 0
-        ? { trainEmbedded: await _trainEmbedded(tf, model, trained, cfg, ft) }
-        : undefined,
+      trainEmbedded ? { trainEmbedded } : undefined,
     )
     : undefined;
 
@@ -432,6 +466,12 @@ export async function cifar10Target(
   featureDir = trained.metrics.featureDir,
 ): Promise<TargetSet> {
   const c10 = await loadCifar(cfg.dataDir, "cifar10", "test");
+  // The fine-tuned model has one layer: the others are read for the pretrained one only.
+  const others = featureDir === trained.metrics.featureDir
+    ? trained.metrics.layers.filter((l) => l !== cfg.layer && trained.metrics.deviseModels[l])
+    : [];
+  const otherFeatures: Partial<Record<FeatureLayer, Float32Array>> = {};
+  for (const l of others) otherFeatures[l] = (await loadDeviseSplit(featureDir, c10, l)).features;
   return {
     name: "CIFAR-10 test",
     classNames: c10.labelNames,
@@ -440,6 +480,7 @@ export async function cifar10Target(
     features: (await loadDeviseSplit(featureDir, c10, cfg.layer)).features,
     // ConSE reads the pretrained softmax: fine-tuning trains M, not the classifier.
     probs: (await loadDeviseSplit(trained.metrics.featureDir, c10, "probs")).features,
+    otherFeatures,
   };
 }
 
@@ -480,8 +521,11 @@ function _finetuned(trained: TrainRun, layer: FeatureLayer) {
 
 /**
  * Per-class accuracy of the nearest target label for every embedding method, each also with the
- * CSLS penalty when `cfg.cslsK > 0`, and transductively balanced over the classes with
- * `cfg.balanced`.
+ * label-vector CSLS penalty when `cfg.cslsK > 0`, and transductively balanced over the classes
+ * with `cfg.balanced`. With `cfg.imageHubness` (each target label's mean cosine to its nearest
+ * training-image embeddings, {@link wordHubness}) DeViSE is also scored by CSLS's
+ * `2·cos − cslsWeight·r`: the "DeViSE + CSLS (images)" row. Each of `cfg.ensembles` is a row
+ * of its own: its members' label cosines, standardised and summed ({@link ensembleArgmax}).
  *
  * @example
  * ```ts
@@ -494,7 +538,11 @@ export function tenWayAccuracy(
   set: Pick<TargetSet, "labels" | "classNames">,
   targetVectors: Float32Array,
   sourceVectors: Float32Array,
-  cfg: Pick<ZeroShotConfig, "cslsK" | "cslsWeight" | "balanced">,
+  cfg: Pick<ZeroShotConfig, "cslsK" | "cslsWeight" | "balanced"> & {
+    imageHubness?: Float32Array;
+    /** Row name → the embeddings (each `n * D`) whose label cosines {@link ensembleArgmax} sums. */
+    ensembles?: Record<string, Float32Array[]>;
+  },
 ): Record<string, ClassificationReport> {
   const penalty = cfg.cslsK > 0
     ? cslsPenalty(targetVectors, sourceVectors, D, cfg.cslsK, cfg.cslsWeight)
@@ -510,6 +558,20 @@ export function tenWayAccuracy(
         C,
       );
     }
+  }
+  if (cfg.imageHubness && embedded.DeViSE) {
+    // nearestLabel subtracts from the cosine: (2·cos − w·r) / 2 ranks the same.
+    const half = cfg.imageHubness.map((r) => (cfg.cslsWeight * r) / 2);
+    out["DeViSE + CSLS (images)"] = classificationReport(
+      set.labels,
+      nearestLabel(embedded.DeViSE, D, targetVectors, undefined, half),
+      C,
+    );
+  }
+  for (const [name, members] of Object.entries(cfg.ensembles ?? {})) {
+    const n = set.labels.length;
+    const scores = members.map((e) => labelCosines(e, D, targetVectors));
+    out[name] = classificationReport(set.labels, ensembleArgmax(scores, n, C), C);
   }
   if (cfg.balanced) {
     for (const [name, e] of Object.entries(embedded)) {
@@ -586,7 +648,7 @@ export interface FullVocabulary {
  * physical objects, the N most frequent), builds or reuses an HNSW index over its
  * (unit-normalised) word vectors, picks ef by recall against exact search, and scores hit@k of
  * every method's embedded images over those words and over those that are not CIFAR-100 labels.
- * With `cfg.vocabCslsK`, DeViSE is also scored with a CSLS penalty on each word: its mean cosine
+ * With `cfg.imageCslsK`, DeViSE is also scored with a CSLS penalty on each word: its mean cosine
  * to its k nearest training-image embeddings (hub words that are near every image lose).
  *
  * @example
@@ -666,8 +728,8 @@ export async function fullVocabulary(
     const searchAt = (ef: number) => (q: Float32Array, k: number) =>
       searchIndex(index, q, k, Math.max(ef, k));
     const search = searchAt(ef);
-    const penalty = hubs && cfg.vocabCslsK > 0
-      ? wordHubness(tf, rows, hubs.trainEmbedded, cfg.vocabCslsK)
+    const penalty = hubs && cfg.imageCslsK > 0
+      ? wordHubness(tf, rows, hubs.trainEmbedded, cfg.imageCslsK)
       : undefined;
     const methods: [string, Float32Array, Float32Array | undefined][] = [
       ...Object.entries(embedded).map(([m, e]) =>

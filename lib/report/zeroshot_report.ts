@@ -98,6 +98,16 @@ export async function writeZeroShotReport(
         `"+ CSLS" subtracts ${data.cslsWeight} × the mean ` +
         `cosine of each candidate label to its ${data.cslsK} nearest training labels (a hubness ` +
         "correction from label vectors alone)." +
+        (data.tenWay["DeViSE + CSLS (images)"]
+          ? ' "DeViSE + CSLS (images)" ranks by `2·cos − ' + `${data.cslsWeight}` +
+            " × r`, r a label's mean cosine to its nearest DeViSE embeddings of CIFAR-100 " +
+            "training images (seen classes only)."
+          : "") +
+        (data.tenWay["DeViSE + ConSE"]
+          ? ' "DeViSE + ConSE" (and "DeViSE act + gap" when the run has both maps) sums its ' +
+            "members' label cosines, each standardised over the labels per image " +
+            "(ensembleArgmax: no weight to tune)."
+          : "") +
         (Object.keys(data.tenWay).some((m) => m.endsWith(", balanced"))
           ? ' ", balanced" rows are transductive: all test images are assigned at once so that ' +
             "every class receives an equal share (the test set's known class sizes), at the " +

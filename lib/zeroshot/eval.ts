@@ -142,6 +142,45 @@ export function labelCosines(
 }
 
 /**
+ * The class of highest combined score per row, the score sets (each `n * C`, e.g. the label
+ * cosines of two maps) first standardised per row (mean 0, standard deviation 1 over the `C`
+ * classes) so that neither set wins by its scale alone: DeViSE's cosines to the labels are a
+ * tenth of ConSE's. No weight to tune: every set counts the same.
+ *
+ * @example
+ * ```ts
+ * // The first set ranks class 0 first, the second class 1, further ahead of its rest.
+ * ensembleArgmax([Float32Array.of(0.12, 0.1, 0.08), Float32Array.of(0.2, 0.9, 0.1)], 1, 3); // [1]
+ * ```
+ */
+export function ensembleArgmax(
+  scoreSets: readonly Float32Array[],
+  n: number,
+  C: number,
+): Int32Array {
+  for (const s of scoreSets) {
+    if (s.length !== n * C) throw new Error(`ensembleArgmax: ${s.length} scores are not ${n}×${C}`);
+  }
+  const out = new Int32Array(n);
+  const sum = new Float64Array(C);
+  for (let i = 0; i < n; i++) {
+    sum.fill(0);
+    for (const s of scoreSets) {
+      let mean = 0, sq = 0;
+      for (let c = 0; c < C; c++) mean += s[i * C + c];
+      mean /= C;
+      for (let c = 0; c < C; c++) sq += (s[i * C + c] - mean) ** 2;
+      const inv = sq > 0 ? 1 / Math.sqrt(sq / C) : 0;
+      for (let c = 0; c < C; c++) sum[c] += (s[i * C + c] - mean) * inv;
+    }
+    let best = 0;
+    for (let c = 1; c < C; c++) if (sum[c] > sum[best]) best = c;
+    out[i] = best;
+  }
+  return out;
+}
+
+/**
  * Transductive prediction under a known class prior: every class receives its share of the `n`
  * examples (`n / C`, the first `n mod C` classes one more), and within that constraint the total
  * score is as high as it can be made. Solved in the dual: each class gets a price, each example
