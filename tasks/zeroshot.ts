@@ -175,6 +175,13 @@ export const spec = {
       "`pretrain --unseen K` with the same --seed never saw them either",
   },
   unseenNames: { type: "list", default: [], help: "hold out these CIFAR-100 classes instead" },
+  tta: {
+    type: "string",
+    default: "none",
+    choices: ["none", "flip"],
+    help: "test-time augmentation: flip averages each image's features and softmax with its " +
+      "mirror image's (one more forward pass)",
+  },
   showImages: {
     type: "number",
     default: 10,

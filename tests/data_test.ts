@@ -16,7 +16,12 @@ import {
   loadCifar,
   resolveDataDir,
 } from "../lib/data/cifar.ts";
-import { batchIndices, normalizeBatch, PAD_PIXELS } from "../lib/data/augment.ts";
+import {
+  batchIndices,
+  flipImagesHorizontally,
+  normalizeBatch,
+  PAD_PIXELS,
+} from "../lib/data/augment.ts";
 import { Rng } from "../lib/io/rng.ts";
 
 const PLANE = 1024;
@@ -395,4 +400,22 @@ Deno.test("takeRows copies the chosen rows in order, repeats allowed, keeping th
   assert.ok(bytes instanceof Uint8Array);
   assert.deepEqual(bytes, new Uint8Array([9, 8]));
   assert.equal(takeRows(m, 2, []).length, 0);
+});
+
+Deno.test("flipImagesHorizontally: mirrors every row of every image, twice is the identity", () => {
+  // Two images whose red channel is the column, green the row, blue the image index.
+  const images = new Uint8Array(2 * 3072);
+  for (let i = 0; i < 2; i++) {
+    for (let y = 0; y < 32; y++) {
+      for (let x = 0; x < 32; x++) images.set([x, y, i], i * 3072 + (y * 32 + x) * 3);
+    }
+  }
+  const flipped = flipImagesHorizontally(images);
+  for (const [i, y, x] of [[0, 0, 0], [0, 5, 31], [1, 31, 7], [1, 12, 16]]) {
+    const o = i * 3072 + (y * 32 + x) * 3;
+    assert.deepEqual(Array.from(flipped.subarray(o, o + 3)), [31 - x, y, i]);
+  }
+  assert.deepEqual(flipImagesHorizontally(flipped), images);
+  assert.notEqual(flipped, images); // a copy: the input is untouched
+  assert.throws(() => flipImagesHorizontally(new Uint8Array(3071)), /3071 bytes are not 32x32x3/);
 });

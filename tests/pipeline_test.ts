@@ -9,6 +9,11 @@ import { type PipelineConfig, runTrainPipeline } from "../lib/pipeline/train.ts"
 import { runZeroShot, type ZeroShotConfig } from "../lib/pipeline/zeroshot.ts";
 import { writeTinyCifar } from "../lib/vision/fixture.ts";
 import { Rng } from "../lib/io/rng.ts";
+import { readTrainRun } from "../lib/pipeline/runs.ts";
+import { mirroredFeatures } from "../lib/pipeline/image_features.ts";
+import { flipImagesHorizontally } from "../lib/data/augment.ts";
+import { loadCifar } from "../lib/data/cifar.ts";
+import { featurePath, readFeatures } from "../lib/vision/extract.ts";
 
 const { tf, backend } = await useCpu();
 
@@ -235,6 +240,28 @@ Deno.test("zeroshot on the tiny pipeline: 10-way, ceiling, full vocabulary; chan
     assert.ok(Number.isFinite(g.calibrated.gamma), name);
     assert.ok(g.bestH >= g.calibrated.harmonicMean - 1e-12, name);
   }
+
+  // Test-time flip: the mirror of the mirrored images is the original, so its features are the
+  // run's own cached ones (the same model, the flip applied once).
+  const trainedRun = await readTrainRun(join(dir, "train"));
+  const c10 = await loadCifar(dir, "cifar10", "test");
+  const twice = await mirroredFeatures(tf, trainedRun, flipImagesHorizontally(c10.images), ["gap"]);
+  const cached = await readFeatures(
+    featurePath(trainedRun.metrics.featureDir, "cifar10", "test", "gap"),
+  );
+  const worst = twice.layers.gap!.data.reduce(
+    (w, v, i) => Math.max(w, Math.abs(v - cached.data[i])),
+    0,
+  );
+  assert.ok(worst < 1e-4, `features of the twice-mirrored images differ by ${worst}`);
+  const once = await mirroredFeatures(tf, trainedRun, c10.images, ["gap"]);
+  assert.ok(once.layers.gap!.data.some((v, i) => Math.abs(v - cached.data[i]) > 1e-3));
+  const tta = await runZeroShot(
+    tf,
+    { ...zcfg, vocab: "10", unseenNames: [], tta: "flip" },
+    await zs(),
+  );
+  assert.deepEqual(Object.keys(tta.tenWay).sort(), Object.keys(tenWay).sort());
 
   // Other vectors under the same path after training: the model's label space is gone.
   const text = await Deno.readTextFile(cfg.settings.vectors);

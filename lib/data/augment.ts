@@ -48,6 +48,32 @@ export function normalizationLut(mean: readonly number[], std: readonly number[]
 }
 
 /**
+ * A copy of NHWC 32x32x3 `images` with every image mirrored left-right (the flip of the training
+ * augmentation, without the crop): test-time augmentation averages a model's outputs on both.
+ *
+ * @example
+ * ```ts
+ * const mirrored = flipImagesHorizontally(split.images);
+ * mirrored[0] === split.images[31 * 3]; // the first pixel comes from the last column
+ * ```
+ */
+export function flipImagesHorizontally(images: Uint8Array): Uint8Array {
+  if (images.length % _IMAGE !== 0) {
+    throw new Error(`flipImagesHorizontally: ${images.length} bytes are not 32x32x3 images`);
+  }
+  const out = new Uint8Array(images.length);
+  for (let row = 0; row < images.length; row += _ROW) {
+    for (let x = 0; x < _SIDE; x++) {
+      const s = row + (_SIDE - 1 - x) * 3, o = row + x * 3;
+      out[o] = images[s];
+      out[o + 1] = images[s + 1];
+      out[o + 2] = images[s + 2];
+    }
+  }
+  return out;
+}
+
+/**
  * Writes `indices.length` normalised images (NHWC float32) into `out`. With `augment`, each
  * image is shifted by a random crop of its 4-pixel zero-padded version (offsets 0..8 in the 40x40
  * padded frame, i.e. shifts of -4..4) and flipped left-right with probability 1/2. Per image the

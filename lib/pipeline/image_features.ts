@@ -25,6 +25,7 @@ import { statOrNull } from "../io/fs.ts";
 import { type ImageFit } from "../images/decode.ts";
 import { type ImageInputs, type ImageItem, loadImagesStreaming } from "../images/folder.ts";
 import { tensorflowImageDecoder } from "../images/native.ts";
+import { flipImagesHorizontally } from "../data/augment.ts";
 import {
   type LoadedCheckpoint,
   modelFromCheckpoint,
@@ -242,4 +243,46 @@ async function _cacheKey(
     files,
   });
   return (await sha256Hex(new TextEncoder().encode(text))).slice(0, 16);
+}
+
+/**
+ * Test-time augmentation: the features of `layers` and the CIFAR-100 softmax of the mirror image
+ * of each of `images` (NHWC 32×32×3), through the visual model at `checkpoint` (a fine-tuned
+ * model's folder) or, without it, the train run's own. Averaged with the unmirrored outputs by
+ * the caller.
+ *
+ * @example
+ * ```ts
+ * const m = await mirroredFeatures(tf, trained, set.images, ["gap"]);
+ * m.layers.gap!.data.length; // count × 64
+ * ```
+ */
+export async function mirroredFeatures(
+  tf: TF,
+  trained: TrainRun,
+  images: Uint8Array,
+  layers: readonly FeatureLayer[],
+  options: { checkpoint?: string; run?: ProgressSink } = {},
+) {
+  let visual: VisualModel;
+  if (options.checkpoint) {
+    const ckpt = await resolveCheckpoint(options.checkpoint, "last");
+    visual = { ckpt, model: await modelFromCheckpoint(tf, ckpt) };
+  } else visual = await openVisualModel(tf, trained);
+  const { mean, std } = visual.ckpt.state.normalization;
+  const count = images.length / 3072;
+  const bar = new Progress("mirrored images", count, { unit: "img", run: options.run });
+  try {
+    const split = { count, images: flipImagesHorizontally(images), labels: new Int32Array(count) };
+    return extractFeatures(visual.model, split, layers, {
+      batchSize: BATCH,
+      mean,
+      std,
+      tf,
+      onBatch: (n) => bar.tick(n),
+    });
+  } finally {
+    bar.done();
+    visual.model.dispose();
+  }
 }

@@ -58,7 +58,7 @@ import { writeZeroShotReport } from "../report/zeroshot_report.ts";
 import type { FeatureLayer } from "../vision/models.ts";
 import type { PresetName } from "./presets.ts";
 import { latestTrainRun, readTrainRun, type TrainRun } from "./runs.ts";
-import { imageFeatures, openVisualModel } from "./image_features.ts";
+import { imageFeatures, mirroredFeatures, openVisualModel } from "./image_features.ts";
 import type { ImageFit } from "../images/decode.ts";
 import { expandImageInputs, type ImageInputs } from "../images/folder.ts";
 import { type SeenUnseenMetrics, seenUnseenSplit } from "./zeroshot_unseen.ts";
@@ -109,6 +109,11 @@ export interface ZeroShotConfig {
   unseenNames: string[];
   /** Test images whose top-10 words are shown in the report. */
   showImages: number;
+  /**
+   * Test-time augmentation: `flip` averages every image's features and softmax with its mirror
+   * image's (one more forward pass of the target images); default `none`.
+   */
+  tta?: "none" | "flip";
   seed: number;
   /**
    * Use the run's fine-tuned model: its DeViSE map and its own features (the images go through
@@ -291,7 +296,18 @@ export async function runZeroShot(
   const model = await loadDeviseModel(modelPath);
   const words = await readVectors(trained.metrics.vectors.path);
   const c100 = await loadCifar(cfg.dataDir, "cifar100", "test");
-  const set = target ?? await cifar10Target(cfg, trained, ft?.featureDir);
+  const unflipped = target ?? await cifar10Target(cfg, trained, ft?.featureDir);
+  // A folder's features came from the pretrained model (imageFeatures), CIFAR-10's from ft's.
+  const set = cfg.tta === "flip"
+    ? await _flipAveraged(
+      tf,
+      trained,
+      unflipped,
+      cfg.layer,
+      target ? undefined : ft?.checkpoint,
+      run,
+    )
+    : unflipped;
   const D = words.dim;
   const source = labelVectors(words, c100.labelNames);
   const targetVectors = labelVectors(words, set.classNames);
@@ -501,6 +517,45 @@ async function _trainEmbedded(
   const { data, shape } = await readFeatures(path);
   const pick = new Rng(cfg.seed + 7).permutation(shape[0]).subarray(0, Math.min(10_000, shape[0]));
   return embed(tf, model, takeRows(data, shape[1], pick));
+}
+
+/**
+ * `set` with each image's features (every layer it holds) and softmax averaged with those of its
+ * mirror image. Features go through the model that made them (`checkpoint`: a fine-tuned one);
+ * the softmax always through the pretrained model, as ConSE reads it.
+ */
+async function _flipAveraged(
+  tf: TF,
+  trained: TrainRun,
+  set: TargetSet,
+  layer: FeatureLayer,
+  checkpoint: string | undefined,
+  run: Run,
+): Promise<TargetSet> {
+  const others = Object.keys(set.otherFeatures ?? {}) as FeatureLayer[];
+  const pretrained = await mirroredFeatures(
+    tf,
+    trained,
+    set.images,
+    checkpoint ? [] : [
+      layer,
+      ...others,
+    ],
+    { run },
+  );
+  const features = checkpoint
+    ? (await mirroredFeatures(tf, trained, set.images, [layer], { checkpoint, run })).layers[layer]!
+    : pretrained.layers[layer]!;
+  const mean = (a: Float32Array, b: Float32Array) => a.map((v, i) => (v + b[i]) / 2);
+  run.log(`test-time augmentation: features and softmax averaged with the mirror images'`);
+  return {
+    ...set,
+    features: mean(set.features, features.data),
+    probs: mean(set.probs, pretrained.probs),
+    otherFeatures: Object.fromEntries(
+      others.map((l) => [l, mean(set.otherFeatures![l]!, pretrained.layers[l]!.data)]),
+    ),
+  };
 }
 
 /** The run's fine-tuned model of `layer`, or a clear error. */
