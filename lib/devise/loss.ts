@@ -69,8 +69,15 @@ export interface RefLossInput extends LossConfig {
   rng?: Rng;
 }
 
-/** Whether `firstViolation` applies: `hinge-max` already picks one violator, the hardest. */
-function _firstViolationApplies(c: LossConfig): boolean {
+/**
+ * Whether `firstViolation` applies: `hinge-max` already picks one violator, the hardest.
+ *
+ * @example
+ * ```ts
+ * firstViolationApplies({ kind: "hinge-max", margin: 0.1, firstViolation: true }); // false
+ * ```
+ */
+export function firstViolationApplies(c: LossConfig): boolean {
   return c.firstViolation === true && c.kind !== "hinge-max";
 }
 
@@ -106,7 +113,7 @@ export function deviseLossRef(input: RefLossInput): { loss: number; grad: Float3
   const lambda = input.lambda ?? 1;
   _checkShapes(M, d, D, features, n, T);
   let keys = input.keys;
-  const firstViolation = _firstViolationApplies(input);
+  const firstViolation = firstViolationApplies(input);
   if (firstViolation && !keys) {
     if (!input.rng) throw new Error("deviseLossRef: firstViolation needs keys or an rng");
     keys = violationKeys(input.rng, n, C);
@@ -249,7 +256,7 @@ export function deviseLossTf(tf: typeof tfType, input: TfLossInput): tfType.Scal
     const sy = tf.sum(tf.mul(e, ty), 1, true); // B×1
     const wrong = tf.sub(1, tf.oneHot(labels, C)); // constant mask, y excluded
     let terms = tf.mul(tf.relu(tf.add(tf.sub(scores, sy), margin)), wrong);
-    if (_firstViolationApplies(input)) {
+    if (firstViolationApplies(input)) {
       if (!input.keys) throw new Error("deviseLossTf: firstViolation needs keys");
       terms = tf.mul(terms, _firstViolationMask(tf, terms as tfType.Tensor2D, input.keys));
     }

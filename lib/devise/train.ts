@@ -22,7 +22,13 @@ import { assertFiniteLoss } from "../io/errors.ts";
 import { Rng } from "../io/rng.ts";
 import { columnMeanStd } from "../io/stats.ts";
 import { hitAtK } from "./metrics.ts";
-import { deviseLossTf, type LossConfig, type LossKind, violationKeys } from "./loss.ts";
+import {
+  deviseLossTf,
+  firstViolationApplies,
+  type LossConfig,
+  type LossKind,
+  violationKeys,
+} from "./loss.ts";
 
 /** Hyper-parameters of a DeViSE run (stored with the model). */
 export interface DeviseConfig {
@@ -318,7 +324,10 @@ export async function trainDevise(
         _gatherRows(input.trainFeatures, d, order, from, to, buf);
         const labelsArr = new Int32Array(rows);
         for (let r = 0; r < rows; r++) labelsArr[r] = input.trainLabels[order[from + r]];
-        const keys = config.firstViolation ? violationKeys(rng, rows, classes) : undefined;
+        // No keys where they are not read: the rng stream stays that of a run without the flag.
+        const keys = firstViolationApplies(_lossConfig(config))
+          ? violationKeys(rng, rows, classes)
+          : undefined;
         const dropSeed = rng.int(2 ** 31);
         const negatives = _sampleNegatives(rng, input.negativeVectors, D, config.vocabNegatives);
         const step = closedForm ? _hingeStep : null;
