@@ -370,6 +370,38 @@ Deno.test("fine-tuning stage: a fine-tuned row next to the others, and zeroshot 
   assert.doesNotMatch(plain.model, /finetune/);
   // ConSE reads the pretrained softmax either way: the same numbers.
   assert.equal(ft.tenWay.ConSE.meanAccuracy, plain.tenWay.ConSE.meanAccuracy);
+  // Flipped, the fine-tuned features come from the fine-tuned model (the mirror of the mirror
+  // gives its cached features back) and ConSE's softmax from the pretrained one, as unflipped.
+  const trainedRun = await readTrainRun(zcfg.from);
+  const c10 = await loadCifar(dir, "cifar10", "test");
+  const twice = await mirroredFeatures(
+    tf,
+    trainedRun,
+    flipImagesHorizontally(c10.images),
+    ["act"],
+    {
+      checkpoint: metrics.finetuned!.checkpoint,
+    },
+  );
+  const cached = await readFeatures(
+    featurePath(metrics.finetuned!.featureDir, "cifar10", "test", "act"),
+  );
+  const worst = twice.layers.act!.data.reduce(
+    (w, v, i) => Math.max(w, Math.abs(v - cached.data[i])),
+    0,
+  );
+  assert.ok(worst < 1e-4, `fine-tuned features of the twice-mirrored images differ by ${worst}`);
+  const ftFlip = await runZeroShot(
+    tf,
+    { ...zcfg, finetuned: true, tta: "flip" },
+    await startRun("zeroshot", join(dir, "z4"), {}, { quiet: true }),
+  );
+  const plainFlip = await runZeroShot(
+    tf,
+    { ...zcfg, tta: "flip" },
+    await startRun("zeroshot", join(dir, "z5"), {}, { quiet: true }),
+  );
+  assert.equal(ftFlip.tenWay.ConSE.meanAccuracy, plainFlip.tenWay.ConSE.meanAccuracy);
   // Another layer than the fine-tuned one is refused, naming both.
   await assert.rejects(
     runZeroShot(
