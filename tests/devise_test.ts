@@ -287,7 +287,17 @@ function planted(seed: number, n: number, C = 6, D = 8, d = 12) {
     }
     return { features, labels };
   };
-  return { labelVectors, C, D, d, train: make(n), test: make(n / 2) };
+  const train = make(n), test = make(n / 2);
+  /** trainDevise's data fields for this set. */
+  const inputs = {
+    trainFeatures: train.features,
+    trainLabels: train.labels,
+    testFeatures: test.features,
+    testLabels: test.labels,
+    labelVectors,
+    dims: D,
+  };
+  return { labelVectors, C, D, d, train, test, inputs };
 }
 
 Deno.test("trainDevise separates planted clusters; save/load round-trips", async () => {
@@ -295,12 +305,7 @@ Deno.test("trainDevise separates planted clusters; save/load round-trips", async
   for (const loss of ["hinge", "cosine"] as const) {
     const seen: number[] = [];
     const result = await trainDevise(tf, {
-      trainFeatures: p.train.features,
-      trainLabels: p.train.labels,
-      testFeatures: p.test.features,
-      testLabels: p.test.labels,
-      labelVectors: p.labelVectors,
-      dims: p.D,
+      ...p.inputs,
       loss,
       epochs: 15,
       batchSize: 32,
@@ -750,12 +755,7 @@ Deno.test("trainDevise: --first-violation with hinge-max changes nothing, not ev
   const p = planted(4, 200);
   const train = (firstViolation: boolean) =>
     trainDevise(tf, {
-      trainFeatures: p.train.features,
-      trainLabels: p.train.labels,
-      testFeatures: p.test.features,
-      testLabels: p.test.labels,
-      labelVectors: p.labelVectors,
-      dims: p.D,
+      ...p.inputs,
       loss: "hinge-max",
       epochs: 2,
       batchSize: 32,
