@@ -262,6 +262,8 @@ Deno.test("zeroshot on the tiny pipeline: 10-way, ceiling, full vocabulary; chan
     await zs(),
   );
   assert.deepEqual(Object.keys(tta.tenWay).sort(), Object.keys(tenWay).sort());
+  assert.match(await Deno.readTextFile(tta.report), /averaged with its mirror image/);
+  assert.doesNotMatch(reportText, /mirror image/);
 
   // Other vectors under the same path after training: the model's label space is gone.
   const text = await Deno.readTextFile(cfg.settings.vectors);

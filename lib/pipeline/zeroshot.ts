@@ -433,6 +433,7 @@ export async function runZeroShot(
     deviseTemperature: cfg.deviseTemperature,
     cslsK: cfg.cslsK,
     cslsWeight: cfg.cslsWeight,
+    tta: cfg.tta,
   });
   return {
     from: cfg.from,

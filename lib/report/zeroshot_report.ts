@@ -39,6 +39,8 @@ export interface ZeroShotReportData {
   deviseTemperature: number;
   cslsK: number;
   cslsWeight: number;
+  /** Test-time augmentation of the target images (`flip`: averaged with the mirror image). */
+  tta?: string;
 }
 
 /** What a full-vocabulary hit means (said under the hit@k tables). */
@@ -86,7 +88,12 @@ export async function writeZeroShotReport(
     },
     {
       kind: "text",
-      text: `Chance is ${(100 / C).toFixed(1)}%. DeViSE embeds the image with the map M of the ` +
+      text: `Chance is ${(100 / C).toFixed(1)}%. ` +
+        (data.tta === "flip"
+          ? "Every image's features and softmax are averaged with its mirror image's " +
+            "(--tta flip). "
+          : "") +
+        "DeViSE embeds the image with the map M of the " +
         `\`${data.layer}\` features; ConSE mixes the top ${data.conseT} CIFAR-100 label vectors ` +
         "weighted by softmax probability" +
         (data.deviseTemperature > 0
