@@ -105,6 +105,13 @@ Deno.test("train pipeline: every stage on tiny data, then a re-run reuses every 
 Deno.test("presets: a devise flag replaces the preset's per-layer values, others stay", () => {
   const cpu = resolveTrainSettings("cpu", {});
   assert.equal(cpu.layers.at(-1), "gap");
+  // Both maps draw 64 vocabulary negatives; --vocab-negatives 0 turns them off.
+  assert.equal(cpu.devise.vocabNegatives, 64);
+  assert.equal(
+    resolveTrainSettings("cpu", { devise: { vocabNegatives: 0 } }).devise.vocabNegatives,
+    0,
+  );
+  assert.equal(resolveTrainSettings("quick", {}).devise.vocabNegatives, 0);
   assert.deepEqual(cpu.deviseByLayer.gap, {
     loss: "hinge-max",
     lr: 1e-3,
