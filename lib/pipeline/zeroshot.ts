@@ -4,7 +4,9 @@
  *
  * 1. inputs: the train run (validated by `readTrainRun`), its DeViSE model, word vectors, the
  *    source (CIFAR-100) and target label vectors, and the target images' features and softmax;
- * 2. 10-way: per-class accuracy for DeViSE and ConSE (Norouzi et al. 2014), each ± CSLS;
+ *    (with `tta: "flip"`, features and softmax averaged with the mirror images');
+ * 2. 10-way: per-class accuracy for DeViSE and ConSE (Norouzi et al. 2014), each ± CSLS, DeViSE
+ *    with image CSLS, and score ensembles (DeViSE + ConSE, the run's maps together);
  * 3. ceilings of the visual model (they read the target labels: bounds, not results);
  * 4. with `--vocab full`, the nearest words of the whole vocabulary through an HNSW index
  *    (hit@k, plus an "unseen only" variant without the 100 training labels);
