@@ -535,17 +535,10 @@ async function _flipAveraged(
   checkpoint: string | undefined,
   run: Run,
 ): Promise<TargetSet> {
-  const others = Object.keys(set.otherFeatures ?? {}) as FeatureLayer[];
-  const pretrained = await mirroredFeatures(
-    tf,
-    trained,
-    set.images,
-    checkpoint ? [] : [
-      layer,
-      ...others,
-    ],
-    { run },
-  );
+  const others = trained.metrics.layers.filter((l) => set.otherFeatures?.[l]);
+  // With a fine-tuned checkpoint the pretrained pass is for the softmax alone.
+  const pretrainedLayers = checkpoint ? [] : [layer, ...others];
+  const pretrained = await mirroredFeatures(tf, trained, set.images, pretrainedLayers, { run });
   const features = checkpoint
     ? (await mirroredFeatures(tf, trained, set.images, [layer], { checkpoint, run })).layers[layer]!
     : pretrained.layers[layer]!;
