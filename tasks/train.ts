@@ -90,7 +90,8 @@ export const spec = {
     min: 0,
     max: 100_000,
     help:
-      "DeViSE: words of the whole vocabulary sampled per batch as extra wrong labels (preset 0)",
+      "DeViSE: words of the whole vocabulary sampled per batch as extra wrong labels (preset: " +
+      "cpu 64, else 0)",
   },
   deviseEpochs: { type: "number", integer: true, min: 1, help: "DeViSE epochs (preset)" },
   deviseLr: {
@@ -117,6 +118,13 @@ export const spec = {
     min: 0,
     exclusiveMin: true,
     help: "Adam learning rate of the map M while fine-tuning (preset)",
+  },
+  finetuneVocabNegatives: {
+    type: "number",
+    integer: true,
+    min: 0,
+    max: 100_000,
+    help: "fine-tuning: vocabulary words per batch as extra wrong labels (preset 0)",
   },
   workDir: {
     type: "string",
@@ -154,6 +162,7 @@ async function main(): Promise<void> {
         epochs: flags.finetuneEpochs,
         lrVisual: flags.finetuneLr,
         mapLr: flags.finetuneMapLr,
+        vocabNegatives: flags.finetuneVocabNegatives,
       },
       devise: {
         loss: flags.loss,

@@ -1,15 +1,19 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import type * as tfjs from "@tensorflow/tfjs";
+import { normalizeBatch } from "../lib/data/augment.ts";
 import { useCpu } from "../lib/backend/select.ts";
 import {
   DEFAULT_FINETUNE_CONFIG,
   finetuneDevise,
   type FinetuneInputs,
+  safeStd,
 } from "../lib/devise/finetune.ts";
 import { trainDevise } from "../lib/devise/train.ts";
 import { Rng } from "../lib/io/rng.ts";
 import { normalizeRows } from "../lib/text/vectors.ts";
 import { resolveCheckpoint } from "../lib/vision/checkpoint.ts";
+import { batchToInput } from "../lib/vision/input.ts";
 import { extractFeatures } from "../lib/vision/extract.ts";
 import { syntheticImages } from "../lib/vision/fixture.ts";
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig, trainVision } from "../lib/vision/train.ts";
@@ -124,5 +128,83 @@ Deno.test("fine-tuning resumes to the same curve after a stop, and refuses anoth
     }),
     /the act features of plain-8 have \d+ values, the DeViSE map expects/,
   );
+  await Deno.remove(dir, { recursive: true });
+});
+
+/**
+ * Mean hinge of the training images against `words` (unit rows) through the fine-tuned model and
+ * M, with batch norm in training mode as fine-tuning saw them (4 steps barely move its running
+ * statistics).
+ */
+function _vocabHinge(
+  inputs: FinetuneInputs,
+  result: Awaited<ReturnType<typeof finetuneDevise>>,
+  words: Float32Array,
+): number {
+  const { train } = inputs;
+  const buf = new Float32Array(train.count * 3072);
+  const all = Int32Array.from({ length: train.count }, (_, i) => i);
+  normalizeBatch(train.images, all, buf, [0.5, 0.5, 0.5], [0.25, 0.25, 0.25], null);
+  const sub = tf.model({
+    inputs: result.model.inputs,
+    outputs: result.model.getLayer("act").output as tfjs.SymbolicTensor,
+  });
+  const { M, mean, std, d, dims: D } = result.devise;
+  const f = tf.tidy(() => {
+    const x = batchToInput(tf, buf, train.count, 8);
+    return tf.reshape(sub.apply(x, { training: true }) as tfjs.Tensor, [train.count, d]).dataSync();
+  });
+  const floored = std ? safeStd(std) : null;
+  let total = 0;
+  for (let i = 0; i < train.count; i++) {
+    const e = new Float64Array(D);
+    for (let k = 0; k < d; k++) {
+      const z = mean && floored ? (f[i * d + k] - mean[k]) / floored[k] : f[i * d + k];
+      for (let j = 0; j < D; j++) e[j] += z * M[k * D + j];
+    }
+    const dot = (v: Float32Array, r: number) => e.reduce((s, x, j) => s + x * v[r * D + j], 0);
+    const sy = dot(inputs.labelVectors, train.labels[i]);
+    for (let w = 0; w < words.length / D; w++) total += Math.max(0, 0.1 - sy + dot(words, w));
+  }
+  return total / train.count;
+}
+
+Deno.test("fine-tuning with vocabulary negatives keeps images away from the drawn words and resumes", async () => {
+  const dir = await Deno.makeTempDir();
+  const inputs = await _inputs(dir);
+  const rng = new Rng(9);
+  const words = normalizeRows(Float32Array.from({ length: 12 * 8 }, () => rng.normal()), 8);
+  const withWords = { ...inputs, negativeVectors: words };
+  const negConfig = { ...config, vocabNegatives: 6 };
+  await assert.rejects(
+    finetuneDevise(tf, inputs, negConfig, { outDir: join(dir, "none") }),
+    /vocabNegatives needs negativeVectors/,
+  );
+  const plain = await finetuneDevise(tf, withWords, config, { outDir: join(dir, "plain") });
+  const drawn = await finetuneDevise(tf, withWords, negConfig, { outDir: join(dir, "drawn") });
+  const [hingePlain, hingeDrawn] = [
+    _vocabHinge(inputs, plain, words),
+    _vocabHinge(inputs, drawn, words),
+  ];
+  assert.ok(hingeDrawn < 0.9 * hingePlain, `vocabulary hinge ${hingeDrawn} vs ${hingePlain}`);
+  plain.model.dispose();
+  // Without negatives the checkpoint key is the one made before the setting existed.
+  const key = String((plain.checkpoint.state.config as { key: string }).key);
+  assert.match(key, /"lrVisual":0.02/);
+  assert.doesNotMatch(key, /vocabNegatives/);
+  // Stopped and resumed with negatives: the same curve and map, bit for bit.
+  const part = await finetuneDevise(tf, withWords, negConfig, {
+    outDir: join(dir, "part"),
+    stopAfterEpochs: 2,
+  });
+  part.model.dispose();
+  const resumed = await finetuneDevise(tf, withWords, negConfig, {
+    outDir: join(dir, "part"),
+    resume: true,
+  });
+  resumed.model.dispose();
+  assert.deepEqual(resumed.curve.map((c) => c.trainLoss), drawn.curve.map((c) => c.trainLoss));
+  assert.deepEqual(resumed.devise.M, drawn.devise.M);
+  drawn.model.dispose();
   await Deno.remove(dir, { recursive: true });
 });

@@ -303,7 +303,15 @@ Deno.test("budget: durations, epochs that fit, and a plan that re-runs keep", as
 
   const dir = await Deno.makeTempDir();
   const cfg = await _fixture(dir);
-  const budgeted = { ...cfg, settings: { ...cfg.settings, budgetMinutes: 0.5 } };
+  // With vocabulary negatives, as the cpu preset (the plan's timing loop once ran without words).
+  const budgeted = {
+    ...cfg,
+    settings: {
+      ...cfg.settings,
+      budgetMinutes: 0.5,
+      devise: { ...cfg.settings.devise, vocabNegatives: 8 },
+    },
+  };
   const run1 = await startRun("train", join(dir, "b1"), {}, { quiet: true });
   const first = await runTrainPipeline(tf, backend, budgeted, run1);
   assert.ok(first.budgetPlan!.epochs >= 1);
@@ -325,7 +333,15 @@ Deno.test("fine-tuning stage: a fine-tuned row next to the others, and zeroshot 
     ...cfg,
     settings: {
       ...cfg.settings,
-      finetune: { ...cfg.settings.finetune, epochs: 2, batchSize: 32, lrVisual: 0.01 },
+      // Both stages draw vocabulary negatives (the stage passes the words on).
+      devise: { ...cfg.settings.devise, vocabNegatives: 4 },
+      finetune: {
+        ...cfg.settings.finetune,
+        epochs: 2,
+        batchSize: 32,
+        lrVisual: 0.01,
+        vocabNegatives: 4,
+      },
     },
   };
   const run = await startRun("train", join(dir, "train"), {}, { quiet: true });

@@ -38,7 +38,7 @@ import { batchToInput, type ImageSplit } from "../vision/input.ts";
 import { buildModel, type FeatureLayer } from "../vision/models.ts";
 import { learningRateAt, subsetSplit } from "../vision/train.ts";
 import { deviseLossTf } from "./loss.ts";
-import type { DeviseModel } from "./train.ts";
+import { type DeviseModel, sampleVocabNegatives } from "./train.ts";
 
 /** Fine-tuning hyper-parameters (everything that shapes the curve). */
 export interface FinetuneConfig {
@@ -56,6 +56,11 @@ export interface FinetuneConfig {
   augment: boolean;
   /** Train on the first N images of a seeded shuffle (0 = all). */
   limit: number;
+  /**
+   * Words of the whole vocabulary drawn per batch as extra wrong labels, as in DeViSE training
+   * (0 = the training labels only). Needs `negativeVectors`.
+   */
+  vocabNegatives: number;
   seed: number;
 }
 
@@ -70,6 +75,7 @@ export const DEFAULT_FINETUNE_CONFIG: FinetuneConfig = {
   weightDecay: 5e-4,
   augment: true,
   limit: 0,
+  vocabNegatives: 0,
   seed: 1,
 };
 
@@ -84,6 +90,8 @@ export interface FinetuneInputs {
   labelVectors: Float32Array;
   train: ImageSplit;
   test: ImageSplit;
+  /** V×D unit rows the `vocabNegatives` are drawn from (e.g. every word vector). */
+  negativeVectors?: Float32Array;
 }
 
 /** One epoch of the fine-tuning curve. */
@@ -147,55 +155,68 @@ export async function finetuneDevise(
     );
   }
   const D = devise.dims, C = inputs.labelVectors.length / D;
+  const negatives = config.vocabNegatives;
+  if (negatives > 0 && !inputs.negativeVectors) {
+    throw new Error("finetuneDevise: vocabNegatives needs negativeVectors");
+  }
   const root = join(options.outDir, "checkpoints");
-  // The key: what shapes the curve, and what it starts from.
-  const key = JSON.stringify({ config, layer, from: inputs.checkpoint.weights.sha256, d, D });
+  // The key: what shapes the curve, and what it starts from (vocabNegatives only when used, so
+  // checkpoints made before it existed still resume).
+  const { vocabNegatives: _, ...keyConfig } = config;
+  const key = JSON.stringify({
+    config: negatives > 0 ? config : keyConfig,
+    layer,
+    from: inputs.checkpoint.weights.sha256,
+    d,
+    D,
+  });
   const optimizer = tf.train.momentum(config.lrVisual, config.momentum, config.nesterov);
   const mapAdam = _adamState(tf, [d, D]);
   const M = tf.tidy(() => tf.variable(tf.tensor2d(devise.M, [d, D]), true, "finetune_M"));
   const T = tf.tensor2d(inputs.labelVectors, [C, D]);
   const mean = devise.mean ? tf.tensor2d(devise.mean, [1, d]) : null;
   const std = devise.std ? tf.tensor2d(safeStd(devise.std), [1, d]) : null;
-  let rng = new Rng(config.seed);
-  let curve: FinetuneEpoch[] = [];
-  let startEpoch = 0;
-  const prior = options.resume ? await loadCheckpoint(root, "last") : null;
-  if (prior) {
-    const saved = JSON.stringify((prior.state.config as { key?: unknown }).key);
-    if (saved !== JSON.stringify(key)) {
-      throw new UsageError(
-        `${prior.dir}: a fine-tuning checkpoint of another config, model or start (delete ` +
-          `${options.outDir} to start over)\n  saved: ${saved}\n  now:   ${JSON.stringify(key)}`,
-      );
-    }
-    await restoreInto(tf, prior, model, optimizer);
-    const extra = extraTensors(tf, prior);
-    M.assign(extra.M as tfjs.Tensor2D);
-    mapAdam.m.assign(extra.M_adam_m as tfjs.Tensor2D);
-    mapAdam.v.assign(extra.M_adam_v as tfjs.Tensor2D);
-    tf.dispose(Object.values(extra));
-    rng = Rng.fromState(prior.state.rngState);
-    curve = prior.state.curve as FinetuneEpoch[];
-    startEpoch = prior.state.epoch;
-    log(`fine-tuning resumed from ${prior.dir} (epoch ${startEpoch}/${config.epochs})`);
-  } else {
-    await restoreInto(tf, inputs.checkpoint, model);
-  }
-  const train = subsetSplit(inputs.train, config.limit, config.seed);
-  const vars = sub.trainableWeights.map((w) => w.read() as tfjs.Variable);
-  const decays = sub.trainableWeights.map((w) => w.originalName.endsWith("kernel"));
-  const { mean: pixMean, std: pixStd } = inputs.checkpoint.state.normalization;
-  const dropLast = train.count > config.batchSize;
-  const stepsPerEpoch = dropLast
-    ? Math.floor(train.count / config.batchSize)
-    : Math.ceil(train.count / config.batchSize);
-  const totalSteps = stepsPerEpoch * config.epochs;
-  const size = model.inputs[0].shape[1] as number;
-  const buf = new Float32Array(config.batchSize * 3072);
-  const devCfg = devise.config;
-  const lastEpoch = Math.min(config.epochs, startEpoch + (options.stopAfterEpochs ?? Infinity));
-  let last: LoadedCheckpoint | null = prior;
+  // Everything after the variables' creation releases them on a throw (a refused resume too).
   try {
+    let rng = new Rng(config.seed);
+    let curve: FinetuneEpoch[] = [];
+    let startEpoch = 0;
+    const prior = options.resume ? await loadCheckpoint(root, "last") : null;
+    if (prior) {
+      const saved = JSON.stringify((prior.state.config as { key?: unknown }).key);
+      if (saved !== JSON.stringify(key)) {
+        throw new UsageError(
+          `${prior.dir}: a fine-tuning checkpoint of another config, model or start (delete ` +
+            `${options.outDir} to start over)\n  saved: ${saved}\n  now:   ${JSON.stringify(key)}`,
+        );
+      }
+      await restoreInto(tf, prior, model, optimizer);
+      const extra = extraTensors(tf, prior);
+      M.assign(extra.M as tfjs.Tensor2D);
+      mapAdam.m.assign(extra.M_adam_m as tfjs.Tensor2D);
+      mapAdam.v.assign(extra.M_adam_v as tfjs.Tensor2D);
+      tf.dispose(Object.values(extra));
+      rng = Rng.fromState(prior.state.rngState);
+      curve = prior.state.curve as FinetuneEpoch[];
+      startEpoch = prior.state.epoch;
+      log(`fine-tuning resumed from ${prior.dir} (epoch ${startEpoch}/${config.epochs})`);
+    } else {
+      await restoreInto(tf, inputs.checkpoint, model);
+    }
+    const train = subsetSplit(inputs.train, config.limit, config.seed);
+    const vars = sub.trainableWeights.map((w) => w.read() as tfjs.Variable);
+    const decays = sub.trainableWeights.map((w) => w.originalName.endsWith("kernel"));
+    const { mean: pixMean, std: pixStd } = inputs.checkpoint.state.normalization;
+    const dropLast = train.count > config.batchSize;
+    const stepsPerEpoch = dropLast
+      ? Math.floor(train.count / config.batchSize)
+      : Math.ceil(train.count / config.batchSize);
+    const totalSteps = stepsPerEpoch * config.epochs;
+    const size = model.inputs[0].shape[1] as number;
+    const buf = new Float32Array(config.batchSize * 3072);
+    const devCfg = devise.config;
+    const lastEpoch = Math.min(config.epochs, startEpoch + (options.stopAfterEpochs ?? Infinity));
+    let last: LoadedCheckpoint | null = prior;
     for (let epoch = startEpoch + 1; epoch <= lastEpoch; epoch++) {
       const bar = new Progress(
         `fine-tune ${epoch}/${config.epochs}`,
@@ -213,6 +234,7 @@ export async function finetuneDevise(
         optimizer.setLearningRate(lr);
         const labels = Int32Array.from(idx, (i) => train.labels[i]);
         const dropSeed = rng.int(2 ** 31);
+        const extra = sampleVocabNegatives(rng, inputs.negativeVectors, D, negatives);
         const loss = tf.tidy(() => {
           const y = tf.tensor1d(labels, "int32");
           const x = batchToInput(tf, buf, idx.length, size);
@@ -227,6 +249,7 @@ export async function finetuneDevise(
               embeddings: tf.matMul(zd, M) as tfjs.Tensor2D,
               labels: y,
               labelVectors: T,
+              extraNegatives: extra ? tf.tensor2d(extra, [negatives, D]) : undefined,
             });
             if (devCfg.weightDecay > 0) {
               l = tf.add(l, tf.mul(0.5 * devCfg.weightDecay, tf.sum(tf.square(M))));

@@ -216,8 +216,16 @@ function _hingeStep(
   });
 }
 
-/** `count` random rows of `vectors` (V×D), or undefined when there are none to draw. */
-function _sampleNegatives(
+/**
+ * `count` random rows of `vectors` (V×D), or undefined when there are none to draw: the vocabulary
+ * negatives of one batch (DeViSE training and fine-tuning draw them alike).
+ *
+ * @example
+ * ```ts
+ * sampleVocabNegatives(new Rng(1), unitWordVectors, 50, 64)!.length; // 64 * 50
+ * ```
+ */
+export function sampleVocabNegatives(
   rng: Rng,
   vectors: Float32Array | undefined,
   D: number,
@@ -329,7 +337,12 @@ export async function trainDevise(
           ? violationKeys(rng, rows, classes)
           : undefined;
         const dropSeed = rng.int(2 ** 31);
-        const negatives = _sampleNegatives(rng, input.negativeVectors, D, config.vocabNegatives);
+        const negatives = sampleVocabNegatives(
+          rng,
+          input.negativeVectors,
+          D,
+          config.vocabNegatives,
+        );
         const step = closedForm ? _hingeStep : null;
         const { lossValue, correct } = step
           ? step(tf, {

@@ -20,7 +20,7 @@ import { UsageError } from "../io/errors.ts";
 import { Rng } from "../io/rng.ts";
 import { buildModel } from "../vision/models.ts";
 import { measureTrainingSpeed, type TrainConfig, type TrainingImages } from "../vision/train.ts";
-import type { TrainSettings } from "./presets.ts";
+import type { DeviseSettings, TrainSettings } from "./presets.ts";
 
 /**
  * Seconds in a duration written as `2h`, `90m`, `1h30m`, `45s` or a plain number of minutes.
@@ -137,7 +137,8 @@ export async function measureStageCosts(
   let deviseSeconds = 0;
   for (const layer of settings.layers) {
     const d = (model.getLayer(layer).outputShape as number[]).slice(1).reduce((a, b) => a * b, 1);
-    deviseSeconds += await _deviseEpochSeconds(tf, settings, d, counts) * settings.devise.epochs;
+    const devise = { ...settings.devise, ...settings.deviseByLayer[layer] };
+    deviseSeconds += await _deviseEpochSeconds(tf, devise, d, counts) * devise.epochs;
   }
   model.dispose();
   // A fine-tuning step is a training step of the layers up to the DeViSE layer, plus M.
@@ -164,19 +165,22 @@ export async function measureStageCosts(
  */
 async function _deviseEpochSeconds(
   tf: TF,
-  settings: TrainSettings,
+  devise: DeviseSettings,
   d: number,
   counts: { train: number; test: number; labelDim: number },
 ): Promise<number> {
   const rng = new Rng(1);
-  const n = Math.min(counts.train, 10 * settings.devise.batchSize);
+  const n = Math.min(counts.train, 10 * devise.batchSize);
   const C = 100, D = counts.labelDim;
+  const random = (rows: number) => Float32Array.from({ length: rows * D }, () => rng.normal());
   const { epochSeconds } = await trainDevise(tf, {
-    ...settings.devise,
+    ...devise,
+    // Vocabulary negatives cost a K×D matmul per batch: drawn from random words here.
+    negativeVectors: devise.vocabNegatives ? random(1000) : undefined,
     epochs: 2,
     trainFeatures: Float32Array.from({ length: n * d }, () => rng.normal()),
     trainLabels: Int32Array.from({ length: n }, (_, i) => i % C),
-    labelVectors: Float32Array.from({ length: C * D }, () => rng.normal()),
+    labelVectors: random(C),
     dims: D,
   });
   // The epoch's test evaluation is an inference pass: about a third of a training pass.

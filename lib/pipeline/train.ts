@@ -306,6 +306,7 @@ export async function runTrainPipeline(
         labelVectors: labels.data,
         train,
         test,
+        words,
         cfg,
         run,
         fineToCoarse,
@@ -435,6 +436,8 @@ export interface FinetuneStageInputs {
   labelVectors: Float32Array;
   train: CifarSplit;
   test: CifarSplit;
+  /** The whole vocabulary (for `finetune.vocabNegatives`). */
+  words: WordVectors;
   cfg: PipelineConfig;
   run: Run;
   fineToCoarse: Int32Array;
@@ -464,6 +467,7 @@ export async function finetuneStage(tf: TF, inputs: FinetuneStageInputs) {
     weightDecay: f.weightDecay,
     augment: f.augment,
     limit: f.limit,
+    vocabNegatives: f.vocabNegatives,
     seed: cfg.seed,
   };
   const deviseSidecar = await readSidecar(
@@ -472,7 +476,14 @@ export async function finetuneStage(tf: TF, inputs: FinetuneStageInputs) {
     DEVISE_MODEL_VERSION,
   );
   const deviseSha = String(deviseSidecar.sha256);
-  const key = await _key({ from: inputs.ckpt.weights.sha256, devise: deviseSha, config, layer });
+  // vocabNegatives joins the key only when used, so fine-tunings made before it are reused.
+  const { vocabNegatives: _, ...keyConfig } = config;
+  const key = await _key({
+    from: inputs.ckpt.weights.sha256,
+    devise: deviseSha,
+    config: config.vocabNegatives ? config : keyConfig,
+    layer,
+  });
   const outDir = join(cfg.workDir, `finetune-${layer}-${key}`);
   const devise = await loadDeviseModel(inputs.deviseModel);
   const result = await finetuneDevise(
@@ -484,6 +495,9 @@ export async function finetuneStage(tf: TF, inputs: FinetuneStageInputs) {
       labelVectors: inputs.labelVectors,
       train: inputs.train,
       test: inputs.test,
+      negativeVectors: config.vocabNegatives
+        ? normalizeRows(inputs.words.data.slice(), inputs.words.dim)
+        : undefined,
     },
     config,
     { outDir, resume: true, run },
