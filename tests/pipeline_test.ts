@@ -404,9 +404,14 @@ Deno.test("fine-tuning stage: a fine-tuned row next to the others, and zeroshot 
     trainedRun,
     flipImagesHorizontally(c10.images),
     ["act"],
-    {
-      checkpoint: metrics.finetuned!.checkpoint,
-    },
+    { finetuned: metrics.finetuned! },
+  );
+  // A fine-tuned checkpoint is checked against its features, as the pretrained one is.
+  await assert.rejects(
+    mirroredFeatures(tf, trainedRun, c10.images, ["act"], {
+      finetuned: { ...metrics.finetuned!, featureDir: metrics.featureDir },
+    }),
+    /are not the model the run's features came from/,
   );
   const cached = await readFeatures(
     featurePath(metrics.finetuned!.featureDir, "cifar10", "test", "act"),

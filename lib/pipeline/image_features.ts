@@ -49,16 +49,23 @@ export interface VisualModel {
 
 /**
  * Loads the visual model a train run's features came from, checking it is the same model (its
- * weights' checksum names the feature folder).
+ * weights' checksum names the feature folder); with `finetuned`, the run's fine-tuned model,
+ * checked against the fine-tuned features in the same way.
  *
  * @example
  * ```ts
  * const { model, ckpt } = await openVisualModel(tf, await readTrainRun("data/runs/train-x"));
  * ```
  */
-export async function openVisualModel(tf: TF, trained: TrainRun): Promise<VisualModel> {
-  const ckpt = await resolveCheckpoint(trained.metrics.visual.checkpoint, "last");
-  const want = trained.metrics.featureDir.match(/features-([0-9a-f]{12})$/)?.[1];
+export async function openVisualModel(
+  tf: TF,
+  trained: TrainRun,
+  finetuned?: { checkpoint: string; featureDir: string },
+): Promise<VisualModel> {
+  const { checkpoint, featureDir } = finetuned ??
+    { checkpoint: trained.metrics.visual.checkpoint, featureDir: trained.metrics.featureDir };
+  const ckpt = await resolveCheckpoint(checkpoint, "last");
+  const want = featureDir.match(/features-([0-9a-f]{12})$/)?.[1];
   if (want && !ckpt.weights.sha256.startsWith(want)) {
     throw new InputError(
       `${ckpt.dir}: weights ${ckpt.weights.sha256.slice(0, 12)}… are not the model the run's ` +
@@ -247,9 +254,9 @@ async function _cacheKey(
 
 /**
  * Test-time augmentation: the features of `layers` and the CIFAR-100 softmax of the mirror image
- * of each of `images` (NHWC 32×32×3), through the visual model at `checkpoint` (a fine-tuned
- * model's folder) or, without it, the train run's own. Averaged with the unmirrored outputs by
- * the caller.
+ * of each of `images` (NHWC 32×32×3), through the run's `finetuned` model (checked against its
+ * features, as {@link openVisualModel}) or, without it, the run's own. Averaged with the
+ * unmirrored outputs by the caller.
  *
  * @example
  * ```ts
@@ -262,13 +269,9 @@ export async function mirroredFeatures(
   trained: TrainRun,
   images: Uint8Array,
   layers: readonly FeatureLayer[],
-  options: { checkpoint?: string; run?: ProgressSink } = {},
+  options: { finetuned?: { checkpoint: string; featureDir: string }; run?: ProgressSink } = {},
 ) {
-  let visual: VisualModel;
-  if (options.checkpoint) {
-    const ckpt = await resolveCheckpoint(options.checkpoint, "last");
-    visual = { ckpt, model: await modelFromCheckpoint(tf, ckpt) };
-  } else visual = await openVisualModel(tf, trained);
+  const visual = await openVisualModel(tf, trained, options.finetuned);
   const { mean, std } = visual.ckpt.state.normalization;
   const count = images.length / 3072;
   const bar = new Progress("mirrored images", count, { unit: "img", run: options.run });

@@ -306,7 +306,7 @@ export async function runZeroShot(
       trained,
       unflipped,
       cfg.layer,
-      target ? undefined : ft?.checkpoint,
+      target ? undefined : ft,
       run,
     )
     : unflipped;
@@ -524,7 +524,7 @@ async function _trainEmbedded(
 
 /**
  * `set` with each image's features (every layer it holds) and softmax averaged with those of its
- * mirror image. Features go through the model that made them (`checkpoint`: a fine-tuned one);
+ * mirror image. Features go through the model that made them (`finetuned`: the run's fine-tuned one);
  * the softmax always through the pretrained model, as ConSE reads it.
  */
 async function _flipAveraged(
@@ -532,15 +532,15 @@ async function _flipAveraged(
   trained: TrainRun,
   set: TargetSet,
   layer: FeatureLayer,
-  checkpoint: string | undefined,
+  finetuned: { checkpoint: string; featureDir: string } | undefined,
   run: Run,
 ): Promise<TargetSet> {
   const others = trained.metrics.layers.filter((l) => set.otherFeatures?.[l]);
-  // With a fine-tuned checkpoint the pretrained pass is for the softmax alone.
-  const pretrainedLayers = checkpoint ? [] : [layer, ...others];
+  // With a fine-tuned model the pretrained pass is for the softmax alone.
+  const pretrainedLayers = finetuned ? [] : [layer, ...others];
   const pretrained = await mirroredFeatures(tf, trained, set.images, pretrainedLayers, { run });
-  const features = checkpoint
-    ? (await mirroredFeatures(tf, trained, set.images, [layer], { checkpoint, run })).layers[layer]!
+  const features = finetuned
+    ? (await mirroredFeatures(tf, trained, set.images, [layer], { finetuned, run })).layers[layer]!
     : pretrained.layers[layer]!;
   const mean = (a: Float32Array, b: Float32Array) => a.map((v, i) => (v + b[i]) / 2);
   run.log(`test-time augmentation: features and softmax averaged with the mirror images'`);
