@@ -272,6 +272,20 @@ Deno.test("zeroshot on the tiny pipeline: 10-way, ceiling, full vocabulary; chan
   assert.match(await Deno.readTextFile(tta.report), /averaged with its mirror image/);
   assert.doesNotMatch(reportText, /mirror image/);
 
+  // The image-CSLS hub sample is kept beside the map; a damaged copy is rebuilt, same numbers.
+  const hubCache = `${trainedRun.metrics.deviseModels.gap}.hub-sample.f32`;
+  const cachedHubs = await readFeatures(hubCache);
+  assert.deepEqual(cachedHubs.shape, [160, 16]); // the fixture's 160 training images, 16-D
+  const bytes = await Deno.readFile(hubCache);
+  bytes[0] ^= 0xff;
+  await Deno.writeFile(hubCache, bytes);
+  const again = await runZeroShot(tf, { ...zcfg, vocab: "10", unseenNames: [] }, await zs());
+  assert.equal(
+    again.tenWay["DeViSE + CSLS (images)"].meanAccuracy,
+    tenWay["DeViSE + CSLS (images)"].meanAccuracy,
+  );
+  assert.deepEqual((await readFeatures(hubCache)).data, cachedHubs.data);
+
   // Other vectors under the same path after training: the model's label space is gone.
   const text = await Deno.readTextFile(cfg.settings.vectors);
   await Deno.writeTextFile(cfg.settings.vectors, text.replace(/^class0 \S+/m, "class0 0.5"));
