@@ -184,6 +184,7 @@ Deno.test("zeroshot on the tiny pipeline: 10-way, ceiling, full vocabulary; chan
     "DeViSE + CSLS (images)",
     "DeViSE + ConSE",
     "DeViSE gap + act", // the run's two maps, both read
+    "DeViSE gap + act + ConSE",
   ]);
 
   // ConSE with T = 1 is a fixed map of the top-1 CIFAR-100 class: never above the ceiling.

@@ -373,7 +373,10 @@ export async function runZeroShot(
     } else continue;
     layers.push(l);
   }
-  if (layers.length > 1) ensembles[`DeViSE ${layers.join(" + ")}`] = members;
+  if (layers.length > 1) {
+    ensembles[`DeViSE ${layers.join(" + ")}`] = members;
+    ensembles[`DeViSE ${layers.join(" + ")} + ConSE`] = [...members, embedded.ConSE];
+  }
   const tenWay = tenWayAccuracy(embedded, D, set, targetVectors.data, source.data, {
     ...cfg,
     balanced,

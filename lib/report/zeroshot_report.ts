@@ -111,7 +111,8 @@ export async function writeZeroShotReport(
             "training images (seen classes only)."
           : "") +
         (data.tenWay["DeViSE + ConSE"]
-          ? ' "DeViSE + ConSE" (and "DeViSE act + gap" when the run has both maps) sums its ' +
+          ? ' "DeViSE + ConSE" (and "DeViSE act + gap", with or without ConSE, when the run ' +
+            "has both maps) sums its " +
             "members' label cosines, each standardised over the labels per image " +
             "(ensembleArgmax: no weight to tune)."
           : "") +
