@@ -5,6 +5,7 @@ import { normalizeBatch } from "../lib/data/augment.ts";
 import { useCpu } from "../lib/backend/select.ts";
 import {
   DEFAULT_FINETUNE_CONFIG,
+  type FinetuneConfig,
   finetuneDevise,
   type FinetuneInputs,
   safeStd,
@@ -74,6 +75,24 @@ const config = {
   seed: 2,
 };
 
+/** Stops after 2 epochs (a kill between epochs), resumes, and asserts `whole`'s curve and map. */
+async function _assertResumesTo(
+  whole: Awaited<ReturnType<typeof finetuneDevise>>,
+  inputs: FinetuneInputs,
+  config: FinetuneConfig,
+  outDir: string,
+) {
+  const part = await finetuneDevise(tf, inputs, config, { outDir, stopAfterEpochs: 2 });
+  part.model.dispose();
+  const resumed = await finetuneDevise(tf, inputs, config, { outDir, resume: true });
+  resumed.model.dispose();
+  assert.equal(resumed.resumedFrom, 2);
+  const strip = (c: { seconds: number; imagesPerSecond: number }[]) =>
+    c.map(({ seconds: _s, imagesPerSecond: _i, ...rest }) => rest);
+  assert.deepEqual(strip(resumed.curve), strip(whole.curve));
+  assert.deepEqual(resumed.devise.M, whole.devise.M);
+}
+
 Deno.test("fine-tuning lowers the hinge loss on a fixed batch, without leaking tensors", async () => {
   const dir = await Deno.makeTempDir();
   const inputs = await _inputs(dir);
@@ -96,22 +115,7 @@ Deno.test("fine-tuning resumes to the same curve after a stop, and refuses anoth
   const inputs = await _inputs(dir);
   const whole = await finetuneDevise(tf, inputs, config, { outDir: join(dir, "whole") });
   whole.model.dispose();
-  // Stop after 2 of 4 epochs (a kill between epochs), then resume.
-  const part = await finetuneDevise(tf, inputs, config, {
-    outDir: join(dir, "part"),
-    stopAfterEpochs: 2,
-  });
-  part.model.dispose();
-  const resumed = await finetuneDevise(tf, inputs, config, {
-    outDir: join(dir, "part"),
-    resume: true,
-  });
-  resumed.model.dispose();
-  assert.equal(resumed.resumedFrom, 2);
-  const strip = (c: { seconds: number; imagesPerSecond: number }[]) =>
-    c.map(({ seconds: _s, imagesPerSecond: _i, ...rest }) => rest);
-  assert.deepEqual(strip(resumed.curve), strip(whole.curve));
-  assert.deepEqual(resumed.devise.M, whole.devise.M);
+  await _assertResumesTo(whole, inputs, config, join(dir, "part"));
   // A checkpoint of another config is refused on resume, naming it.
   await assert.rejects(
     finetuneDevise(tf, inputs, { ...config, lrVisual: 0.5 }, {
@@ -193,18 +197,7 @@ Deno.test("fine-tuning with vocabulary negatives keeps images away from the draw
   assert.match(key, /"lrVisual":0.02/);
   assert.doesNotMatch(key, /vocabNegatives/);
   // Stopped and resumed with negatives: the same curve and map, bit for bit.
-  const part = await finetuneDevise(tf, withWords, negConfig, {
-    outDir: join(dir, "part"),
-    stopAfterEpochs: 2,
-  });
-  part.model.dispose();
-  const resumed = await finetuneDevise(tf, withWords, negConfig, {
-    outDir: join(dir, "part"),
-    resume: true,
-  });
-  resumed.model.dispose();
-  assert.deepEqual(resumed.curve.map((c) => c.trainLoss), drawn.curve.map((c) => c.trainLoss));
-  assert.deepEqual(resumed.devise.M, drawn.devise.M);
+  await _assertResumesTo(drawn, withWords, negConfig, join(dir, "part"));
   drawn.model.dispose();
   await Deno.remove(dir, { recursive: true });
 });
