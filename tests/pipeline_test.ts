@@ -146,7 +146,15 @@ Deno.test("train pipeline: a missing label vector is a clear error", async () =>
 
 Deno.test("zeroshot on the tiny pipeline: 10-way, ceiling, full vocabulary; changed vectors refused", async () => {
   const dir = await Deno.makeTempDir();
-  const cfg = await _fixture(dir);
+  const fixture = await _fixture(dir);
+  // Maps with vocabulary negatives (the cpu preset's): the seen-only maps draw them too.
+  const cfg = {
+    ...fixture,
+    settings: {
+      ...fixture.settings,
+      devise: { ...fixture.settings.devise, vocabNegatives: 4 },
+    },
+  };
   const train = await startRun("train", join(dir, "train"), {}, { quiet: true });
   await train.finish({ ...await runTrainPipeline(tf, backend, cfg, train) }, false);
   const zcfg: ZeroShotConfig = {

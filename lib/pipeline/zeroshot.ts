@@ -426,6 +426,9 @@ export async function runZeroShot(
       featureDir: ft?.featureDir ?? trained.metrics.featureDir,
       probsDir: trained.metrics.featureDir,
       deviseConfig: model.config,
+      negativeVectors: model.config.vocabNegatives
+        ? normalizeRows(words.data.slice(), D)
+        : undefined,
       labelData: source.data,
       D,
       test: c100,

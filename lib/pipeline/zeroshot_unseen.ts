@@ -68,6 +68,8 @@ export async function seenUnseenSplit(
     probsDir?: string;
     /** Settings of the DeViSE model being evaluated; the seen-only ones are trained alike. */
     deviseConfig: DeviseConfig;
+    /** Unit vectors of every word, for `deviseConfig.vocabNegatives` (drawn as in training). */
+    negativeVectors?: Float32Array;
     /** CIFAR-100 label vectors, 100 rows of `D`. */
     labelData: Float32Array;
     D: number;
@@ -76,7 +78,8 @@ export async function seenUnseenSplit(
     visualCheckpoint?: string;
   },
 ): Promise<{ metrics: SeenUnseenMetrics; table: Table; chart: LineChartOptions }> {
-  const { featureDir: dir, deviseConfig, labelData, D, test } = inputs;
+  const { featureDir: dir, labelData, D, test } = inputs;
+  const deviseConfig = { ...inputs.deviseConfig, negativeVectors: inputs.negativeVectors };
   // 1. Which classes are unseen, and whether the visual model saw them.
   const { unseen, neverSeen } = await _chooseClasses(cfg, run, test, inputs.visualCheckpoint);
   const unseenSet = new Set(unseen);
@@ -259,7 +262,7 @@ async function _validationGammas(
   tf: TF,
   cfg: SeenUnseenConfig,
   run: Run,
-  deviseConfig: DeviseConfig,
+  deviseConfig: _SeenOnlyConfig,
   d: {
     seenIds: number[];
     trainF: { data: Float32Array; shape: number[] };
@@ -329,10 +332,13 @@ async function _validationGammas(
   return gammas;
 }
 
+/** A DeViSE config with the words its vocabulary negatives are drawn from. */
+type _SeenOnlyConfig = DeviseConfig & { negativeVectors?: Float32Array };
+
 // DeViSE trained on the given rows of the training features.
 async function _trainDeviseOn(
   tf: TF,
-  deviseConfig: DeviseConfig,
+  deviseConfig: _SeenOnlyConfig,
   features: { data: Float32Array; shape: number[] },
   rows: number[],
   labels: Int32Array,
