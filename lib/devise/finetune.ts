@@ -118,6 +118,20 @@ export interface FinetuneResult {
 }
 
 /**
+ * `config` as fine-tuning keys (checkpoints, the pipeline's folders) record it: `vocabNegatives`
+ * only when used, so keys made before the setting existed still match.
+ *
+ * @example
+ * ```ts
+ * "vocabNegatives" in finetuneKeyConfig(DEFAULT_FINETUNE_CONFIG); // false
+ * ```
+ */
+export function finetuneKeyConfig(config: FinetuneConfig): Partial<FinetuneConfig> {
+  const { vocabNegatives, ...rest } = config;
+  return vocabNegatives ? config : rest;
+}
+
+/**
  * Fine-tunes the visual model and M together (see the module doc), resuming from
  * `<outDir>/checkpoints/last.json` when `resume` and it was made with the same config and start.
  *
@@ -160,11 +174,9 @@ export async function finetuneDevise(
     throw new Error("finetuneDevise: vocabNegatives needs negativeVectors");
   }
   const root = join(options.outDir, "checkpoints");
-  // The key: what shapes the curve, and what it starts from (vocabNegatives only when used, so
-  // checkpoints made before it existed still resume).
-  const { vocabNegatives: _, ...keyConfig } = config;
+  // The key: what shapes the curve, and what it starts from.
   const key = JSON.stringify({
-    config: negatives > 0 ? config : keyConfig,
+    config: finetuneKeyConfig(config),
     layer,
     from: inputs.checkpoint.weights.sha256,
     d,

@@ -21,6 +21,7 @@ import { readArtifact, type Sidecar, writeArtifact } from "../io/artifact.ts";
 import { assertFiniteLoss } from "../io/errors.ts";
 import { Rng } from "../io/rng.ts";
 import { columnMeanStd } from "../io/stats.ts";
+import { normalizeRows } from "../text/vectors.ts";
 import { hitAtK } from "./metrics.ts";
 import {
   deviseLossTf,
@@ -214,6 +215,22 @@ function _hingeStep(
     const correct = tf.sum(tf.cast(tf.equal(tf.argMax(S, 1), labels), "int32"));
     return { lossValue: loss as tfType.Scalar, correct: correct as tfType.Scalar };
   });
+}
+
+/**
+ * The unit rows vocabulary negatives are drawn from: every word of `words`, or undefined when
+ * `count` draws none (the copy of a 400,000-word vocabulary is then skipped).
+ *
+ * @example
+ * ```ts
+ * trainDevise(tf, { ...config, negativeVectors: vocabNegativePool(words, config.vocabNegatives) });
+ * ```
+ */
+export function vocabNegativePool(
+  words: { data: Float32Array; dim: number },
+  count: number | undefined,
+): Float32Array | undefined {
+  return count ? normalizeRows(words.data.slice(), words.dim) : undefined;
 }
 
 /**

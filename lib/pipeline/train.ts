@@ -42,7 +42,7 @@ import type { FeatureLayer } from "../vision/models.ts";
 import { type TrainConfig, type TrainingImages, trainVision } from "../vision/train.ts";
 import { type LabelVectors, labelVectors } from "../text/labels.ts";
 import { readVectors } from "../text/word2vec_io.ts";
-import { normalizeRows, type WordVectors } from "../text/vectors.ts";
+import type { WordVectors } from "../text/vectors.ts";
 import {
   DEVISE_MODEL_FORMAT,
   DEVISE_MODEL_VERSION,
@@ -53,9 +53,15 @@ import {
   predictScores,
   saveDeviseModel,
   trainDevise,
+  vocabNegativePool,
 } from "../devise/train.ts";
 import { loadDeviseSplit } from "../devise/data.ts";
-import { type FinetuneConfig, finetuneDevise, safeStd } from "../devise/finetune.ts";
+import {
+  type FinetuneConfig,
+  finetuneDevise,
+  finetuneKeyConfig,
+  safeStd,
+} from "../devise/finetune.ts";
 import { fineToCoarseMap, type ResultRow, resultRow, topK } from "../devise/metrics.ts";
 import type { GridItem } from "../report/image_grid.ts";
 import { consoleResultsTable } from "../report/report.ts";
@@ -390,9 +396,7 @@ export async function deviseStage(tf: TF, inputs: DeviseLayersInputs) {
     seed: cfg.seed,
     ...(vocabNegatives ? { vocabNegatives } : {}),
   };
-  const negativeVectors = vocabNegatives
-    ? normalizeRows(inputs.words.data.slice(), inputs.words.dim)
-    : undefined;
+  const negativeVectors = vocabNegativePool(inputs.words, vocabNegatives);
   const rows: ResultRow[] = [];
   const curves: { layer: FeatureLayer; curve: EpochStats[] }[] = [];
   const scores: Partial<Record<FeatureLayer, Float32Array>> = {};
@@ -476,12 +480,10 @@ export async function finetuneStage(tf: TF, inputs: FinetuneStageInputs) {
     DEVISE_MODEL_VERSION,
   );
   const deviseSha = String(deviseSidecar.sha256);
-  // vocabNegatives joins the key only when used, so fine-tunings made before it are reused.
-  const { vocabNegatives: _, ...keyConfig } = config;
   const key = await _key({
     from: inputs.ckpt.weights.sha256,
     devise: deviseSha,
-    config: config.vocabNegatives ? config : keyConfig,
+    config: finetuneKeyConfig(config),
     layer,
   });
   const outDir = join(cfg.workDir, `finetune-${layer}-${key}`);
@@ -495,9 +497,7 @@ export async function finetuneStage(tf: TF, inputs: FinetuneStageInputs) {
       labelVectors: inputs.labelVectors,
       train: inputs.train,
       test: inputs.test,
-      negativeVectors: config.vocabNegatives
-        ? normalizeRows(inputs.words.data.slice(), inputs.words.dim)
-        : undefined,
+      negativeVectors: vocabNegativePool(inputs.words, config.vocabNegatives),
     },
     config,
     { outDir, resume: true, run },

@@ -30,6 +30,7 @@ import {
   type DeviseModel,
   embed,
   loadDeviseModel,
+  vocabNegativePool,
 } from "../devise/train.ts";
 import { InputError } from "../io/errors.ts";
 import { Rng } from "../io/rng.ts";
@@ -426,9 +427,7 @@ export async function runZeroShot(
       featureDir: ft?.featureDir ?? trained.metrics.featureDir,
       probsDir: trained.metrics.featureDir,
       deviseConfig: model.config,
-      negativeVectors: model.config.vocabNegatives
-        ? normalizeRows(words.data.slice(), D)
-        : undefined,
+      negativeVectors: vocabNegativePool(words, model.config.vocabNegatives),
       labelData: source.data,
       D,
       test: c100,
