@@ -159,6 +159,19 @@ export const spec = {
     help: 'CSLS hubness penalty over the k nearest training labels ("+ CSLS" rows; 0 = off)',
   },
   cslsWeight: { type: "number", default: 1, min: 0, help: "CSLS penalty weight (0.5 = 2·cos − r)" },
+  prototypes: {
+    type: "boolean",
+    default: true,
+    help: '"visual prototypes" rows: the label vectors mapped into the layer\'s feature space ' +
+      "by ridge regression on the CIFAR-100 class means (Shigeto et al. 2015), alone and with " +
+      "DeViSE and ConSE (reads the layer's CIFAR-100 features)",
+  },
+  prototypeLambda: {
+    type: "number",
+    default: 0,
+    min: 0,
+    help: "the prototypes' ridge λ (0 = chosen on held-out CIFAR-100 classes, 10 folds)",
+  },
   balanced: {
     type: "boolean",
     default: false,

@@ -174,6 +174,8 @@ Deno.test("zeroshot on the tiny pipeline: 10-way, ceiling, full vocabulary; chan
     deviseTemperature: 0.1,
     cslsK: 3,
     cslsWeight: 1,
+    prototypes: true,
+    prototypeLambda: 0,
     unseen: 0,
     unseenNames: ["fine1", "fine3"], // the fixture's images carry classes 0..3 only
     showImages: 2,
@@ -191,9 +193,17 @@ Deno.test("zeroshot on the tiny pipeline: 10-way, ceiling, full vocabulary; chan
     "DeViSE + CSLS",
     "DeViSE + CSLS (images)",
     "DeViSE + ConSE",
+    "DeViSE + ConSE + visual prototypes",
+    "DeViSE + visual prototypes",
     "DeViSE gap + act", // the run's two maps, both read
     "DeViSE gap + act + ConSE",
+    "visual prototypes",
+    "visual prototypes + ConSE",
   ]);
+  // λ came from held-out CIFAR-100 classes: the winner is the best of the candidates.
+  const fit = m.prototypes!;
+  const best = Math.max(...fit.byLambda!.map((r) => r.meanAccuracy));
+  assert.equal(fit.byLambda!.find((r) => r.lambda === fit.lambda)!.meanAccuracy, best);
 
   // ConSE with T = 1 is a fixed map of the top-1 CIFAR-100 class: never above the ceiling.
   const mapCeiling = m.labelMappingCeiling as {
@@ -399,6 +409,8 @@ Deno.test("fine-tuning stage: a fine-tuned row next to the others, and zeroshot 
     deviseTemperature: 0,
     cslsK: 0,
     cslsWeight: 1,
+    prototypes: true,
+    prototypeLambda: 0,
     unseen: 0,
     unseenNames: [],
     showImages: 0,

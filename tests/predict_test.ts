@@ -151,6 +151,8 @@ Deno.test("zeroshot --images on an ImageFolder of the CIFAR-10 test PNGs equals 
     deviseTemperature: 0.1,
     cslsK: 3,
     cslsWeight: 1,
+    prototypes: true,
+    prototypeLambda: 0,
     unseen: 0,
     unseenNames: [],
     showImages: 2,

@@ -6,7 +6,9 @@
  *    source (CIFAR-100) and target label vectors, and the target images' features and softmax;
  *    (with `tta: "flip"`, features and softmax averaged with the mirror images');
  * 2. 10-way: per-class accuracy for DeViSE and ConSE (Norouzi et al. 2014), each ± CSLS, DeViSE
- *    with image CSLS, and score ensembles (DeViSE + ConSE, the run's maps together);
+ *    with image CSLS, visual prototypes (word vectors mapped into image-feature space by ridge
+ *    regression, Shigeto et al. 2015), and score ensembles (DeViSE + ConSE, the run's maps
+ *    together, each with the prototypes);
  * 3. ceilings of the visual model (they read the target labels: bounds, not results);
  * 4. with `--vocab full`, the nearest words of the whole vocabulary through an HNSW index
  *    (hit@k, plus an "unseen only" variant without the 100 training labels);
@@ -34,7 +36,7 @@ import {
 } from "../devise/train.ts";
 import { InputError } from "../io/errors.ts";
 import { Rng } from "../io/rng.ts";
-import { loadDeviseSplit } from "../devise/data.ts";
+import { type CifarLabels, loadCifarLabels, loadDeviseSplit } from "../devise/data.ts";
 import { labelVectors } from "../text/labels.ts";
 import { readVectors, vectorsChecksum } from "../text/word2vec_io.ts";
 import type { WordVectors } from "../text/vectors.ts";
@@ -69,6 +71,13 @@ import {
   nearestLabel,
 } from "../zeroshot/eval.ts";
 import { labelMappingCeiling, softmaxReadoutCeiling } from "../zeroshot/ceiling.ts";
+import {
+  classMeans,
+  fitPrototypeMap,
+  predictPrototypes,
+  prototypeScores,
+  ridgeLambdaByHeldOutClasses,
+} from "../zeroshot/prototypes.ts";
 import { hitAtK, seenWordSet, topWords } from "../zeroshot/vocab.ts";
 import { writeZeroShotReport } from "../report/zeroshot_report.ts";
 import type { FeatureLayer } from "../vision/models.ts";
@@ -120,6 +129,13 @@ export interface ZeroShotConfig {
    * (`balancedAssignment`: ", balanced" rows); never for a label set without known labels.
    */
   balanced?: boolean;
+  /**
+   * The "visual prototypes" rows: label vectors mapped into the layer's feature space by ridge
+   * regression on the CIFAR-100 class means (reads the layer's CIFAR-100 features).
+   */
+  prototypes: boolean;
+  /** Their ridge λ; 0 = chosen by 10-fold cross-validation over held-out CIFAR-100 classes. */
+  prototypeLambda: number;
   /** Hold out this many CIFAR-100 classes (0 = skip the seen/unseen experiment). */
   unseen: number;
   unseenNames: string[];
@@ -161,6 +177,8 @@ export interface ZeroShotMetrics {
   tenWay: Record<string, MethodAccuracy>;
   labelMappingCeiling: MethodAccuracy & { mappedFrom: Record<string, string[]> };
   softmaxReadoutCeiling: MethodAccuracy;
+  /** The visual prototypes' λ, and each candidate λ's held-out-class accuracy when chosen. */
+  prototypes?: VisualPrototypes["fit"];
   fullVocab?: Record<string, Record<string, number>>;
   index?: EfSweepRow & { bytes: number; reused: boolean; vectors: number; buildSeconds: number };
   indexSweep?: EfSweepRow[];
@@ -350,6 +368,19 @@ export async function runZeroShot(
     ? await _trainEmbedded(tf, model, modelPath, trained, cfg, ft)
     : undefined;
 
+  // Word vectors mapped the other way, into image-feature space, fit on CIFAR-100 only.
+  const prototypes = cfg.prototypes
+    ? await visualPrototypes(
+      cfg,
+      target ? trained.metrics.featureDir : ft?.featureDir ?? trained.metrics.featureDir,
+      { data: source.data, dim: D },
+      targetVectors.data,
+      set.features,
+      c100,
+      run,
+    )
+    : undefined;
+
   // 2. 10-way: nearest target label, with and without the CSLS hubness penalties.
   // Balancing assumes equal class sizes: true of CIFAR-10's test set, unknown for a user's set.
   const balanced = !!cfg.balanced && !target;
@@ -378,11 +409,25 @@ export async function runZeroShot(
     ensembles[`DeViSE ${layers.join(" + ")}`] = members;
     ensembles[`DeViSE ${layers.join(" + ")} + ConSE`] = [...members, embedded.ConSE];
   }
+  const scoreSets: Record<string, Float32Array[]> = {};
+  if (prototypes) {
+    const cosines = (e: Float32Array) => labelCosines(e, D, targetVectors.data);
+    const p = prototypes.scores;
+    scoreSets["visual prototypes"] = [p];
+    scoreSets["visual prototypes + ConSE"] = [p, cosines(embedded.ConSE)];
+    scoreSets["DeViSE + visual prototypes"] = [cosines(deviseEmbedded), p];
+    scoreSets["DeViSE + ConSE + visual prototypes"] = [
+      cosines(deviseEmbedded),
+      cosines(embedded.ConSE),
+      p,
+    ];
+  }
   const tenWay = tenWayAccuracy(embedded, D, set, targetVectors.data, source.data, {
     ...cfg,
     balanced,
     imageHubness,
     ensembles,
+    scoreSets,
   });
   for (const [name, r] of Object.entries(tenWay)) {
     run.log(
@@ -474,6 +519,7 @@ export async function runZeroShot(
       meanAccuracy: ceilings.readout.meanAccuracy,
       perClass: perClass(ceilings.readout),
     },
+    ...(prototypes ? { prototypes: prototypes.fit } : {}),
     ...(full
       ? {
         fullVocab: Object.fromEntries(full.rows.map((r) => [r.model, r.hit])),
@@ -623,7 +669,8 @@ function _finetuned(trained: TrainRun, layer: FeatureLayer) {
  * with `cfg.balanced`. With `cfg.imageHubness` (each target label's mean cosine to its nearest
  * training-image embeddings, {@link wordHubness}) DeViSE is also scored by CSLS's
  * `2·cos − cslsWeight·r`: the "DeViSE + CSLS (images)" row. Each of `cfg.ensembles` is a row
- * of its own: its members' label cosines, standardised and summed ({@link ensembleArgmax}).
+ * of its own: its members' label cosines, standardised and summed ({@link ensembleArgmax}); so
+ * is each of `cfg.scoreSets`, whose members are already `n * C` scores (one member: its argmax).
  *
  * @example
  * ```ts
@@ -640,6 +687,8 @@ export function tenWayAccuracy(
     imageHubness?: Float32Array;
     /** Row name → the embeddings (each `n * D`) whose label cosines {@link ensembleArgmax} sums. */
     ensembles?: Record<string, Float32Array[]>;
+    /** Row name → score sets (each `n * C`) that {@link ensembleArgmax} sums. */
+    scoreSets?: Record<string, Float32Array[]>;
   },
 ): Record<string, ClassificationReport> {
   const penalty = cfg.cslsK > 0
@@ -666,9 +715,12 @@ export function tenWayAccuracy(
       C,
     );
   }
+  const n = set.labels.length;
   for (const [name, members] of Object.entries(cfg.ensembles ?? {})) {
-    const n = set.labels.length;
     const scores = members.map((e) => labelCosines(e, D, targetVectors));
+    out[name] = classificationReport(set.labels, ensembleArgmax(scores, n, C), C);
+  }
+  for (const [name, scores] of Object.entries(cfg.scoreSets ?? {})) {
     out[name] = classificationReport(set.labels, ensembleArgmax(scores, n, C), C);
   }
   if (cfg.balanced) {
@@ -679,6 +731,79 @@ export function tenWayAccuracy(
     }
   }
   return out;
+}
+
+/** The visual prototypes' scores of the target images, and how λ was set. */
+export interface VisualPrototypes {
+  /** `n * C` cosines of the centred target features with the predicted prototypes. */
+  scores: Float32Array;
+  fit: {
+    lambda: number;
+    /** Held-out-class 10-way mean accuracy of each candidate λ (absent when λ was given). */
+    byLambda?: { lambda: number; meanAccuracy: number }[];
+  };
+}
+
+/** Folds of CIFAR-100 classes λ is cross-validated over (10 classes held out in each). */
+const PROTOTYPE_FOLDS = 10;
+
+/**
+ * Visual prototypes (Shigeto et al. 2015): each CIFAR-100 class's mean training feature of the
+ * layer, a ridge map from the CIFAR-100 label vectors to them, and the target images scored by
+ * cosine with the prototypes it predicts from the target label vectors. λ is `cfg.prototypeLambda`,
+ * or (0) the best of `PROTOTYPE_LAMBDAS` when held-out CIFAR-100 classes are predicted from the rest
+ * (their CIFAR-100 test images): no target image or label is read.
+ *
+ * @example
+ * ```ts
+ * const { scores } = await visualPrototypes(cfg, dir, source, targetVecs, set.features, c100, run);
+ * ```
+ */
+export async function visualPrototypes(
+  cfg: Pick<ZeroShotConfig, "dataDir" | "layer" | "prototypeLambda" | "seed">,
+  featureDir: string,
+  source: { data: Float32Array; dim: number },
+  targetVectors: Float32Array,
+  targetFeatures: Float32Array,
+  c100Test: CifarLabels,
+  run: Run,
+): Promise<VisualPrototypes> {
+  const trainLabels = await loadCifarLabels(cfg.dataDir, "cifar100", "train");
+  const train = await loadDeviseSplit(featureDir, trainLabels, cfg.layer);
+  const F = train.features.length / trainLabels.count;
+  // Classes without training images (a user's partial copy, a test fixture) get no prototype.
+  const { classes, means: prototypes } = classMeans(train.features, F, trainLabels.labels, 100);
+  if (classes.length < 4) {
+    throw new InputError(
+      `${featureDir}: CIFAR-100 training images of ${classes.length} classes; visual prototypes ` +
+        `need 4 or more (or --no-prototypes)`,
+    );
+  }
+  const sourceVectors = takeRows(source.data, source.dim, classes);
+  let lambda = cfg.prototypeLambda;
+  let byLambda: VisualPrototypes["fit"]["byLambda"];
+  if (lambda === 0) {
+    const test = await loadDeviseSplit(featureDir, c100Test, cfg.layer);
+    const row = new Map(classes.map((c, k) => [c, k]));
+    const folds = Math.min(PROTOTYPE_FOLDS, Math.floor(classes.length / 2));
+    ({ lambda, byLambda } = ridgeLambdaByHeldOutClasses({
+      labelVectors: sourceVectors,
+      wordDim: source.dim,
+      prototypes,
+      featureDim: F,
+      features: test.features,
+      labels: c100Test.labels.map((y) => row.get(y) ?? -1),
+    }, { folds, seed: cfg.seed }));
+    run.log(
+      `visual prototypes (${cfg.layer}, ${F}-D): λ ${lambda}, chosen on held-out CIFAR-100 ` +
+        `classes (${folds} folds, mean per-class accuracy among each fold's classes: ` +
+        byLambda.map((r) => `λ ${r.lambda} ${(100 * r.meanAccuracy).toFixed(1)}%`).join(", ") +
+        ")",
+    );
+  }
+  const map = fitPrototypeMap(sourceVectors, source.dim, prototypes, F, lambda);
+  const scores = prototypeScores(targetFeatures, map, predictPrototypes(map, targetVectors));
+  return { scores, fit: { lambda, ...(byLambda ? { byLambda } : {}) } };
 }
 
 /** The two ceilings and the label map behind the first. */

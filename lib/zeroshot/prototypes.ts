@@ -1,0 +1,320 @@
+/**
+ * Zero-shot in the visual space (Shigeto et al. 2015, "Ridge regression, hubness, and zero-shot
+ * learning"): instead of mapping images into word space (DeViSE), map word vectors into image
+ * feature space. Each seen class has a prototype, the mean feature of its training images; kernel
+ * ridge regression from the (unit) label vectors to the centred prototypes predicts a prototype
+ * for any label with a vector, and an image takes the label whose predicted prototype has the
+ * highest cosine with its centred feature. Mapping into the higher-dimensional, non-word space is
+ * what the paper found to reduce hubness. One parameter, the ridge λ, chosen on CIFAR-100 classes
+ * held out of the fit ({@link ridgeLambdaByHeldOutClasses}): no target image or label is read.
+ *
+ * @example
+ * ```ts
+ * const protos = classMeans(trainFeatures, F, trainLabels, 100);
+ * const map = fitPrototypeMap(c100Vectors, D, protos, F, 1);
+ * const scores = prototypeScores(testFeatures, map, predictPrototypes(map, c10Vectors));
+ * ```
+ * @module
+ */
+import { type ClassificationReport, classificationReport, ensembleArgmax } from "./eval.ts";
+import { Rng } from "../io/rng.ts";
+import { takeRows } from "../io/rows.ts";
+import { normalizeRows } from "../text/vectors.ts";
+
+/**
+ * The mean feature row (`dim` wide) of each class that has rows: `classes` (ascending) and their
+ * means, `classes.length * dim`.
+ *
+ * @example
+ * ```ts
+ * classMeans(Float32Array.of(1, 3, 7), 1, Int32Array.of(0, 0, 2), 3); // { classes: [0, 2], means: [2, 7] }
+ * ```
+ */
+export function classMeans(
+  features: Float32Array,
+  dim: number,
+  labels: Int32Array,
+  numClasses: number,
+): { classes: number[]; means: Float32Array } {
+  if (features.length !== labels.length * dim) {
+    throw new Error(
+      `classMeans: ${features.length} values are not ${labels.length} rows of ${dim}`,
+    );
+  }
+  const sum = new Float64Array(numClasses * dim), count = new Float64Array(numClasses);
+  for (let i = 0; i < labels.length; i++) {
+    const y = labels[i];
+    if (!(y >= 0 && y < numClasses)) {
+      throw new Error(`classMeans: label ${y} outside 0..${numClasses - 1}`);
+    }
+    count[y]++;
+    for (let j = 0; j < dim; j++) sum[y * dim + j] += features[i * dim + j];
+  }
+  const classes = [...count.keys()].filter((c) => count[c] > 0);
+  const means = new Float32Array(classes.length * dim);
+  classes.forEach((c, k) => {
+    for (let j = 0; j < dim; j++) means[k * dim + j] = sum[c * dim + j] / count[c];
+  });
+  return { classes, means };
+}
+
+/** A fitted map from label vectors to (centred) visual prototypes. */
+export interface PrototypeMap {
+  /** Unit-normalised source label vectors, `C * wordDim`. */
+  sources: Float32Array;
+  wordDim: number;
+  /** `(K + λI)⁻¹ (U − center)`, `C * featureDim`: the dual coefficients. */
+  coefficients: Float32Array;
+  featureDim: number;
+  /** Mean of the source prototypes; scores compare features centred on it. */
+  center: Float32Array;
+  lambda: number;
+}
+
+/**
+ * Kernel ridge regression (linear kernel on unit label vectors) from the `C` source label vectors
+ * to their `C` prototypes, centred on the prototypes' mean: the primal ridge map `B = Tᵀ(TTᵀ +
+ * λI)⁻¹U`, kept in its dual form since `C` (100) is smaller than the feature width.
+ *
+ * @example
+ * ```ts
+ * const map = fitPrototypeMap(labelVecs, 150, prototypes, 64, 1);
+ * ```
+ */
+export function fitPrototypeMap(
+  labelVectors: Float32Array,
+  wordDim: number,
+  prototypes: Float32Array,
+  featureDim: number,
+  lambda: number,
+): PrototypeMap {
+  const C = labelVectors.length / wordDim;
+  if (!Number.isInteger(C) || prototypes.length !== C * featureDim) {
+    throw new Error(
+      `fitPrototypeMap: ${labelVectors.length / wordDim} label vectors but ` +
+        `${prototypes.length / featureDim} prototypes`,
+    );
+  }
+  if (!(lambda > 0)) throw new Error(`fitPrototypeMap: λ must be > 0, got ${lambda}`);
+  const sources = _unitRows(labelVectors, wordDim);
+  const center = new Float32Array(featureDim);
+  for (let c = 0; c < C; c++) {
+    for (let j = 0; j < featureDim; j++) center[j] += prototypes[c * featureDim + j] / C;
+  }
+  const gram = new Float64Array(C * C);
+  for (let a = 0; a < C; a++) {
+    for (let b = 0; b <= a; b++) {
+      const k = _dot(sources, a, sources, b, wordDim);
+      gram[a * C + b] = gram[b * C + a] = k + (a === b ? lambda : 0);
+    }
+  }
+  const rhs = new Float64Array(C * featureDim);
+  for (let c = 0; c < C; c++) {
+    for (let j = 0; j < featureDim; j++) {
+      rhs[c * featureDim + j] = prototypes[c * featureDim + j] - center[j];
+    }
+  }
+  const coefficients = Float32Array.from(_choleskySolve(gram, C, rhs, featureDim));
+  return { sources, wordDim, coefficients, featureDim, center, lambda };
+}
+
+/**
+ * The centred prototypes the map predicts for `targets` (`T * wordDim` label vectors, any norm):
+ * `T * featureDim`.
+ *
+ * @example
+ * ```ts
+ * const predicted = predictPrototypes(map, cifar10Vectors); // 10 * featureDim
+ * ```
+ */
+export function predictPrototypes(map: PrototypeMap, targets: Float32Array): Float32Array {
+  const { wordDim, featureDim, sources, coefficients } = map;
+  const unit = _unitRows(targets, wordDim);
+  const T = unit.length / wordDim, C = sources.length / wordDim;
+  const out = new Float32Array(T * featureDim);
+  for (let t = 0; t < T; t++) {
+    for (let c = 0; c < C; c++) {
+      const k = _dot(unit, t, sources, c, wordDim);
+      for (let j = 0; j < featureDim; j++) {
+        out[t * featureDim + j] += k * coefficients[c * featureDim + j];
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Cosine of each feature row, centred on `map.center`, with each predicted (centred) prototype:
+ * `n * T` scores, row-major, as {@link ensembleArgmax} takes them.
+ *
+ * @example
+ * ```ts
+ * const scores = prototypeScores(features, map, predictPrototypes(map, targets));
+ * ```
+ */
+export function prototypeScores(
+  features: Float32Array,
+  map: PrototypeMap,
+  predicted: Float32Array,
+): Float32Array {
+  const F = map.featureDim;
+  if (features.length % F) throw new Error(`prototypeScores: features are not rows of ${F}`);
+  const n = features.length / F, T = predicted.length / F;
+  const protos = _unitRows(predicted, F);
+  const out = new Float32Array(n * T);
+  const row = new Float64Array(F);
+  for (let i = 0; i < n; i++) {
+    let sq = 0;
+    for (let j = 0; j < F; j++) {
+      row[j] = features[i * F + j] - map.center[j];
+      sq += row[j] * row[j];
+    }
+    const inv = sq > 0 ? 1 / Math.sqrt(sq) : 0;
+    for (let t = 0; t < T; t++) {
+      let dot = 0;
+      for (let j = 0; j < F; j++) dot += row[j] * protos[t * F + j];
+      out[i * T + t] = dot * inv;
+    }
+  }
+  return out;
+}
+
+/** Inputs of {@link ridgeLambdaByHeldOutClasses}: seen-class data only. */
+export interface HeldOutClassData {
+  /** Source label vectors, `C * wordDim`. */
+  labelVectors: Float32Array;
+  wordDim: number;
+  /** Per-class mean training feature, `C * featureDim` ({@link classMeans}). */
+  prototypes: Float32Array;
+  featureDim: number;
+  /**
+   * Images scored for the held-out classes (e.g. CIFAR-100 test) and their labels as row indices
+   * of `prototypes` (others, e.g. -1, are skipped).
+   */
+  features: Float32Array;
+  labels: Int32Array;
+}
+
+/** The candidate λ values: from near-interpolation to similarity-weighted averaging. */
+export const PROTOTYPE_LAMBDAS = [0.01, 0.03, 0.1, 0.3, 1, 3, 10, 30] as const;
+
+/**
+ * Chooses λ by cross-validation over classes: the `C` source classes are split (seeded) into
+ * `folds` groups; each group in turn is held out of the fit, its prototypes predicted from its
+ * label vectors, and its images classified among the group's labels (mean per-class accuracy).
+ * The λ with the best mean over folds wins (the smaller on a tie); a fold without images of its
+ * classes is left out.
+ *
+ * @example
+ * ```ts
+ * const { lambda } = ridgeLambdaByHeldOutClasses(data, { folds: 10, seed: 1 });
+ * ```
+ */
+export function ridgeLambdaByHeldOutClasses(
+  data: HeldOutClassData,
+  options: { folds: number; seed: number; lambdas?: readonly number[] },
+): { lambda: number; byLambda: { lambda: number; meanAccuracy: number }[] } {
+  const { wordDim: D, featureDim: F } = data;
+  const C = data.labelVectors.length / D;
+  const { folds } = options;
+  if (!Number.isInteger(folds) || folds < 2 || C / folds < 2) {
+    throw new Error(`ridgeLambdaByHeldOutClasses: ${folds} folds of ${C} classes`);
+  }
+  const order = new Rng(options.seed).permutation(C);
+  const lambdas = options.lambdas ?? PROTOTYPE_LAMBDAS;
+  const total = new Float64Array(lambdas.length);
+  let scored = 0;
+  for (let f = 0; f < folds; f++) {
+    const held = [...order].filter((_, r) => r % folds === f);
+    const kept = [...order].filter((_, r) => r % folds !== f);
+    const heldIndex = new Map(held.map((c, k) => [c, k]));
+    const rows = [...data.labels.keys()].filter((i) => heldIndex.has(data.labels[i]));
+    const features = takeRows(data.features, F, rows);
+    const labels = Int32Array.from(rows, (i) => heldIndex.get(data.labels[i])!);
+    if (!rows.length) continue;
+    scored++;
+    for (const [l, lambda] of lambdas.entries()) {
+      const map = fitPrototypeMap(
+        takeRows(data.labelVectors, D, kept),
+        D,
+        takeRows(data.prototypes, F, kept),
+        F,
+        lambda,
+      );
+      const predicted = predictPrototypes(map, takeRows(data.labelVectors, D, held));
+      total[l] += prototypeReport(features, labels, map, predicted).meanAccuracy;
+    }
+  }
+  if (!scored) throw new Error("ridgeLambdaByHeldOutClasses: no images of any held-out class");
+  let best = 0;
+  for (let l = 1; l < lambdas.length; l++) if (total[l] > total[best]) best = l;
+  return {
+    lambda: lambdas[best],
+    byLambda: lambdas.map((lambda, l) => ({ lambda, meanAccuracy: total[l] / scored })),
+  };
+}
+
+/**
+ * The classification report of nearest predicted prototype.
+ *
+ * @example
+ * ```ts
+ * prototypeReport(features, labels, map, predictPrototypes(map, targets)).meanAccuracy;
+ * ```
+ */
+export function prototypeReport(
+  features: Float32Array,
+  labels: Int32Array,
+  map: PrototypeMap,
+  predicted: Float32Array,
+): ClassificationReport {
+  const T = predicted.length / map.featureDim;
+  const scores = prototypeScores(features, map, predicted);
+  return classificationReport(labels, ensembleArgmax([scores], labels.length, T), T);
+}
+
+/** A unit-norm copy; a zero row is refused, since it has no direction to predict from. */
+function _unitRows(data: Float32Array, dim: number): Float32Array {
+  const out = normalizeRows(data.slice(), dim);
+  for (let r = 0; r < out.length / dim; r++) {
+    if (_dot(out, r, out, r, dim) === 0) {
+      throw new Error(`row ${r} is all zeros (a label without a vector?)`);
+    }
+  }
+  return out;
+}
+
+function _dot(a: Float32Array, i: number, b: Float32Array, k: number, dim: number): number {
+  let s = 0;
+  for (let j = 0; j < dim; j++) s += a[i * dim + j] * b[k * dim + j];
+  return s;
+}
+
+/** Solves `A X = B` for symmetric positive-definite `A` (`n * n`), `B` `n * m`, by Cholesky. */
+function _choleskySolve(a: Float64Array, n: number, b: Float64Array, m: number): Float64Array {
+  const L = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j <= i; j++) {
+      let s = a[i * n + j];
+      for (let k = 0; k < j; k++) s -= L[i * n + k] * L[j * n + k];
+      if (i === j) {
+        if (!(s > 0)) throw new Error("ridge system is not positive definite (λ too small?)");
+        L[i * n + i] = Math.sqrt(s);
+      } else L[i * n + j] = s / L[j * n + j];
+    }
+  }
+  const x = Float64Array.from(b);
+  for (let c = 0; c < m; c++) {
+    for (let i = 0; i < n; i++) { // L y = b
+      let s = x[i * m + c];
+      for (let k = 0; k < i; k++) s -= L[i * n + k] * x[k * m + c];
+      x[i * m + c] = s / L[i * n + i];
+    }
+    for (let i = n - 1; i >= 0; i--) { // Lᵀ x = y
+      let s = x[i * m + c];
+      for (let k = i + 1; k < n; k++) s -= L[k * n + i] * x[k * m + c];
+      x[i * m + c] = s / L[i * n + i];
+    }
+  }
+  return x;
+}

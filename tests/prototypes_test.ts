@@ -1,0 +1,174 @@
+import assert from "node:assert/strict";
+import {
+  classMeans,
+  fitPrototypeMap,
+  predictPrototypes,
+  PROTOTYPE_LAMBDAS,
+  prototypeReport,
+  prototypeScores,
+  ridgeLambdaByHeldOutClasses,
+} from "../lib/zeroshot/prototypes.ts";
+import { Rng } from "../lib/io/rng.ts";
+
+const gaussian = (rng: Rng, n: number, scale = 1) =>
+  Float32Array.from({ length: n }, () => scale * rng.normal());
+
+/**
+ * A world where visual prototypes are exactly linear in the (unit) label vectors: `C` classes
+ * with unit label vectors in `D` dims (in ± pairs, so their mean is 0 and centring is exact),
+ * prototypes `m + t·B`, and `perClass` images per class scattered around them.
+ */
+function linearWorld(seed: number, C: number, D: number, F: number, perClass: number, noise = 0.3) {
+  const rng = new Rng(seed);
+  const labelVectors = new Float32Array(C * D);
+  for (let c = 0; c < C; c += 2) {
+    const v = gaussian(rng, D);
+    const n = Math.hypot(...v);
+    for (let j = 0; j < D; j++) {
+      labelVectors[c * D + j] = v[j] / n;
+      labelVectors[(c + 1) * D + j] = -v[j] / n;
+    }
+  }
+  const B = gaussian(rng, D * F, 3), offset = gaussian(rng, F, 5);
+  const prototypeOf = (t: Float32Array) =>
+    Float32Array.from({ length: F }, (_, j) => {
+      let s = offset[j];
+      for (let k = 0; k < D; k++) s += t[k] * B[k * F + j];
+      return s;
+    });
+  const prototypes = new Float32Array(C * F);
+  for (let c = 0; c < C; c++) {
+    prototypes.set(prototypeOf(labelVectors.subarray(c * D, (c + 1) * D)), c * F);
+  }
+  const labels = Int32Array.from({ length: C * perClass }, (_, i) => Math.floor(i / perClass));
+  const features = Float32Array.from(
+    { length: labels.length * F },
+    (_, k) => prototypes[labels[Math.floor(k / F)] * F + (k % F)] + noise * rng.normal(),
+  );
+  return { labelVectors, prototypes, labels, features, B, offset, prototypeOf };
+}
+
+Deno.test("classMeans: per-class means of the classes that have rows, bad shapes refused", () => {
+  const { classes, means } = classMeans(
+    Float32Array.of(1, 10, 3, 30, 7, 70),
+    2,
+    Int32Array.of(0, 0, 2),
+    3,
+  );
+  assert.deepEqual(classes, [0, 2]);
+  assert.deepEqual([...means], [2, 20, 7, 70]);
+  assert.throws(
+    () => classMeans(Float32Array.of(1, 2, 3), 2, Int32Array.of(0, 1), 2),
+    /not 2 rows of 2/,
+  );
+  assert.throws(
+    () => classMeans(Float32Array.of(1, 2), 1, Int32Array.of(0, 5), 2),
+    /label 5 outside 0..1/,
+  );
+});
+
+Deno.test("fitPrototypeMap: recovers a linear label → prototype map and predicts unseen prototypes", () => {
+  const D = 4, F = 6, C = 20;
+  const w = linearWorld(3, C, D, F, 1);
+  const map = fitPrototypeMap(w.labelVectors, D, w.prototypes, F, 1e-6);
+  // The centre is the prototypes' mean, which is the offset (the label vectors sum to 0).
+  for (let j = 0; j < F; j++) assert.ok(Math.abs(map.center[j] - w.offset[j]) < 1e-4);
+  // A label never fitted: its predicted (centred) prototype is t·B.
+  const rng = new Rng(9);
+  const t = gaussian(rng, D);
+  const unit = t.map((v) => v / Math.hypot(...t));
+  const predicted = predictPrototypes(map, t); // any norm: predictPrototypes normalises
+  const truth = w.prototypeOf(unit);
+  for (let j = 0; j < F; j++) {
+    assert.ok(Math.abs(predicted[j] + map.center[j] - truth[j]) < 1e-3, `dim ${j}`);
+  }
+  // Ridge shrinks: a huge λ predicts (nearly) the centre, at a direction that stays meaningful.
+  const shrunk = predictPrototypes(fitPrototypeMap(w.labelVectors, D, w.prototypes, F, 1e6), t);
+  assert.ok(Math.hypot(...shrunk) < 1e-3 * Math.hypot(...predicted));
+  assert.throws(() => fitPrototypeMap(w.labelVectors, D, w.prototypes, F, 0), /λ must be > 0/);
+  assert.throws(
+    () => fitPrototypeMap(w.labelVectors, D, w.prototypes.subarray(F), F, 1),
+    /20 label vectors but 19 prototypes/,
+  );
+  const zero = w.labelVectors.slice();
+  zero.fill(0, 2 * D, 3 * D);
+  assert.throws(() => fitPrototypeMap(zero, D, w.prototypes, F, 1), /row 2 is all zeros/);
+});
+
+Deno.test("prototypeScores: centred cosines; images of held-out classes find their predicted prototypes", () => {
+  const D = 5, F = 8;
+  const w = linearWorld(4, 24, D, F, 30, 0.5);
+  const seen = [...Array(20).keys()], held = [20, 21, 22, 23];
+  const rows = (ids: number[], width: number, data: Float32Array) =>
+    Float32Array.from(ids.flatMap((c) => [...data.subarray(c * width, (c + 1) * width)]));
+  const map = fitPrototypeMap(
+    rows(seen, D, w.labelVectors),
+    D,
+    rows(seen, F, w.prototypes),
+    F,
+    0.01,
+  );
+  const predicted = predictPrototypes(map, rows(held, D, w.labelVectors));
+  const images = [...w.labels.keys()].filter((i) => w.labels[i] >= 20);
+  const features = rows(images, F, w.features);
+  const labels = Int32Array.from(images, (i) => w.labels[i] - 20);
+  const scores = prototypeScores(features, map, predicted);
+  assert.equal(scores.length, labels.length * 4);
+  for (const s of scores) assert.ok(s >= -1 - 1e-6 && s <= 1 + 1e-6);
+  assert.ok(prototypeReport(features, labels, map, predicted).meanAccuracy > 0.95);
+  // Without the label structure (prototypes shuffled against their labels) it falls toward chance.
+  const order = new Rng(5).permutation(20);
+  const shuffled = rows([...order], F, w.prototypes);
+  const wrong = fitPrototypeMap(rows(seen, D, w.labelVectors), D, shuffled, F, 0.01);
+  const wrongAccuracy = prototypeReport(
+    features,
+    labels,
+    wrong,
+    predictPrototypes(wrong, rows(held, D, w.labelVectors)),
+  );
+  assert.ok(wrongAccuracy.meanAccuracy < 0.7, `${wrongAccuracy.meanAccuracy}`);
+  assert.throws(() => prototypeScores(Float32Array.of(1, 2, 3), map, predicted), /not rows of 8/);
+});
+
+Deno.test("ridgeLambdaByHeldOutClasses: picks the best λ on held-out classes, deterministically", () => {
+  const D = 6, F = 10;
+  const w = linearWorld(6, 40, D, F, 10, 0.8);
+  const data = {
+    labelVectors: w.labelVectors,
+    wordDim: D,
+    prototypes: w.prototypes,
+    featureDim: F,
+    features: w.features,
+    labels: w.labels,
+  };
+  const a = ridgeLambdaByHeldOutClasses(data, { folds: 5, seed: 1 });
+  assert.deepEqual(a.byLambda.map((r) => r.lambda), [...PROTOTYPE_LAMBDAS]);
+  const best = Math.max(...a.byLambda.map((r) => r.meanAccuracy));
+  assert.equal(a.byLambda.find((r) => r.lambda === a.lambda)!.meanAccuracy, best);
+  assert.ok(best > 0.8, `${best}`); // 8 classes per fold, chance 0.125
+  // The structure is exactly linear: heavy shrinkage can only lose.
+  assert.ok(a.lambda < 30);
+  assert.deepEqual(ridgeLambdaByHeldOutClasses(data, { folds: 5, seed: 1 }), a);
+  // Images whose labels are not prototype rows are skipped; a fold with no images is left out.
+  // Here only the first fold's classes (as the seeded split draws them) have images.
+  const order = new Rng(1).permutation(40);
+  const firstFold = new Set([...order].filter((_, r) => r % 2 === 0));
+  const partial = { ...data, labels: w.labels.map((y) => (firstFold.has(y) ? y : -1)) };
+  const p = ridgeLambdaByHeldOutClasses(partial, { folds: 2, seed: 1, lambdas: [0.1, 1] });
+  assert.equal(p.byLambda.length, 2);
+  for (const r of p.byLambda) {
+    assert.ok(r.meanAccuracy > 0.5 && r.meanAccuracy <= 1, `${r.meanAccuracy}`);
+  }
+  assert.throws(
+    () =>
+      ridgeLambdaByHeldOutClasses({ ...data, labels: w.labels.map(() => -1) }, {
+        folds: 2,
+        seed: 1,
+      }),
+    /no images of any held-out class/,
+  );
+  assert.throws(
+    () => ridgeLambdaByHeldOutClasses(data, { folds: 30, seed: 1 }),
+    /30 folds of 40 classes/,
+  );
+});
