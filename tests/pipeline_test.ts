@@ -251,6 +251,7 @@ Deno.test("zeroshot on the tiny pipeline: 10-way, ceiling, full vocabulary; chan
   const reportText = await Deno.readTextFile(m.report as string);
   assert.match(reportText, /Ceilings of the visual model/);
   assert.match(reportText, /linear readout of the softmax/);
+  assert.match(reportText, new RegExp(`kernel ridge regression \\(λ ${fit.lambda}\\)`));
   assert.match(reportText, /H, γ from validation/);
   type Gzsl = { ausuc: number; bestH: number; harmonicMean: number };
   const gzsl = m.unseen as unknown as Record<

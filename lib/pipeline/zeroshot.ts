@@ -499,6 +499,7 @@ export async function runZeroShot(
     cslsK: cfg.cslsK,
     cslsWeight: cfg.cslsWeight,
     tta: cfg.tta,
+    prototypes: prototypes?.fit,
   });
   return {
     from: cfg.from,

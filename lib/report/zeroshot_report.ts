@@ -41,6 +41,8 @@ export interface ZeroShotReportData {
   cslsWeight: number;
   /** Test-time augmentation of the target images (`flip`: averaged with the mirror image). */
   tta?: string;
+  /** The visual prototypes' ridge λ and, when chosen, each candidate's held-out-class accuracy. */
+  prototypes?: { lambda: number; byLambda?: { lambda: number; meanAccuracy: number }[] };
 }
 
 /** What a full-vocabulary hit means (said under the hit@k tables). */
@@ -115,6 +117,20 @@ export async function writeZeroShotReport(
             "has both maps) sums its " +
             "members' label cosines, each standardised over the labels per image " +
             "(ensembleArgmax: no weight to tune)."
+          : "") +
+        (data.prototypes
+          ? ' "visual prototypes" maps the other way (Shigeto et al. 2015): kernel ridge ' +
+            `regression (λ ${data.prototypes.lambda}) from the CIFAR-100 label vectors to each ` +
+            `class's mean \`${data.layer}\` feature of its training images predicts a prototype ` +
+            "for every target label; an image takes the label whose prototype has the highest " +
+            "cosine with its feature, both centred on the mean prototype." +
+            (data.prototypes.byLambda
+              ? " λ was chosen on CIFAR-100 classes held out of the fit (mean per-class " +
+                "accuracy among each fold's classes: " +
+                data.prototypes.byLambda.map((r) =>
+                  `λ ${r.lambda} ${(100 * r.meanAccuracy).toFixed(1)}%`
+                ).join(", ") + ")."
+              : "")
           : "") +
         (Object.keys(data.tenWay).some((m) => m.endsWith(", balanced"))
           ? ' ", balanced" rows are transductive: all test images are assigned at once so that ' +
