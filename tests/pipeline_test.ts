@@ -194,14 +194,18 @@ Deno.test("zeroshot on the tiny pipeline: 10-way, ceiling, full vocabulary; chan
     "DeViSE + CSLS (images)",
     "DeViSE + ConSE",
     "DeViSE + ConSE + visual prototypes",
+    "DeViSE + ConSE + whitened visual prototypes",
     "DeViSE + visual prototypes",
+    "DeViSE + whitened visual prototypes",
     "DeViSE gap + act", // the run's two maps, both read
     "DeViSE gap + act + ConSE",
     "visual prototypes",
     "visual prototypes + ConSE",
+    "whitened visual prototypes", // gap is narrow enough to whiten
+    "whitened visual prototypes + ConSE",
   ]);
   // λ came from held-out CIFAR-100 classes: the winner is the best of the candidates.
-  const fit = m.prototypes!;
+  const fit = m.prototypes!["whitened visual prototypes"];
   const best = Math.max(...fit.byLambda!.map((r) => r.meanAccuracy));
   assert.equal(fit.byLambda!.find((r) => r.lambda === fit.lambda)!.meanAccuracy, best);
 
@@ -251,7 +255,12 @@ Deno.test("zeroshot on the tiny pipeline: 10-way, ceiling, full vocabulary; chan
   const reportText = await Deno.readTextFile(m.report as string);
   assert.match(reportText, /Ceilings of the visual model/);
   assert.match(reportText, /linear readout of the softmax/);
-  assert.match(reportText, new RegExp(`kernel ridge regression \\(λ ${fit.lambda}\\)`));
+  assert.match(
+    reportText,
+    new RegExp(
+      `&quot;whitened visual prototypes&quot;: kernel ridge regression \\(λ ${fit.lambda}\\)`,
+    ),
+  );
   assert.match(reportText, /H, γ from validation/);
   type Gzsl = { ausuc: number; bestH: number; harmonicMean: number };
   const gzsl = m.unseen as unknown as Record<

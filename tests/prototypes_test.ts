@@ -7,6 +7,7 @@ import {
   prototypeReport,
   prototypeScores,
   ridgeLambdaByHeldOutClasses,
+  withinClassWhitening,
 } from "../lib/zeroshot/prototypes.ts";
 import { Rng } from "../lib/io/rng.ts";
 
@@ -171,4 +172,54 @@ Deno.test("ridgeLambdaByHeldOutClasses: picks the best λ on held-out classes, d
     () => ridgeLambdaByHeldOutClasses(data, { folds: 30, seed: 1 }),
     /30 folds of 40 classes/,
   );
+});
+
+Deno.test("withinClassWhitening: residuals come out with identity covariance; it rescues correlated noise", () => {
+  const rng = new Rng(11);
+  const F = 3, C = 3, perClass = 3000;
+  // Three classes 120° apart in dims 0-1; dim 0 carries a large noise that dim 2 repeats, so
+  // only a whitened view (dim 0 less dim 2) sees the class means clearly.
+  const dirs = [[1, 0], [-0.5, Math.sqrt(3) / 2], [-0.5, -Math.sqrt(3) / 2]];
+  const means = dirs.map(([a, b]) => [0.5 * a, 0.5 * b, 0]);
+  const labels = Int32Array.from({ length: C * perClass }, (_, i) => i % C);
+  const features = new Float32Array(labels.length * F);
+  for (let i = 0; i < labels.length; i++) {
+    const big = 3 * rng.normal();
+    const noise = [big + 0.05 * rng.normal(), 0.05 * rng.normal(), big];
+    for (let j = 0; j < F; j++) features[i * F + j] = means[labels[i]][j] + noise[j];
+  }
+  const W = withinClassWhitening(features, F, labels, C, 1e-9);
+  // W (x − class mean) has covariance ≈ I.
+  const cov = new Float64Array(F * F);
+  for (let i = 0; i < labels.length; i++) {
+    const z = [0, 1, 2].map((r) =>
+      [0, 1, 2].reduce((s, k) => s + W[r * F + k] * (features[i * F + k] - means[labels[i]][k]), 0)
+    );
+    for (let a = 0; a < F; a++) {
+      for (let b = 0; b < F; b++) cov[a * F + b] += z[a] * z[b] / labels.length;
+    }
+  }
+  for (let a = 0; a < F; a++) {
+    for (let b = 0; b < F; b++) {
+      assert.ok(
+        Math.abs(cov[a * F + b] - (a === b ? 1 : 0)) < 0.08,
+        `cov[${a}][${b}] = ${cov[a * F + b]}`,
+      );
+    }
+  }
+  // The map from the three directions (as 2-D label vectors) to the means is exactly linear.
+  const labelVectors = Float32Array.from(dirs.flat());
+  const prototypes = Float32Array.from(means.flat());
+  const plain = fitPrototypeMap(labelVectors, 2, prototypes, F, 1e-6);
+  const whitened = fitPrototypeMap(labelVectors, 2, prototypes, F, 1e-6, W);
+  const acc = (map: typeof plain) =>
+    prototypeReport(features, labels, map, predictPrototypes(map, labelVectors)).meanAccuracy;
+  assert.ok(acc(plain) < 0.8, `${acc(plain)}`);
+  assert.ok(acc(whitened) > 0.95, `${acc(whitened)}`);
+  assert.throws(
+    () => withinClassWhitening(new Float32Array(257 * 2), 257, Int32Array.of(0, 1), 2),
+    /at most 256/,
+  );
+  assert.throws(() => withinClassWhitening(features, F, labels, C, 0), /shrinkage/);
+  assert.throws(() => fitPrototypeMap(labelVectors, 2, prototypes, F, 1, W.subarray(1)), /not 3×3/);
 });

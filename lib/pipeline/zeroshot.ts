@@ -74,9 +74,11 @@ import { labelMappingCeiling, softmaxReadoutCeiling } from "../zeroshot/ceiling.
 import {
   classMeans,
   fitPrototypeMap,
+  MAX_WHITENED_DIM,
   predictPrototypes,
   prototypeScores,
   ridgeLambdaByHeldOutClasses,
+  withinClassWhitening,
 } from "../zeroshot/prototypes.ts";
 import { hitAtK, seenWordSet, topWords } from "../zeroshot/vocab.ts";
 import { writeZeroShotReport } from "../report/zeroshot_report.ts";
@@ -177,7 +179,7 @@ export interface ZeroShotMetrics {
   tenWay: Record<string, MethodAccuracy>;
   labelMappingCeiling: MethodAccuracy & { mappedFrom: Record<string, string[]> };
   softmaxReadoutCeiling: MethodAccuracy;
-  /** The visual prototypes' λ, and each candidate λ's held-out-class accuracy when chosen. */
+  /** Each visual-prototypes variant's λ, and each candidate λ's held-out-class accuracy. */
   prototypes?: VisualPrototypes["fit"];
   fullVocab?: Record<string, Record<string, number>>;
   index?: EfSweepRow & { bytes: number; reused: boolean; vectors: number; buildSeconds: number };
@@ -411,16 +413,14 @@ export async function runZeroShot(
   }
   const scoreSets: Record<string, Float32Array[]> = {};
   if (prototypes) {
-    const cosines = (e: Float32Array) => labelCosines(e, D, targetVectors.data);
-    const p = prototypes.scores;
-    scoreSets["visual prototypes"] = [p];
-    scoreSets["visual prototypes + ConSE"] = [p, cosines(embedded.ConSE)];
-    scoreSets["DeViSE + visual prototypes"] = [cosines(deviseEmbedded), p];
-    scoreSets["DeViSE + ConSE + visual prototypes"] = [
-      cosines(deviseEmbedded),
-      cosines(embedded.ConSE),
-      p,
-    ];
+    const devise = labelCosines(deviseEmbedded, D, targetVectors.data);
+    const conse = labelCosines(embedded.ConSE, D, targetVectors.data);
+    for (const [name, p] of Object.entries(prototypes.scores)) {
+      scoreSets[name] = [p];
+      scoreSets[`${name} + ConSE`] = [p, conse];
+      scoreSets[`DeViSE + ${name}`] = [devise, p];
+      scoreSets[`DeViSE + ConSE + ${name}`] = [devise, conse, p];
+    }
   }
   const tenWay = tenWayAccuracy(embedded, D, set, targetVectors.data, source.data, {
     ...cfg,
@@ -734,15 +734,18 @@ export function tenWayAccuracy(
   return out;
 }
 
-/** The visual prototypes' scores of the target images, and how λ was set. */
+/** How one variant of the visual prototypes set its λ. */
+export interface PrototypeFit {
+  lambda: number;
+  /** Held-out-class accuracy of each candidate λ (absent when λ was given). */
+  byLambda?: { lambda: number; meanAccuracy: number }[];
+}
+
+/** The visual prototypes' scores of the target images, and how λ was set, by variant (row name). */
 export interface VisualPrototypes {
   /** `n * C` cosines of the centred target features with the predicted prototypes. */
-  scores: Float32Array;
-  fit: {
-    lambda: number;
-    /** Held-out-class 10-way mean accuracy of each candidate λ (absent when λ was given). */
-    byLambda?: { lambda: number; meanAccuracy: number }[];
-  };
+  scores: Record<string, Float32Array>;
+  fit: Record<string, PrototypeFit>;
 }
 
 /** Folds of CIFAR-100 classes λ is cross-validated over (10 classes held out in each). */
@@ -751,13 +754,16 @@ const PROTOTYPE_FOLDS = 10;
 /**
  * Visual prototypes (Shigeto et al. 2015): each CIFAR-100 class's mean training feature of the
  * layer, a ridge map from the CIFAR-100 label vectors to them, and the target images scored by
- * cosine with the prototypes it predicts from the target label vectors. λ is `cfg.prototypeLambda`,
- * or (0) the best of `PROTOTYPE_LAMBDAS` when held-out CIFAR-100 classes are predicted from the rest
- * (their CIFAR-100 test images): no target image or label is read.
+ * cosine with the prototypes it predicts from the target label vectors: "visual prototypes", and,
+ * for layers up to `MAX_WHITENED_DIM` wide, "whitened visual prototypes" (the cosine after the
+ * seen classes' within-class whitening). λ is `cfg.prototypeLambda`, or (0) each variant's best of
+ * `PROTOTYPE_LAMBDAS` when held-out CIFAR-100 classes are predicted from the rest (their CIFAR-100
+ * test images): no target image or label is read.
  *
  * @example
  * ```ts
  * const { scores } = await visualPrototypes(cfg, dir, source, targetVecs, set.features, c100, run);
+ * scores["visual prototypes"]; // n * C
  * ```
  */
 export async function visualPrototypes(
@@ -781,30 +787,46 @@ export async function visualPrototypes(
     );
   }
   const sourceVectors = takeRows(source.data, source.dim, classes);
-  let lambda = cfg.prototypeLambda;
-  let byLambda: VisualPrototypes["fit"]["byLambda"];
-  if (lambda === 0) {
-    const test = await loadDeviseSplit(featureDir, c100Test, cfg.layer);
-    const row = new Map(classes.map((c, k) => [c, k]));
-    const folds = Math.min(PROTOTYPE_FOLDS, Math.floor(classes.length / 2));
-    ({ lambda, byLambda } = ridgeLambdaByHeldOutClasses({
-      labelVectors: sourceVectors,
-      wordDim: source.dim,
-      prototypes,
-      featureDim: F,
-      features: test.features,
-      labels: c100Test.labels.map((y) => row.get(y) ?? -1),
-    }, { folds, seed: cfg.seed }));
-    run.log(
-      `visual prototypes (${cfg.layer}, ${F}-D): λ ${lambda}, chosen on held-out CIFAR-100 ` +
-        `classes (${folds} folds, mean per-class accuracy among each fold's classes: ` +
-        byLambda.map((r) => `λ ${r.lambda} ${(100 * r.meanAccuracy).toFixed(1)}%`).join(", ") +
-        ")",
-    );
+  const variants: [string, Float32Array | undefined][] = [["visual prototypes", undefined]];
+  if (F <= MAX_WHITENED_DIM) {
+    variants.push([
+      "whitened visual prototypes",
+      withinClassWhitening(train.features, F, trainLabels.labels, 100),
+    ]);
+  } else {run.log(
+      `visual prototypes: ${F}-D features are not whitened (${MAX_WHITENED_DIM} at most)`,
+    );}
+  const test = cfg.prototypeLambda === 0
+    ? await loadDeviseSplit(featureDir, c100Test, cfg.layer)
+    : undefined;
+  const out: VisualPrototypes = { scores: {}, fit: {} };
+  for (const [name, whitening] of variants) {
+    let fit: PrototypeFit = { lambda: cfg.prototypeLambda };
+    if (test) {
+      const row = new Map(classes.map((c, k) => [c, k]));
+      const folds = Math.min(PROTOTYPE_FOLDS, Math.floor(classes.length / 2));
+      fit = ridgeLambdaByHeldOutClasses({
+        labelVectors: sourceVectors,
+        wordDim: source.dim,
+        prototypes,
+        featureDim: F,
+        features: test.features,
+        labels: c100Test.labels.map((y) => row.get(y) ?? -1),
+        whitening,
+      }, { folds, seed: cfg.seed });
+      run.log(
+        `${name} (${cfg.layer}, ${F}-D): λ ${fit.lambda}, chosen on held-out CIFAR-100 classes ` +
+          `(${folds} folds, mean per-class accuracy among each fold's classes: ` +
+          fit.byLambda!.map((r) => `λ ${r.lambda} ${(100 * r.meanAccuracy).toFixed(1)}%`)
+            .join(", ") +
+          ")",
+      );
+    }
+    const map = fitPrototypeMap(sourceVectors, source.dim, prototypes, F, fit.lambda, whitening);
+    out.scores[name] = prototypeScores(targetFeatures, map, predictPrototypes(map, targetVectors));
+    out.fit[name] = fit;
   }
-  const map = fitPrototypeMap(sourceVectors, source.dim, prototypes, F, lambda);
-  const scores = prototypeScores(targetFeatures, map, predictPrototypes(map, targetVectors));
-  return { scores, fit: { lambda, ...(byLambda ? { byLambda } : {}) } };
+  return out;
 }
 
 /** The two ceilings and the label map behind the first. */

@@ -41,8 +41,11 @@ export interface ZeroShotReportData {
   cslsWeight: number;
   /** Test-time augmentation of the target images (`flip`: averaged with the mirror image). */
   tta?: string;
-  /** The visual prototypes' ridge λ and, when chosen, each candidate's held-out-class accuracy. */
-  prototypes?: { lambda: number; byLambda?: { lambda: number; meanAccuracy: number }[] };
+  /** Each visual-prototypes variant's ridge λ and, when chosen, each candidate's accuracy. */
+  prototypes?: Record<
+    string,
+    { lambda: number; byLambda?: { lambda: number; meanAccuracy: number }[] }
+  >;
 }
 
 /** What a full-vocabulary hit means (said under the hit@k tables). */
@@ -63,6 +66,29 @@ export const CALIBRATION_NOTE = '"H, γ from validation" raises the unseen label
   "(calibrated stacking), with γ the best-H point on held-out training images of a second, " +
   "pseudo-unseen split of the seen classes; it never reads test labels. AUSUC and best H read " +
   "them.";
+
+/** What the visual prototypes rows are, and how each variant's λ was chosen. */
+function prototypesNote(
+  fits: NonNullable<ZeroShotReportData["prototypes"]>,
+  layer: string,
+): string {
+  const lambdas = Object.entries(fits).map(([name, fit]) =>
+    ` "${name}": kernel ridge regression (λ ${fit.lambda})` +
+    (fit.byLambda
+      ? ", chosen on CIFAR-100 classes held out of the fit (mean per-class accuracy among each " +
+        "fold's classes: " +
+        fit.byLambda.map((r) => `λ ${r.lambda} ${(100 * r.meanAccuracy).toFixed(1)}%`).join(", ") +
+        ")"
+      : "") +
+    "."
+  );
+  return ' "visual prototypes" maps the other way (Shigeto et al. 2015): a ridge map from the ' +
+    `CIFAR-100 label vectors to each class's mean \`${layer}\` feature of its training images ` +
+    "predicts a prototype for every target label; an image takes the label whose prototype has " +
+    'the highest cosine with its feature, both centred on the mean prototype ("whitened": ' +
+    "after whitening by the CIFAR-100 classes' shared within-class covariance, shrunk by 0.1)." +
+    lambdas.join("");
+}
 
 /**
  * Writes `report.md` / `report.html` of a zero-shot run.
@@ -118,20 +144,7 @@ export async function writeZeroShotReport(
             "members' label cosines, each standardised over the labels per image " +
             "(ensembleArgmax: no weight to tune)."
           : "") +
-        (data.prototypes
-          ? ' "visual prototypes" maps the other way (Shigeto et al. 2015): kernel ridge ' +
-            `regression (λ ${data.prototypes.lambda}) from the CIFAR-100 label vectors to each ` +
-            `class's mean \`${data.layer}\` feature of its training images predicts a prototype ` +
-            "for every target label; an image takes the label whose prototype has the highest " +
-            "cosine with its feature, both centred on the mean prototype." +
-            (data.prototypes.byLambda
-              ? " λ was chosen on CIFAR-100 classes held out of the fit (mean per-class " +
-                "accuracy among each fold's classes: " +
-                data.prototypes.byLambda.map((r) =>
-                  `λ ${r.lambda} ${(100 * r.meanAccuracy).toFixed(1)}%`
-                ).join(", ") + ")."
-              : "")
-          : "") +
+        (data.prototypes ? prototypesNote(data.prototypes, data.layer) : "") +
         (Object.keys(data.tenWay).some((m) => m.endsWith(", balanced"))
           ? ' ", balanced" rows are transductive: all test images are assigned at once so that ' +
             "every class receives an equal share (the test set's known class sizes), at the " +

@@ -7,6 +7,9 @@
  * highest cosine with its centred feature. Mapping into the higher-dimensional, non-word space is
  * what the paper found to reduce hubness. One parameter, the ridge λ, chosen on CIFAR-100 classes
  * held out of the fit ({@link ridgeLambdaByHeldOutClasses}): no target image or label is read.
+ * Optionally the cosine is taken after whitening by the seen classes' shared within-class
+ * covariance ({@link withinClassWhitening}), which turns nearest prototype into the angle of a
+ * Gaussian (LDA) classifier whose class means are predicted from words (cf. Verma & Rai 2017).
  *
  * @example
  * ```ts
@@ -69,6 +72,8 @@ export interface PrototypeMap {
   /** Mean of the source prototypes; scores compare features centred on it. */
   center: Float32Array;
   lambda: number;
+  /** `featureDim²` lower-triangular `L⁻¹` ({@link withinClassWhitening}) applied before the cosine. */
+  whitening?: Float32Array;
 }
 
 /**
@@ -87,6 +92,7 @@ export function fitPrototypeMap(
   prototypes: Float32Array,
   featureDim: number,
   lambda: number,
+  whitening?: Float32Array,
 ): PrototypeMap {
   const C = labelVectors.length / wordDim;
   if (!Number.isInteger(C) || prototypes.length !== C * featureDim) {
@@ -115,7 +121,10 @@ export function fitPrototypeMap(
     }
   }
   const coefficients = Float32Array.from(_choleskySolve(gram, C, rhs, featureDim));
-  return { sources, wordDim, coefficients, featureDim, center, lambda };
+  if (whitening && whitening.length !== featureDim * featureDim) {
+    throw new Error(`fitPrototypeMap: whitening is not ${featureDim}×${featureDim}`);
+  }
+  return { sources, wordDim, coefficients, featureDim, center, lambda, whitening };
 }
 
 /**
@@ -144,8 +153,9 @@ export function predictPrototypes(map: PrototypeMap, targets: Float32Array): Flo
 }
 
 /**
- * Cosine of each feature row, centred on `map.center`, with each predicted (centred) prototype:
- * `n * T` scores, row-major, as {@link ensembleArgmax} takes them.
+ * Cosine of each feature row, centred on `map.center`, with each predicted (centred) prototype
+ * (both whitened first when the map has a whitening): `n * T` scores, row-major, as
+ * {@link ensembleArgmax} takes them.
  *
  * @example
  * ```ts
@@ -160,15 +170,16 @@ export function prototypeScores(
   const F = map.featureDim;
   if (features.length % F) throw new Error(`prototypeScores: features are not rows of ${F}`);
   const n = features.length / F, T = predicted.length / F;
-  const protos = _unitRows(predicted, F);
+  const W = map.whitening;
+  const protos = _unitRows(W ? _lowerTimesRows(W, predicted, F) : predicted, F);
   const out = new Float32Array(n * T);
-  const row = new Float64Array(F);
+  const centred = new Float32Array(F);
+  const whitened = new Float32Array(F);
   for (let i = 0; i < n; i++) {
+    for (let j = 0; j < F; j++) centred[j] = features[i * F + j] - map.center[j];
+    const row = W ? _lowerTimesRows(W, centred, F, whitened) : centred;
     let sq = 0;
-    for (let j = 0; j < F; j++) {
-      row[j] = features[i * F + j] - map.center[j];
-      sq += row[j] * row[j];
-    }
+    for (let j = 0; j < F; j++) sq += row[j] * row[j];
     const inv = sq > 0 ? 1 / Math.sqrt(sq) : 0;
     for (let t = 0; t < T; t++) {
       let dot = 0;
@@ -177,6 +188,55 @@ export function prototypeScores(
     }
   }
   return out;
+}
+
+/** Widest features {@link withinClassWhitening} takes: its cost grows as rows × width². */
+export const MAX_WHITENED_DIM = 256;
+
+/**
+ * `L⁻¹` for the shared within-class covariance `Σ = L Lᵀ` of labelled feature rows (each row less
+ * its class mean), shrunk toward its mean variance, `(1 − shrinkage)·Σ + shrinkage·(tr Σ / F)·I`,
+ * so that it stays invertible for wide or collinear features: multiplying centred features by it
+ * whitens them.
+ *
+ * @example
+ * ```ts
+ * const W = withinClassWhitening(trainFeatures, 64, trainLabels, 100);
+ * const map = fitPrototypeMap(labelVecs, D, prototypes, 64, 1, W);
+ * ```
+ */
+export function withinClassWhitening(
+  features: Float32Array,
+  dim: number,
+  labels: Int32Array,
+  numClasses: number,
+  shrinkage = 0.1,
+): Float32Array {
+  if (dim > MAX_WHITENED_DIM) {
+    throw new Error(`withinClassWhitening: ${dim}-D features, at most ${MAX_WHITENED_DIM}`);
+  }
+  if (!(shrinkage > 0 && shrinkage <= 1)) throw new Error(`shrinkage must be in (0, 1]`);
+  const { classes, means } = classMeans(features, dim, labels, numClasses);
+  const row = new Map(classes.map((c, k) => [c, k]));
+  const cov = new Float64Array(dim * dim), d = new Float64Array(dim);
+  for (let i = 0; i < labels.length; i++) {
+    const m = row.get(labels[i])! * dim;
+    for (let j = 0; j < dim; j++) d[j] = features[i * dim + j] - means[m + j];
+    for (let a = 0; a < dim; a++) {
+      const da = d[a];
+      for (let b = 0; b <= a; b++) cov[a * dim + b] += da * d[b];
+    }
+  }
+  let trace = 0;
+  for (let a = 0; a < dim; a++) trace += cov[a * dim + a] / labels.length;
+  for (let a = 0; a < dim; a++) {
+    for (let b = 0; b <= a; b++) {
+      const v = (1 - shrinkage) * cov[a * dim + b] / labels.length +
+        (a === b ? (shrinkage * trace) / dim : 0);
+      cov[a * dim + b] = cov[b * dim + a] = v;
+    }
+  }
+  return Float32Array.from(_lowerInverse(_cholesky(cov, dim), dim));
 }
 
 /** Inputs of {@link ridgeLambdaByHeldOutClasses}: seen-class data only. */
@@ -193,6 +253,8 @@ export interface HeldOutClassData {
    */
   features: Float32Array;
   labels: Int32Array;
+  /** Scores taken after this whitening ({@link withinClassWhitening}). */
+  whitening?: Float32Array;
 }
 
 /** The candidate λ values: from near-interpolation to similarity-weighted averaging. */
@@ -240,6 +302,7 @@ export function ridgeLambdaByHeldOutClasses(
         takeRows(data.prototypes, F, kept),
         F,
         lambda,
+        data.whitening,
       );
       const predicted = predictPrototypes(map, takeRows(data.labelVectors, D, held));
       total[l] += prototypeReport(features, labels, map, predicted).meanAccuracy;
@@ -290,19 +353,58 @@ function _dot(a: Float32Array, i: number, b: Float32Array, k: number, dim: numbe
   return s;
 }
 
-/** Solves `A X = B` for symmetric positive-definite `A` (`n * n`), `B` `n * m`, by Cholesky. */
-function _choleskySolve(a: Float64Array, n: number, b: Float64Array, m: number): Float64Array {
+/** `v` (rows of `n`) times the lower-triangular `n * n` matrix `L`: `L vᵢ` for each row. */
+function _lowerTimesRows(
+  L: Float32Array,
+  v: Float32Array,
+  n: number,
+  out = new Float32Array(v.length),
+): Float32Array {
+  for (let r = 0; r < v.length / n; r++) {
+    for (let i = 0; i < n; i++) {
+      let s = 0;
+      for (let k = 0; k <= i; k++) s += L[i * n + k] * v[r * n + k];
+      out[r * n + i] = s;
+    }
+  }
+  return out;
+}
+
+/** The lower-triangular `L` with `L Lᵀ = A` for symmetric positive-definite `A` (`n * n`). */
+function _cholesky(a: Float64Array, n: number): Float64Array {
   const L = new Float64Array(n * n);
   for (let i = 0; i < n; i++) {
     for (let j = 0; j <= i; j++) {
       let s = a[i * n + j];
       for (let k = 0; k < j; k++) s -= L[i * n + k] * L[j * n + k];
       if (i === j) {
-        if (!(s > 0)) throw new Error("ridge system is not positive definite (λ too small?)");
+        if (!(s > 0)) {
+          throw new Error("matrix is not positive definite (λ or shrinkage too small?)");
+        }
         L[i * n + i] = Math.sqrt(s);
       } else L[i * n + j] = s / L[j * n + j];
     }
   }
+  return L;
+}
+
+/** The inverse of a lower-triangular `n * n` matrix (itself lower-triangular). */
+function _lowerInverse(L: Float64Array, n: number): Float64Array {
+  const inv = new Float64Array(n * n);
+  for (let c = 0; c < n; c++) {
+    inv[c * n + c] = 1 / L[c * n + c];
+    for (let i = c + 1; i < n; i++) {
+      let s = 0;
+      for (let k = c; k < i; k++) s -= L[i * n + k] * inv[k * n + c];
+      inv[i * n + c] = s / L[i * n + i];
+    }
+  }
+  return inv;
+}
+
+/** Solves `A X = B` for symmetric positive-definite `A` (`n * n`), `B` `n * m`, by Cholesky. */
+function _choleskySolve(a: Float64Array, n: number, b: Float64Array, m: number): Float64Array {
+  const L = _cholesky(a, n);
   const x = Float64Array.from(b);
   for (let c = 0; c < m; c++) {
     for (let i = 0; i < n; i++) { // L y = b
