@@ -138,6 +138,14 @@ export {
   nearestLabel,
 } from "./lib/zeroshot/eval.ts";
 export { labelMappingCeiling, softmaxReadoutCeiling } from "./lib/zeroshot/ceiling.ts";
+export {
+  classMeans,
+  fitPrototypeMap,
+  predictPrototypes,
+  prototypeScores,
+  ridgeLambdaByHeldOutClasses,
+  withinClassWhitening,
+} from "./lib/zeroshot/prototypes.ts";
 export { hitAtK as vocabularyHitAtK, isHit, topWords } from "./lib/zeroshot/vocab.ts";
 export {
   calibrationGamma,

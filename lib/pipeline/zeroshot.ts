@@ -799,19 +799,21 @@ export async function visualPrototypes(
   const test = cfg.prototypeLambda === 0
     ? await loadDeviseSplit(featureDir, c100Test, cfg.layer)
     : undefined;
+  // Held-out folds score CIFAR-100 test images, labelled by their class's prototype row.
+  const row = new Map(classes.map((c, k) => [c, k]));
+  const testRows = c100Test.labels.map((y) => row.get(y) ?? -1);
+  const folds = Math.min(PROTOTYPE_FOLDS, Math.floor(classes.length / 2));
   const out: VisualPrototypes = { scores: {}, fit: {} };
   for (const [name, whitening] of variants) {
     let fit: PrototypeFit = { lambda: cfg.prototypeLambda };
     if (test) {
-      const row = new Map(classes.map((c, k) => [c, k]));
-      const folds = Math.min(PROTOTYPE_FOLDS, Math.floor(classes.length / 2));
       fit = ridgeLambdaByHeldOutClasses({
         labelVectors: sourceVectors,
         wordDim: source.dim,
         prototypes,
         featureDim: F,
         features: test.features,
-        labels: c100Test.labels.map((y) => row.get(y) ?? -1),
+        labels: testRows,
         whitening,
       }, { folds, seed: cfg.seed });
       run.log(
