@@ -793,9 +793,9 @@ export async function visualPrototypes(
       "whitened visual prototypes",
       withinClassWhitening(train.features, F, trainLabels.labels, 100),
     ]);
-  } else {run.log(
-      `visual prototypes: ${F}-D features are not whitened (${MAX_WHITENED_DIM} at most)`,
-    );}
+  } else {
+    run.log(`visual prototypes: ${F}-D features are not whitened (${MAX_WHITENED_DIM} at most)`);
+  }
   const test = cfg.prototypeLambda === 0
     ? await loadDeviseSplit(featureDir, c100Test, cfg.layer)
     : undefined;

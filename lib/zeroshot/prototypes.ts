@@ -295,16 +295,12 @@ export function ridgeLambdaByHeldOutClasses(
     const labels = Int32Array.from(rows, (i) => heldIndex.get(data.labels[i])!);
     if (!rows.length) continue;
     scored++;
+    const keptVectors = takeRows(data.labelVectors, D, kept);
+    const keptPrototypes = takeRows(data.prototypes, F, kept);
+    const heldVectors = takeRows(data.labelVectors, D, held);
     for (const [l, lambda] of lambdas.entries()) {
-      const map = fitPrototypeMap(
-        takeRows(data.labelVectors, D, kept),
-        D,
-        takeRows(data.prototypes, F, kept),
-        F,
-        lambda,
-        data.whitening,
-      );
-      const predicted = predictPrototypes(map, takeRows(data.labelVectors, D, held));
+      const map = fitPrototypeMap(keptVectors, D, keptPrototypes, F, lambda, data.whitening);
+      const predicted = predictPrototypes(map, heldVectors);
       total[l] += prototypeReport(features, labels, map, predicted).meanAccuracy;
     }
   }
