@@ -235,9 +235,18 @@ Deno.test("zeroshot on the tiny pipeline: 10-way, ceiling, full vocabulary; chan
       "DeViSE + CSLS, top60, unseen only",
       "ConSE (DeViSE scores), all words",
       "ConSE (DeViSE scores), top60, unseen only",
+      "visual prototypes, all words",
+      "visual prototypes, top60, unseen only",
     ]
   ) assert.ok(full[row], row);
   assert.equal(m.candidates!.top60.words, 60);
+  // The prototypes search their own index, in their span: at most one dim per class with
+  // training images (the fixture's 4), not the layer's width.
+  for (const set of ["all", "top60"]) {
+    const p = m.candidates![set].prototypeIndex!;
+    assert.ok(p.dim >= 1 && p.dim <= 4, `${set}: ${p.dim}`);
+    assert.ok(p.bytes > 0 && m.candidates![set].byMethod["visual prototypes"].recallAt10 > 0, set);
+  }
   // The fixture's labels are words of the vocabulary: the nearest word is at least that close.
   const geometry = m.embeddingGeometry!;
   assert.deepEqual(Object.keys(geometry).sort(), ["ConSE", "ConSE (DeViSE scores)", "DeViSE"]);

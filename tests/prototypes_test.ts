@@ -4,8 +4,11 @@ import {
   fitPrototypeMap,
   predictPrototypes,
   PROTOTYPE_LAMBDAS,
+  prototypeFeatureRows,
   prototypeReport,
   prototypeScores,
+  prototypeSpace,
+  prototypeWordRows,
   ridgeLambdaByHeldOutClasses,
   withinClassWhitening,
 } from "../lib/zeroshot/prototypes.ts";
@@ -222,4 +225,65 @@ Deno.test("withinClassWhitening: residuals come out with identity covariance; it
   );
   assert.throws(() => withinClassWhitening(features, F, labels, C, 0), /shrinkage/);
   assert.throws(() => fitPrototypeMap(labelVectors, 2, prototypes, F, 1, W.subarray(1)), /not 3×3/);
+});
+
+Deno.test("prototypeSpace: word and image rows in the prototypes' span give prototypeScores' cosines", () => {
+  const rng = new Rng(21);
+  // F > D (as `act`: rank from the labels) and F < D (as `gap`: rank F), ± whitening.
+  for (const [C, D, F] of [[8, 6, 20], [12, 8, 5]]) {
+    const w = linearWorld(30 + F, C, D, F, 40);
+    const W = withinClassWhitening(w.features, F, w.labels, C);
+    for (const whitening of [undefined, W]) {
+      const map = fitPrototypeMap(w.labelVectors, D, w.prototypes, F, 0.1, whitening);
+      const space = prototypeSpace(map);
+      // Prototypes linear in D-dim label vectors span min(D, F) dims (of at most C).
+      assert.equal(space.rank, Math.min(C, D, F));
+      // The basis is orthonormal.
+      for (let a = 0; a < space.rank; a++) {
+        for (let b = 0; b < space.rank; b++) {
+          let d = 0;
+          for (let j = 0; j < F; j++) d += space.basis[a * F + j] * space.basis[b * F + j];
+          assert.ok(Math.abs(d - (a === b ? 1 : 0)) < 1e-5, `basis ${a}·${b} = ${d}`);
+        }
+      }
+      const targets = gaussian(rng, 7 * D); // words that are no label
+      const words = prototypeWordRows(map, space, targets);
+      const images = prototypeFeatureRows(map, space, w.features.subarray(0, 30 * F));
+      const exact = prototypeScores(
+        w.features.subarray(0, 30 * F),
+        map,
+        predictPrototypes(map, targets),
+      );
+      const r = space.rank;
+      for (let i = 0; i < 30; i++) {
+        // Per image, the span's cosines are the exact ones times one positive factor.
+        const cos = Array.from({ length: 7 }, (_, t) => {
+          let d = 0, nw = 0, nq = 0;
+          for (let j = 0; j < r; j++) {
+            d += words[t * r + j] * images[i * r + j];
+            nw += words[t * r + j] ** 2;
+            nq += images[i * r + j] ** 2;
+          }
+          return d / Math.sqrt(nw * nq);
+        });
+        const factor = exact[i * 7] / cos[0];
+        assert.ok(factor > 0 && factor <= 1 + 1e-4, `factor ${factor}`);
+        for (let t = 0; t < 7; t++) {
+          assert.ok(Math.abs(cos[t] * factor - exact[i * 7 + t]) < 1e-4, `image ${i} word ${t}`);
+        }
+      }
+    }
+  }
+  const map = fitPrototypeMap(Float32Array.of(1, 0, 0, 1), 2, Float32Array.of(1, 2, 3, 4), 2, 1);
+  assert.throws(
+    () => prototypeWordRows(map, prototypeSpace(map), new Float32Array(3)),
+    /rows of 2/,
+  );
+  assert.throws(
+    () => prototypeFeatureRows(map, prototypeSpace(map), new Float32Array(3)),
+    /rows of 2/,
+  );
+  // A zero word vector has no direction: a zero row, not NaN.
+  const zero = prototypeWordRows(map, prototypeSpace(map), new Float32Array(2));
+  assert.ok(zero.every((v) => v === 0));
 });

@@ -56,7 +56,7 @@ import {
   readFeatures,
   writeFeatures,
 } from "../vision/extract.ts";
-import { ArtifactError, artifactIsCurrent, readSidecar } from "../io/artifact.ts";
+import { ArtifactError, artifactIsCurrent, readSidecar, sha256Hex } from "../io/artifact.ts";
 import { takeRows } from "../io/rows.ts";
 import { type HnswIndex, indexPathFor, openOrBuildIndex, searchIndex } from "../zeroshot/index.ts";
 import {
@@ -76,7 +76,11 @@ import {
   fitPrototypeMap,
   MAX_WHITENED_DIM,
   predictPrototypes,
+  prototypeFeatureRows,
+  type PrototypeMap,
   prototypeScores,
+  prototypeSpace,
+  prototypeWordRows,
   ridgeLambdaByHeldOutClasses,
   withinClassWhitening,
 } from "../zeroshot/prototypes.ts";
@@ -462,7 +466,15 @@ export async function runZeroShot(
       c100,
       cfg,
       run,
-      trainEmbedded ? { trainEmbedded } : undefined,
+      {
+        trainEmbedded,
+        // The unwhitened map: the better 10-way variant, and defined for every layer width.
+        prototypes: prototypes && {
+          name: "visual prototypes",
+          map: prototypes.maps["visual prototypes"],
+          features: set.features,
+        },
+      },
     )
     : undefined;
 
@@ -746,6 +758,8 @@ export interface VisualPrototypes {
   /** `n * C` cosines of the centred target features with the predicted prototypes. */
   scores: Record<string, Float32Array>;
   fit: Record<string, PrototypeFit>;
+  /** The fitted maps, for other label sets (e.g. {@link fullVocabulary}'s every word). */
+  maps: Record<string, PrototypeMap>;
 }
 
 /** Folds of CIFAR-100 classes λ is cross-validated over (10 classes held out in each). */
@@ -803,7 +817,7 @@ export async function visualPrototypes(
   const row = new Map(classes.map((c, k) => [c, k]));
   const testRows = c100Test.labels.map((y) => row.get(y) ?? -1);
   const folds = Math.min(PROTOTYPE_FOLDS, Math.floor(classes.length / 2));
-  const out: VisualPrototypes = { scores: {}, fit: {} };
+  const out: VisualPrototypes = { scores: {}, fit: {}, maps: {} };
   for (const [name, whitening] of variants) {
     let fit: PrototypeFit = { lambda: cfg.prototypeLambda };
     if (test) {
@@ -827,6 +841,7 @@ export async function visualPrototypes(
     const map = fitPrototypeMap(sourceVectors, source.dim, prototypes, F, fit.lambda, whitening);
     out.scores[name] = prototypeScores(targetFeatures, map, predictPrototypes(map, targetVectors));
     out.fit[name] = fit;
+    out.maps[name] = map;
   }
   return out;
 }
@@ -880,6 +895,8 @@ export interface FullVocabulary {
     bytes: number;
     /** The ef each method's queries searched at, with its recall@10 and queries/s. */
     byMethod: Record<string, EfSweepRow>;
+    /** The visual prototypes' own index (their predicted prototypes, `dim` wide). */
+    prototypeIndex?: { dim: number; bytes: number; reused: boolean; buildSeconds: number };
   }>;
   /** Sample images with every method's top-10 words (over every word). */
   shown: { image: Uint8Array; trueLabel: string; words: Record<string, string[]> }[];
@@ -891,17 +908,32 @@ export interface FullVocabulary {
   geometry: Record<string, { cosTrueLabel: number; cosNearestWord: number }>;
 }
 
+/** A word search: the `k` nearest candidates of a query, nearest first. */
+type Search = (q: Float32Array, k: number) => Neighbors;
+
+/** A visual-prototypes map whose every-word search {@link fullVocabulary} adds. */
+export interface FullVocabularyPrototypes {
+  /** The row name ("visual prototypes"). */
+  name: string;
+  map: PrototypeMap;
+  /** The target images' features of the map's layer, `n * map.featureDim`. */
+  features: Float32Array;
+}
+
 /**
  * Full-vocabulary search: for each candidate set (`cfg.candidates`: every word, WordNet nouns,
  * physical objects, the N most frequent), builds or reuses an HNSW index over its
  * (unit-normalised) word vectors, picks ef by recall against exact search, and scores hit@k of
  * every method's embedded images over those words and over those that are not CIFAR-100 labels.
  * With `cfg.imageCslsK`, DeViSE is also scored with a CSLS penalty on each word: its mean cosine
- * to its k nearest training-image embeddings (hub words that are near every image lose).
+ * to its k nearest training-image embeddings (hub words that are near every image lose). With
+ * `extra.prototypes`, every word's predicted visual prototype is indexed too (in the span of the
+ * map's prototypes, {@link prototypeSpace}; cached under a checksum of those rows) and searched
+ * with the images' features.
  *
  * @example
  * ```ts
- * const full = await fullVocabulary(tf, words, vectorsPath, embedded, set, c100, cfg, run, extra);
+ * const full = await fullVocabulary(tf, words, vectorsPath, embedded, set, c100, cfg, run);
  * full.rows[0].hit["20"];
  * ```
  */
@@ -914,7 +946,7 @@ export async function fullVocabulary(
   c100: CifarSplit,
   cfg: ZeroShotConfig,
   run: Run,
-  hubs?: { trainEmbedded: Float32Array },
+  extra: { trainEmbedded?: Float32Array; prototypes?: FullVocabularyPrototypes } = {},
 ): Promise<FullVocabulary> {
   const D = words.dim;
   const normalized = normalizeRows(words.data.slice(), D);
@@ -923,6 +955,7 @@ export async function fullVocabulary(
   const seen = seenWordSet(c100.labelNames);
   const wantsWordNet = cfg.candidates.some((c) => c === "nouns" || c === "objects");
   const wordnet = wantsWordNet ? await loadWordNet() : undefined;
+  const proto = extra.prototypes ? await _prototypeRows(extra.prototypes, words, run) : undefined;
   const hits: FullVocabulary["rows"] = [];
   const candidates: FullVocabulary["candidates"] = {};
   let first: Omit<FullVocabulary, "rows" | "candidates"> | undefined;
@@ -930,20 +963,27 @@ export async function fullVocabulary(
     const ids = name === "all" ? null : candidateRows(words.words, name, wordnet);
     const vocab = ids ? Array.from(ids, (i) => words.words[i]) : words.words;
     const rows: VectorRows = { dim: D, data: ids ? takeRows(normalized, D, ids) : normalized };
-    const bar = new Progress(`hnsw build (${name})`, vocab.length, { unit: "vec", run });
-    const opened = await openOrBuildIndex(rows, {
-      path: indexPathFor(
-        name === "all" ? vectorsPath : `${vectorsPath}.${name}`,
-        { m: cfg.m, efConstruction: cfg.efConstruction },
-        cfg.indexDir,
-      ),
-      source: `sha256:${vectorsSha}${name === "all" ? "" : `|${name}`}`,
-      m: cfg.m,
-      efConstruction: cfg.efConstruction,
-      onProgress: (done) => bar.tick(done - bar.count),
-      log: run.log,
-    });
-    bar.done();
+    const suffix = name === "all" ? "" : `.${name}`;
+    const open = (rows: VectorRows, path: string, source: string, what: string) => {
+      const bar = new Progress(`hnsw build (${what})`, rows.data.length / rows.dim, {
+        unit: "vec",
+        run,
+      });
+      return openOrBuildIndex(rows, {
+        path: indexPathFor(path, { m: cfg.m, efConstruction: cfg.efConstruction }, cfg.indexDir),
+        source,
+        m: cfg.m,
+        efConstruction: cfg.efConstruction,
+        onProgress: (done) => bar.tick(done - bar.count),
+        log: run.log,
+      }).finally(() => bar.done());
+    };
+    const opened = await open(
+      rows,
+      `${vectorsPath}${suffix}`,
+      `sha256:${vectorsSha}${name === "all" ? "" : `|${name}`}`,
+      name,
+    );
     const index = opened.index;
     // Each method's queries get their own ef: ConSE's mixtures of label vectors lie among the
     // words and reach the target recall at a smaller ef than DeViSE's embeddings.
@@ -953,6 +993,57 @@ export async function fullVocabulary(
     const sweep = sweeps.DeViSE;
     const quality = sweep.at(-1)!;
     const ef = quality.ef;
+    const searchAt = (index: HnswIndex, ef: number) => (q: Float32Array, k: number) =>
+      searchIndex(index, q, k, Math.max(ef, k));
+    const search = searchAt(index, ef);
+    const penalty = extra.trainEmbedded && cfg.imageCslsK > 0
+      ? wordHubness(tf, rows, extra.trainEmbedded, cfg.imageCslsK)
+      : undefined;
+    // A method: its queries (rows of `dim`) and the search they go through.
+    const methods: { method: string; queries: Float32Array; dim: number; search: Search }[] = Object
+      .entries(embedded).map(([method, queries]) => ({
+        method,
+        queries,
+        dim: D,
+        search: searchAt(index, sweeps[method].at(-1)!.ef),
+      }));
+    // "DeViSE + CSLS" has no sweep of its own: it searches with DeViSE's queries and ef.
+    if (penalty) {
+      const queries = embedded.DeViSE, csls = _cslsSearch(search, penalty, cfg.cslsWeight);
+      methods.push({ method: "DeViSE + CSLS", queries, dim: D, search: csls });
+    }
+    // Visual prototypes search their own index: every candidate word's predicted prototype.
+    let prototypeIndex: FullVocabulary["candidates"][string]["prototypeIndex"];
+    if (proto) {
+      const r = proto.dim;
+      const pRows: VectorRows = { dim: r, data: ids ? takeRows(proto.words, r, ids) : proto.words };
+      const p = await open(
+        pRows,
+        `${vectorsPath}.prototypes-${proto.sha.slice(0, 12)}${suffix}`,
+        `sha256:${proto.sha}${name === "all" ? "" : `|${name}`}`,
+        `${name}, ${proto.name}`,
+      );
+      sweeps[proto.name] = efSweep(p.index, pRows, proto.queries, cfg);
+      const at = sweeps[proto.name].at(-1)!.ef;
+      methods.push({
+        method: proto.name,
+        queries: proto.queries,
+        dim: r,
+        search: searchAt(p.index, at),
+      });
+      prototypeIndex = {
+        dim: r,
+        bytes: p.bytes,
+        reused: p.reused,
+        buildSeconds: p.index.buildSeconds,
+      };
+      run.log(
+        `index (${name}, ${proto.name}): ${vocab.length} predicted prototypes, ${r}-D, ` +
+          `${p.bytes} bytes, ${
+            p.reused ? "reused" : `built in ${p.index.buildSeconds.toFixed(1)} s`
+          }`,
+      );
+    }
     run.log(
       `index (${name}): ${vocab.length} vectors, M ${cfg.m}, efC ${cfg.efConstruction}, ` +
         `${opened.bytes} bytes, ${
@@ -972,32 +1063,16 @@ export async function fullVocabulary(
       byMethod: Object.fromEntries(
         Object.entries(sweeps).map(([m, rows]) => [m, rows.at(-1)!]),
       ),
+      ...(prototypeIndex ? { prototypeIndex } : {}),
     };
-    const searchAt = (ef: number) => (q: Float32Array, k: number) =>
-      searchIndex(index, q, k, Math.max(ef, k));
-    const search = searchAt(ef);
-    const penalty = hubs && cfg.imageCslsK > 0
-      ? wordHubness(tf, rows, hubs.trainEmbedded, cfg.imageCslsK)
-      : undefined;
-    const methods: [string, Float32Array, Float32Array | undefined][] = [
-      ...Object.entries(embedded).map(([m, e]) =>
-        [m, e, undefined] as [string, Float32Array, undefined]
-      ),
-      ...(penalty
-        ? [["DeViSE + CSLS", embedded.DeViSE, penalty] as [string, Float32Array, Float32Array]]
-        : []),
-    ];
     const ranked: Record<string, string[][]> = {};
-    for (const [method, e, pen] of methods) {
-      // "DeViSE + CSLS" has no sweep of its own: it searches with DeViSE's queries and ef.
-      const base = sweeps[method] ? searchAt(sweeps[method].at(-1)!.ef) : search;
-      const scored = pen ? _cslsSearch(base, pen, cfg.cslsWeight) : base;
+    for (const { method, queries, dim, search } of methods) {
       const all: string[][] = [], unseenOnly: string[][] = [];
       for (let i = 0; i < set.labels.length; i++) {
-        const q = e.subarray(i * D, (i + 1) * D);
-        all.push(topWords(scored, vocab, q, cfg.k));
+        const q = queries.subarray(i * dim, (i + 1) * dim);
+        all.push(topWords(search, vocab, q, cfg.k));
         unseenOnly.push(
-          topWords(scored, vocab, q, cfg.k, { words: seen, trueLabel: trueNames[i] }),
+          topWords(search, vocab, q, cfg.k, { words: seen, trueLabel: trueNames[i] }),
         );
       }
       ranked[method] = all;
@@ -1039,6 +1114,21 @@ export async function fullVocabulary(
     }
   }
   return { rows: hits, candidates, ...first! };
+}
+
+// Every word's predicted prototype and every image's feature in the map's prototype span, unit
+// rows, and a checksum of the word rows that names and validates their index.
+async function _prototypeRows(p: FullVocabularyPrototypes, words: WordVectors, run: Run) {
+  const t0 = performance.now();
+  const space = prototypeSpace(p.map);
+  const data = normalizeRows(prototypeWordRows(p.map, space, words.data), space.rank);
+  const queries = normalizeRows(prototypeFeatureRows(p.map, space, p.features), space.rank);
+  const sha = await sha256Hex(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  run.log(
+    `${p.name}: ${words.words.length} predicted prototypes in their ${space.rank}-D span ` +
+      `(features ${p.map.featureDim}-D) in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
+  return { name: p.name, dim: space.rank, words: data, queries, sha };
 }
 
 // FullVocabulary.geometry: cosines of unit embeddings to the true label and the top-1 word.

@@ -190,6 +190,128 @@ export function prototypeScores(
   return out;
 }
 
+/**
+ * The span of a map's predicted prototypes, for searching many words at once: every predicted
+ * prototype is a combination of the `C` coefficient rows, so it lies in their span (rank at most
+ * `min(C, featureDim)`). Coordinates in an orthonormal basis of that span keep each prototype's
+ * norm and its dot product with any feature, so the cosine of a word's coordinates
+ * ({@link prototypeWordRows}) with an image's ({@link prototypeFeatureRows}) ranks words exactly as
+ * {@link prototypeScores} does, in `rank` dimensions instead of `featureDim` (100, not 4,096, for
+ * `act`): an HNSW index over a 400,000-word vocabulary's prototypes fits in memory.
+ */
+export interface PrototypeSpace {
+  /** Orthonormal rows spanning the (whitened) coefficient rows, `rank * featureDim`. */
+  basis: Float32Array;
+  rank: number;
+  /** Each (whitened) coefficient row in that basis, `C * rank`. */
+  coordinates: Float32Array;
+}
+
+/**
+ * The {@link PrototypeSpace} of a map: modified Gram–Schmidt (two passes, in float64) over its
+ * coefficient rows, whitened first when the map whitens; directions with under 1e-6 of the
+ * largest row's norm are dropped.
+ *
+ * @example
+ * ```ts
+ * const space = prototypeSpace(map);
+ * const words = prototypeWordRows(map, space, vocabularyVectors); // N * space.rank
+ * const images = prototypeFeatureRows(map, space, features); // n * space.rank
+ * ```
+ */
+export function prototypeSpace(map: PrototypeMap): PrototypeSpace {
+  const F = map.featureDim, C = map.coefficients.length / F;
+  const rows = map.whitening
+    ? _lowerTimesRows(map.whitening, map.coefficients, F)
+    : map.coefficients;
+  let largest = 0;
+  for (let c = 0; c < C; c++) largest = Math.max(largest, Math.sqrt(_dot(rows, c, rows, c, F)));
+  const basis: Float64Array[] = [];
+  for (let c = 0; c < C && basis.length < F; c++) {
+    const v = Float64Array.from(rows.subarray(c * F, (c + 1) * F));
+    for (let pass = 0; pass < 2; pass++) {
+      for (const b of basis) {
+        let d = 0;
+        for (let j = 0; j < F; j++) d += v[j] * b[j];
+        for (let j = 0; j < F; j++) v[j] -= d * b[j];
+      }
+    }
+    let norm = 0;
+    for (let j = 0; j < F; j++) norm += v[j] * v[j];
+    norm = Math.sqrt(norm);
+    if (!(norm > 1e-6 * largest)) continue;
+    for (let j = 0; j < F; j++) v[j] /= norm;
+    basis.push(v);
+  }
+  const rank = basis.length;
+  const flat = new Float32Array(rank * F);
+  basis.forEach((b, r) => flat.set(b, r * F));
+  return { basis: flat, rank, coordinates: _timesBasis(rows, F, flat, rank) };
+}
+
+/**
+ * Each word's predicted prototype in a {@link PrototypeSpace}: `T * rank`, from `T * wordDim`
+ * vectors of any norm (a zero vector gives a zero row). Rows are not normalised.
+ *
+ * @example
+ * ```ts
+ * const rows = prototypeWordRows(map, prototypeSpace(map), words.data);
+ * ```
+ */
+export function prototypeWordRows(
+  map: PrototypeMap,
+  space: PrototypeSpace,
+  vectors: Float32Array,
+): Float32Array {
+  const { wordDim: D, sources } = map, { rank: r, coordinates } = space;
+  if (vectors.length % D) throw new Error(`prototypeWordRows: vectors are not rows of ${D}`);
+  const T = vectors.length / D, C = sources.length / D;
+  const unit = normalizeRows(vectors.slice(), D);
+  const out = new Float32Array(T * r);
+  const k = new Float64Array(C), acc = new Float64Array(r);
+  for (let t = 0; t < T; t++) {
+    for (let c = 0; c < C; c++) k[c] = _dot(unit, t, sources, c, D);
+    acc.fill(0);
+    for (let c = 0; c < C; c++) {
+      const kc = k[c], o = c * r;
+      for (let j = 0; j < r; j++) acc[j] += kc * coordinates[o + j];
+    }
+    out.set(acc, t * r);
+  }
+  return out;
+}
+
+/**
+ * Image features in a {@link PrototypeSpace}: each row centred on `map.center`, whitened when the
+ * map whitens, and projected on the basis: `n * rank`, not normalised.
+ *
+ * @example
+ * ```ts
+ * const queries = prototypeFeatureRows(map, prototypeSpace(map), set.features);
+ * ```
+ */
+export function prototypeFeatureRows(
+  map: PrototypeMap,
+  space: PrototypeSpace,
+  features: Float32Array,
+): Float32Array {
+  const F = map.featureDim;
+  if (features.length % F) throw new Error(`prototypeFeatureRows: features are not rows of ${F}`);
+  const centred = features.slice();
+  for (let i = 0; i < centred.length; i++) centred[i] -= map.center[i % F];
+  const rows = map.whitening ? _lowerTimesRows(map.whitening, centred, F) : centred;
+  return _timesBasis(rows, F, space.basis, space.rank);
+}
+
+/** Rows of `dim` times the transposed basis (`rank * dim`): `n * rank`. */
+function _timesBasis(rows: Float32Array, dim: number, basis: Float32Array, rank: number) {
+  const n = rows.length / dim, out = new Float32Array(n * rank);
+  for (let i = 0; i < n; i++) {
+    for (let b = 0; b < rank; b++) out[i * rank + b] = _dot(rows, i, basis, b, dim);
+  }
+  return out;
+}
+
 /** Widest features {@link withinClassWhitening} takes: its cost grows as rows × width². */
 export const MAX_WHITENED_DIM = 256;
 
