@@ -119,6 +119,7 @@ export { PRESETS, resolveTrainSettings, type TrainSettings } from "./lib/pipelin
 export { latestTrainRun, readTrainRun, type TrainRunMetrics } from "./lib/pipeline/runs.ts";
 export { resolveVectors } from "./lib/pipeline/vectors.ts";
 export { runZeroShot, zeroshot, type ZeroShotMetrics } from "./lib/pipeline/zeroshot.ts";
+export { fitVisualPrototypes, visualPrototypes } from "./lib/pipeline/visual_prototypes.ts";
 
 // 5. Zero-shot
 export {
@@ -142,7 +143,10 @@ export {
   classMeans,
   fitPrototypeMap,
   predictPrototypes,
+  prototypeFeatureRows,
   prototypeScores,
+  prototypeSpace,
+  prototypeWordRows,
   ridgeLambdaByHeldOutClasses,
   withinClassWhitening,
 } from "./lib/zeroshot/prototypes.ts";

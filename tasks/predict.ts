@@ -11,6 +11,7 @@
  */
 import { commonFlags, type FlagSpec, parseFlags } from "../lib/cli/args.ts";
 import { runTask } from "../lib/cli/run.ts";
+import { resolveDataDir } from "../lib/data/cifar.ts";
 import { IMAGE_FITS } from "../lib/images/decode.ts";
 import { predict } from "../lib/pipeline/predict.ts";
 import { PRESET_NAMES } from "../lib/pipeline/presets.ts";
@@ -67,6 +68,18 @@ export const spec = {
     path: "writable-dir",
     help: "where image features are cached (empty: no cache)",
   },
+  prototypes: {
+    type: "boolean",
+    default: true,
+    help: "with a label list: visual prototypes' top labels too (each label's word vector mapped " +
+      "into the layer's feature space, fit on the run's CIFAR-100 features; needs CIFAR-100 " +
+      "under --data-dir)",
+  },
+  dataDir: {
+    type: "string",
+    default: "",
+    help: "folder with cifar-100-binary/, for --prototypes (else $DEVISE_DATA_DIR, else data)",
+  },
   ...commonFlags("predict"),
 } as const satisfies FlagSpec;
 
@@ -79,9 +92,10 @@ async function main(): Promise<void> {
       "deno task predict photo.jpg --labels cat,lynx,fox,hot_air_balloon",
       "deno task predict pets/ --labels vocab --k 10 --json",
       "deno task predict a.jpg b.png --labels cifar10 --from data/runs/train-x",
+      "deno task predict pets/ --labels cat,dog,horse --data-dir ../shared/data",
     ],
   });
-  await predict({ ...flags, paths: flags._ });
+  await predict({ ...flags, paths: flags._, dataDir: resolveDataDir(flags.dataDir) });
 }
 
 if (import.meta.main) await runTask(main);

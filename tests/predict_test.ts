@@ -69,6 +69,8 @@ function _request(dir: string, from: string, extra: Partial<PredictRequest>): Pr
     conseT: 5,
     indexDir: join(dir, "index"),
     cacheDir: join(dir, "cache"),
+    prototypes: true,
+    dataDir: dir,
     backend: "cpu",
     out: join(dir, `predict-${Math.random()}`),
     json: false,
@@ -106,13 +108,16 @@ Deno.test("predict: own images, any label set, bad files named and skipped, noth
   for (const p of metrics.predictions) {
     assert.equal(p.devise.length, 3);
     assert.equal(p.conse.length, 3);
-    for (const m of [p.devise, p.conse]) {
+    assert.equal(p.prototypes.length, 3); // fit on the fixture's CIFAR-100 features
+    for (const m of [p.devise, p.conse, p.prototypes]) {
       assert.ok(m[0].score >= m[1].score && m[1].score >= m[2].score, "best first");
       for (const x of m) assert.ok(["fine0", "fine1", "class2", "lynx"].includes(x.label));
     }
   }
   const log = await Deno.readTextFile(join(request.out, "log.txt"));
   assert.match(log, /labels without a word vector \(skipped\): xyzzy/);
+  assert.match(log, /\nvisual prototypes \(act, \d+-D\): λ [\d.]+, chosen on held-out/);
+  assert.doesNotMatch(log, /whitened/); // predict fits the plain map only
   assert.match(await Deno.readTextFile(join(request.out, "report.html")), /big\.jpg/);
   assert.deepEqual([...Deno.readDirSync(photos)].map((e) => e.name).sort(), before);
 
@@ -126,6 +131,16 @@ Deno.test("predict: own images, any label set, bad files named and skipped, noth
   const [one] = await predict(vocab);
   assert.equal(one.devise.length, 3);
   assert.ok(one.devise.every((x) => /^(fine\d+|class\d|lynx|hot|balloon)$/.test(x.label)));
+  assert.equal(one.prototypes, undefined); // a label list only
+  // Without CIFAR-100 in the data folder the prototypes are skipped, and the log says why.
+  const bare = _request(dir, from, { paths: [join(photos, "big.jpg")], dataDir: photos });
+  const [plain] = await predict(bare);
+  assert.equal(plain.prototypes, undefined);
+  assert.equal(plain.devise.length, 3);
+  assert.match(
+    await Deno.readTextFile(join(bare.out, "log.txt")),
+    /visual prototypes: skipped .*no CIFAR-100 folder under/,
+  );
   await Deno.remove(dir, { recursive: true });
 });
 

@@ -1,13 +1,15 @@
 /**
  * `deno task predict PATH...`, top to bottom: the user's own images (files, folders, or an
- * ImageFolder tree) labelled through a train run's model, from DeViSE and from ConSE, with
- * cosine scores.
+ * ImageFolder tree) labelled through a train run's model, from DeViSE, from ConSE and (for a label
+ * list) from visual prototypes, with cosine scores.
  *
  * 1. the label set (`cifar100`, `cifar10`, `vocab` = every word through the HNSW index, a file
  *    with one label per line, or a comma list), checked against the vectors before any image is
  *    read: labels without a vector are named and skipped;
  * 2. the images, listed (unreadable entries named, the rest go on);
- * 3. each batch through the visual model, DeViSE's map M and ConSE, then the top-k labels;
+ * 3. each batch through the visual model, DeViSE's map M and ConSE, then the top-k labels; for a
+ *    list, also the visual prototypes' (ridge-regressed from the labels' vectors, fit on the
+ *    run's CIFAR-100 features: the best 10-way method on CIFAR-10);
  * 4. a table on stderr, with `--json` one JSON object per image on stdout, and a report grid.
  *
  * ```sh
@@ -33,6 +35,10 @@ import { type LabelMapping, labelVectors } from "../text/labels.ts";
 import { normalizeRows, type WordVectors } from "../text/vectors.ts";
 import { readVectors, vectorsChecksum } from "../text/word2vec_io.ts";
 import { conseEmbed } from "../zeroshot/eval.ts";
+import { predictPrototypes, prototypeScores } from "../zeroshot/prototypes.ts";
+import { CifarDataError } from "../data/cifar.ts";
+import { loadCifarLabels } from "../devise/data.ts";
+import { fitVisualPrototypes } from "./visual_prototypes.ts";
 import {
   type HnswIndex,
   indexPathFor,
@@ -62,6 +68,10 @@ export interface PredictRequest {
   indexDir: string;
   /** Where the images' features are cached (empty: not cached). */
   cacheDir: string;
+  /** Score a label list with visual prototypes too (reads CIFAR-100's labels from `dataDir`). */
+  prototypes: boolean;
+  /** The folder with cifar-100-binary/ (the prototypes' fit). */
+  dataDir: string;
   backend: BackendName;
   out: string;
   json: boolean;
@@ -81,6 +91,8 @@ export interface ImagePrediction {
   trueLabel?: string;
   devise: ScoredLabel[];
   conse: ScoredLabel[];
+  /** Visual prototypes' top labels (a label list, with CIFAR-100 in the data folder). */
+  prototypes?: ScoredLabel[];
 }
 
 /** A label set resolved against the vectors. */
@@ -156,7 +168,8 @@ export async function resolveLabelSet(
  * @example
  * ```ts
  * await predict({ paths: ["cat.jpg"], from: "", labels: "cifar10", k: 5, fit: "crop", conseT: 10,
- *   indexDir: "data/index", cacheDir: "", backend: "auto", out: "", json: true, quiet: false });
+ *   indexDir: "data/index", cacheDir: "", prototypes: true, dataDir: "../shared/data",
+ *   backend: "auto", out: "", json: true, quiet: false });
  * ```
  */
 export async function predict(request: PredictRequest): Promise<ImagePrediction[]> {
@@ -212,17 +225,25 @@ export async function predict(request: PredictRequest): Promise<ImagePrediction[
     if (json) console.log(JSON.stringify(p));
     const fmt = (xs: ScoredLabel[]) => xs.map((x) => `${x.label} ${x.score.toFixed(2)}`).join(", ");
     run.log(
-      `${p.path}${p.trueLabel ? ` (${p.trueLabel})` : ""}\n  DeViSE: ${fmt(p.devise)}\n  ConSE:  ${
-        fmt(p.conse)
-      }`,
+      `${p.path}${p.trueLabel ? ` (${p.trueLabel})` : ""}\n  DeViSE:     ${fmt(p.devise)}\n` +
+        `  ConSE:      ${fmt(p.conse)}` +
+        (p.prototypes ? `\n  prototypes: ${fmt(p.prototypes)}` : ""),
     );
   }
   const grid: GridItem[] = predictions.slice(0, 96).map((p, i) => ({
     image: set.images.subarray(i * 3072, (i + 1) * 3072),
     trueLabel: p.trueLabel ?? "",
     caption: p.trueLabel ? `${basename(p.path)} (${p.trueLabel})` : basename(p.path),
-    predictions: { DeViSE: p.devise.map((x) => x.label), ConSE: p.conse.map((x) => x.label) },
-    scores: { DeViSE: p.devise.map((x) => x.score), ConSE: p.conse.map((x) => x.score) },
+    predictions: {
+      DeViSE: p.devise.map((x) => x.label),
+      ConSE: p.conse.map((x) => x.label),
+      ...(p.prototypes ? { prototypes: p.prototypes.map((x) => x.label) } : {}),
+    },
+    scores: {
+      DeViSE: p.devise.map((x) => x.score),
+      ConSE: p.conse.map((x) => x.score),
+      ...(p.prototypes ? { prototypes: p.prototypes.map((x) => x.score) } : {}),
+    },
   }));
   const report = await writeReport(run.dir, {
     title: `Predictions: ${predictions.length} images, ${
@@ -240,6 +261,11 @@ export async function predict(request: PredictRequest): Promise<ImagePrediction[
           text: `Scores are cosines between the image's embedding and each label's word vector. ` +
             `DeViSE embeds the image with the map M of the \`${layer}\` features; ConSE mixes ` +
             `the top ${request.conseT} CIFAR-100 label vectors weighted by softmax probability.` +
+            (scorer.prototypes
+              ? ` Visual prototypes score the cosine of the image's centred feature with each ` +
+                `label's prototype, ridge-regressed from its word vector (λ ` +
+                `${scorer.prototypes.lambda}, fit on the run's CIFAR-100 training features).`
+              : "") +
             (predictions.length > grid.length ? ` The first ${grid.length} images are shown.` : ""),
         },
         ...(set.problems.length || labels.skipped.length
@@ -305,11 +331,52 @@ async function _scorer(
       score: scores[c],
     }));
   };
+  const prototypes = labels.kind === "list" && request.prototypes
+    ? await _prototypes(trained, layer, source.data, D, labels, request, run)
+    : undefined;
   const scorer = (features: Float32Array, probs: Float32Array) => ({
     devise: top(embed(tf, model, features)),
     conse: top(conseEmbed(probs, 100, source.data, D, request.conseT)),
+    ...(prototypes ? { prototypes: prototypes.top(features) } : {}),
   });
-  return Object.assign(scorer, { d: model.d });
+  return Object.assign(scorer, { d: model.d, prototypes });
+}
+
+// The label list's visual prototypes (the unwhitened map: defined for every layer width, and
+// the better 10-way variant on CIFAR-10), or undefined, said why, without CIFAR-100.
+async function _prototypes(
+  trained: TrainRun,
+  layer: FeatureLayer,
+  sourceVectors: Float32Array,
+  D: number,
+  labels: LabelSet,
+  request: PredictRequest,
+  run: Run,
+) {
+  let c100Test;
+  try {
+    c100Test = await loadCifarLabels(request.dataDir, "cifar100", "test");
+  } catch (e) {
+    if (!(e instanceof CifarDataError && e.kind === "missing")) throw e;
+    run.log(`visual prototypes: skipped (their fit reads CIFAR-100's labels): ${e.message}`);
+    return undefined;
+  }
+  const cfg = { dataDir: request.dataDir, layer, prototypeLambda: 0, seed: 1, whitened: false };
+  const source = { data: sourceVectors, dim: D };
+  const fitted = await fitVisualPrototypes(cfg, trained.metrics.featureDir, source, c100Test, run);
+  const map = fitted.maps["visual prototypes"];
+  const predicted = predictPrototypes(map, labels.vectors);
+  const C = labels.names.length;
+  return {
+    lambda: map.lambda,
+    top: (features: Float32Array): ScoredLabel[] => {
+      const scores = prototypeScores(features, map, predicted);
+      return [...topK(scores, C, request.k)].map((c) => ({
+        label: labels.names[c],
+        score: scores[c],
+      }));
+    },
+  };
 }
 
 async function _vocabIndex(

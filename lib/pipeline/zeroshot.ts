@@ -36,7 +36,7 @@ import {
 } from "../devise/train.ts";
 import { InputError } from "../io/errors.ts";
 import { Rng } from "../io/rng.ts";
-import { type CifarLabels, loadCifarLabels, loadDeviseSplit } from "../devise/data.ts";
+import { loadDeviseSplit } from "../devise/data.ts";
 import { labelVectors } from "../text/labels.ts";
 import { readVectors, vectorsChecksum } from "../text/word2vec_io.ts";
 import type { WordVectors } from "../text/vectors.ts";
@@ -72,18 +72,12 @@ import {
 } from "../zeroshot/eval.ts";
 import { labelMappingCeiling, softmaxReadoutCeiling } from "../zeroshot/ceiling.ts";
 import {
-  classMeans,
-  fitPrototypeMap,
-  MAX_WHITENED_DIM,
-  predictPrototypes,
   prototypeFeatureRows,
   type PrototypeMap,
-  prototypeScores,
   prototypeSpace,
   prototypeWordRows,
-  ridgeLambdaByHeldOutClasses,
-  withinClassWhitening,
 } from "../zeroshot/prototypes.ts";
+import { type VisualPrototypes, visualPrototypes } from "./visual_prototypes.ts";
 import { hitAtK, seenWordSet, topWords } from "../zeroshot/vocab.ts";
 import { writeZeroShotReport } from "../report/zeroshot_report.ts";
 import type { FeatureLayer } from "../vision/models.ts";
@@ -742,106 +736,6 @@ export function tenWayAccuracy(
       const pick = balancedAssignment(labelCosines(e, D, targetVectors), n, C);
       out[`${name}, balanced`] = classificationReport(set.labels, pick, C);
     }
-  }
-  return out;
-}
-
-/** How one variant of the visual prototypes set its λ. */
-export interface PrototypeFit {
-  lambda: number;
-  /** Held-out-class accuracy of each candidate λ (absent when λ was given). */
-  byLambda?: { lambda: number; meanAccuracy: number }[];
-}
-
-/** The visual prototypes' scores of the target images, and how λ was set, by variant (row name). */
-export interface VisualPrototypes {
-  /** `n * C` cosines of the centred target features with the predicted prototypes. */
-  scores: Record<string, Float32Array>;
-  fit: Record<string, PrototypeFit>;
-  /** The fitted maps, for other label sets (e.g. {@link fullVocabulary}'s every word). */
-  maps: Record<string, PrototypeMap>;
-}
-
-/** Folds of CIFAR-100 classes λ is cross-validated over (10 classes held out in each). */
-const PROTOTYPE_FOLDS = 10;
-
-/**
- * Visual prototypes (Shigeto et al. 2015): each CIFAR-100 class's mean training feature of the
- * layer, a ridge map from the CIFAR-100 label vectors to them, and the target images scored by
- * cosine with the prototypes it predicts from the target label vectors: "visual prototypes", and,
- * for layers up to `MAX_WHITENED_DIM` wide, "whitened visual prototypes" (the cosine after the
- * seen classes' within-class whitening). λ is `cfg.prototypeLambda`, or (0) each variant's best of
- * `PROTOTYPE_LAMBDAS` when held-out CIFAR-100 classes are predicted from the rest (their CIFAR-100
- * test images): no target image or label is read.
- *
- * @example
- * ```ts
- * const { scores } = await visualPrototypes(cfg, dir, source, targetVecs, set.features, c100, run);
- * scores["visual prototypes"]; // n * C
- * ```
- */
-export async function visualPrototypes(
-  cfg: Pick<ZeroShotConfig, "dataDir" | "layer" | "prototypeLambda" | "seed">,
-  featureDir: string,
-  source: { data: Float32Array; dim: number },
-  targetVectors: Float32Array,
-  targetFeatures: Float32Array,
-  c100Test: CifarLabels,
-  run: Run,
-): Promise<VisualPrototypes> {
-  const trainLabels = await loadCifarLabels(cfg.dataDir, "cifar100", "train");
-  const train = await loadDeviseSplit(featureDir, trainLabels, cfg.layer);
-  const F = train.features.length / trainLabels.count;
-  // Classes without training images (a user's partial copy, a test fixture) get no prototype.
-  const { classes, means: prototypes } = classMeans(train.features, F, trainLabels.labels, 100);
-  if (classes.length < 4) {
-    throw new InputError(
-      `${featureDir}: CIFAR-100 training images of ${classes.length} classes; visual prototypes ` +
-        `need 4 or more (or --no-prototypes)`,
-    );
-  }
-  const sourceVectors = takeRows(source.data, source.dim, classes);
-  const variants: [string, Float32Array | undefined][] = [["visual prototypes", undefined]];
-  if (F <= MAX_WHITENED_DIM) {
-    variants.push([
-      "whitened visual prototypes",
-      withinClassWhitening(train.features, F, trainLabels.labels, 100),
-    ]);
-  } else {
-    run.log(`visual prototypes: ${F}-D features are not whitened (${MAX_WHITENED_DIM} at most)`);
-  }
-  const test = cfg.prototypeLambda === 0
-    ? await loadDeviseSplit(featureDir, c100Test, cfg.layer)
-    : undefined;
-  // Held-out folds score CIFAR-100 test images, labelled by their class's prototype row.
-  const row = new Map(classes.map((c, k) => [c, k]));
-  const testRows = c100Test.labels.map((y) => row.get(y) ?? -1);
-  const folds = Math.min(PROTOTYPE_FOLDS, Math.floor(classes.length / 2));
-  const out: VisualPrototypes = { scores: {}, fit: {}, maps: {} };
-  for (const [name, whitening] of variants) {
-    let fit: PrototypeFit = { lambda: cfg.prototypeLambda };
-    if (test) {
-      fit = ridgeLambdaByHeldOutClasses({
-        labelVectors: sourceVectors,
-        wordDim: source.dim,
-        prototypes,
-        featureDim: F,
-        features: test.features,
-        labels: testRows,
-        whitening,
-      }, { folds, seed: cfg.seed });
-      run.log(
-        `${name} (${cfg.layer}, ${F}-D): λ ${fit.lambda}, chosen on held-out CIFAR-100 classes ` +
-          `(${folds} folds, mean per-class accuracy among each fold's classes: ` +
-          fit.byLambda!.map((r) => `λ ${r.lambda} ${(100 * r.meanAccuracy).toFixed(1)}%`)
-            .join(", ") +
-          ")",
-      );
-    }
-    const map = fitPrototypeMap(sourceVectors, source.dim, prototypes, F, fit.lambda, whitening);
-    out.scores[name] = prototypeScores(targetFeatures, map, predictPrototypes(map, targetVectors));
-    out.fit[name] = fit;
-    out.maps[name] = map;
   }
   return out;
 }
