@@ -47,6 +47,12 @@ export const spec = {
     default: "",
     help: "folder with cifar-10-binary/ and cifar-100-binary/ (else $DEVISE_DATA_DIR, else data)",
   },
+  prototypes: {
+    type: "boolean",
+    default: true,
+    help: "also search with visual prototypes (each word mapped into the layer's feature space, " +
+      "fit on the run's CIFAR-100 features; needs CIFAR-100 under --data-dir)",
+  },
   indexDir: {
     type: "string",
     default: "data/index",

@@ -217,6 +217,7 @@ Deno.test("search: word → nearest images, cached embeddings and index reused",
     k: 4,
     fit: "crop" as const,
     dataDir: dir,
+    prototypes: true,
     indexDir: join(dir, "index"),
     cacheDir: join(dir, "cache"),
     backend: "cpu" as const,
@@ -231,6 +232,11 @@ Deno.test("search: word → nearest images, cached embeddings and index reused",
     assert.ok(r.hits[0].cosine >= r.hits[3].cosine);
     assert.equal(r.wordClass, r.word); // the word is a class name
     assert.equal(r.precision, r.hits.filter((h) => h.label === r.word).length / 4);
+    // Visual prototypes search too (the fixture has CIFAR-100): best first, their own share.
+    const p = r.prototypes!;
+    assert.equal(p.hits.length, 4);
+    assert.ok(p.hits[0].cosine >= p.hits[3].cosine);
+    assert.equal(p.precision, p.hits.filter((h) => h.label === r.word).length / 4);
   }
   const again = await search({ ...request, out: join(dir, "s2") });
   assert.deepEqual(again, first);

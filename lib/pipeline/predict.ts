@@ -36,9 +36,7 @@ import { normalizeRows, type WordVectors } from "../text/vectors.ts";
 import { readVectors, vectorsChecksum } from "../text/word2vec_io.ts";
 import { conseEmbed } from "../zeroshot/eval.ts";
 import { predictPrototypes, prototypeScores } from "../zeroshot/prototypes.ts";
-import { CifarDataError } from "../data/cifar.ts";
-import { loadCifarLabels } from "../devise/data.ts";
-import { fitVisualPrototypes } from "./visual_prototypes.ts";
+import { runPrototypeMap } from "./visual_prototypes.ts";
 import {
   type HnswIndex,
   indexPathFor,
@@ -332,7 +330,7 @@ async function _scorer(
     }));
   };
   const prototypes = labels.kind === "list" && request.prototypes
-    ? await _prototypes(trained, layer, source.data, D, labels, request, run)
+    ? await _prototypes(trained, layer, words, labels, request, run)
     : undefined;
   const scorer = (features: Float32Array, probs: Float32Array) => ({
     devise: top(embed(tf, model, features)),
@@ -342,29 +340,17 @@ async function _scorer(
   return Object.assign(scorer, { d: model.d, prototypes });
 }
 
-// The label list's visual prototypes (the unwhitened map: defined for every layer width, and
-// the better 10-way variant on CIFAR-10), or undefined, said why, without CIFAR-100.
+// The label list's top labels by visual prototypes, or undefined without CIFAR-100.
 async function _prototypes(
   trained: TrainRun,
   layer: FeatureLayer,
-  sourceVectors: Float32Array,
-  D: number,
+  words: WordVectors,
   labels: LabelSet,
   request: PredictRequest,
   run: Run,
 ) {
-  let c100Test;
-  try {
-    c100Test = await loadCifarLabels(request.dataDir, "cifar100", "test");
-  } catch (e) {
-    if (!(e instanceof CifarDataError && e.kind === "missing")) throw e;
-    run.log(`visual prototypes: skipped (their fit reads CIFAR-100's labels): ${e.message}`);
-    return undefined;
-  }
-  const cfg = { dataDir: request.dataDir, layer, prototypeLambda: 0, seed: 1, whitened: false };
-  const source = { data: sourceVectors, dim: D };
-  const fitted = await fitVisualPrototypes(cfg, trained.metrics.featureDir, source, c100Test, run);
-  const map = fitted.maps["visual prototypes"];
+  const map = await runPrototypeMap(trained, layer, words, request.dataDir, run);
+  if (!map) return undefined;
   const predicted = predictPrototypes(map, labels.vectors);
   const C = labels.names.length;
   return {

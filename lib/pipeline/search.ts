@@ -7,8 +7,12 @@
  * 2. the image set (CIFAR-10 test, CIFAR-100 test, or a folder of the user's images) through the
  *    train run's model, embedded by M; the embeddings are cached as an artifact;
  * 3. an HNSW index over the embeddings (built once, reused), searched for each word's k nearest;
- * 4. a grid per word in the report, JSON on stdout, and, for labelled images, the share of the top
- *    k whose class is the word's class (the class whose name's vector is nearest to the word).
+ * 4. with CIFAR-100 in the data folder, the same for visual prototypes: each word's prototype,
+ *    ridge-regressed from its vector into the layer's feature space, and the images whose
+ *    (centred) features are nearest to it (exact search, in the prototypes' span);
+ * 5. a grid per word and method in the report, JSON on stdout, and, for labelled images, the
+ *    share of the top k whose class is the word's class (the class whose name's vector is nearest
+ *    to the word).
  *
  * ```sh
  * deno task search cat boat --images cifar10 --data-dir ../shared/data
@@ -43,6 +47,11 @@ import { normalizeRows } from "../text/vectors.ts";
 import { readVectors } from "../text/word2vec_io.ts";
 import { indexPathFor, openOrBuildIndex, searchIndex } from "../zeroshot/index.ts";
 import { nearestLabel } from "../zeroshot/eval.ts";
+import { exactTopK } from "../zeroshot/exact.ts";
+import { prototypeFeatureRows, prototypeSpace, prototypeWordRows } from "../zeroshot/prototypes.ts";
+import type { WordVectors } from "../text/vectors.ts";
+import type { Run } from "../cli/run.ts";
+import { runPrototypeMap } from "./visual_prototypes.ts";
 import type { FeatureLayer } from "../vision/models.ts";
 import type { ImageFit } from "../images/decode.ts";
 import { imageFeatures, openVisualModel } from "./image_features.ts";
@@ -60,6 +69,8 @@ export interface SearchRequest {
   k: number;
   fit: ImageFit;
   dataDir: string;
+  /** Also search with visual prototypes (needs CIFAR-100 under `dataDir`). */
+  prototypes: boolean;
   indexDir: string;
   cacheDir: string;
   backend: BackendName;
@@ -86,6 +97,8 @@ export interface WordSearch {
   /** The class the word stands for (nearest class name) and the share of hits of that class. */
   wordClass?: string;
   precision?: number;
+  /** The visual prototypes' nearest images, and their share of `wordClass`. */
+  prototypes?: { hits: ImageHit[]; precision?: number };
 }
 
 /** Sidecar format of cached image embeddings (n×D float32). */
@@ -99,7 +112,7 @@ export const EMBEDDINGS_VERSION = 1;
  * @example
  * ```ts
  * const found = await search({ words: ["cat"], images: "cifar10", from: "", k: 16, fit: "crop",
- *   dataDir: "../shared/data", indexDir: "data/index", cacheDir: "data/cache/images",
+ *   dataDir: "../shared/data", prototypes: true, indexDir: "data/index", cacheDir: "data/cache/images",
  *   backend: "auto", out: "", json: true, quiet: false });
  * found[0].precision; // share of the 16 that are cats
  * ```
@@ -160,32 +173,49 @@ export async function search(request: SearchRequest): Promise<WordSearch[]> {
     log: run.log,
   });
   const classVectors = set.classes ? labelVectors(words, set.classes) : null;
+  const prototypes = request.prototypes
+    ? await _prototypeSearch(trained, layer, words, set, request, run)
+    : undefined;
+  const hitOf = (id: number, cosine: number): ImageHit => ({
+    image: set.names[id],
+    ...(set.labels && set.classes ? { label: set.classes[set.labels[id]] } : {}),
+    cosine,
+  });
+  const share = (hits: ImageHit[], c?: string) =>
+    hits.filter((h) => h.label === c).length / hits.length;
   const results: WordSearch[] = [];
   request.words.forEach((word, w) => {
     const rule = queries.rules[w];
     if (rule.rule === "missing") return;
     const q = queries.data.subarray(w * D, (w + 1) * D);
     const r = searchIndex(opened.index, q, request.k, Math.max(200, request.k));
-    const hits = r.ids.map((id, i): ImageHit => ({
-      image: set.names[id],
-      ...(set.labels && set.classes ? { label: set.classes[set.labels[id]] } : {}),
-      cosine: 1 - r.distances[i],
-    }));
+    const hits = r.ids.map((id, i) => hitOf(id, 1 - r.distances[i]));
     const found: WordSearch = { word, rule: rule.rule, hits };
     if (classVectors && set.classes) {
       const c = nearestLabel(q, D, classVectors.data)[0];
       found.wordClass = set.classes[c];
-      found.precision = hits.filter((h) => h.label === found.wordClass).length / hits.length;
+      found.precision = share(hits, found.wordClass);
+    }
+    if (prototypes) {
+      const p = prototypes(q, request.k);
+      const pHits = p.ids.map((id, i) => hitOf(id, 1 - p.distances[i]));
+      found.prototypes = {
+        hits: pHits,
+        ...(found.wordClass !== undefined ? { precision: share(pHits, found.wordClass) } : {}),
+      };
     }
     results.push(found);
     if (json) console.log(JSON.stringify(found));
-    run.log(
-      `${word}: ${hits.length} nearest images` +
-        (found.wordClass !== undefined
-          ? `, ${(100 * found.precision!).toFixed(0)}% of them ${found.wordClass}`
-          : "") +
-        ` (cosine ${hits[0]?.cosine.toFixed(3)} … ${hits.at(-1)?.cosine.toFixed(3)})`,
-    );
+    const line = (method: string, hits: ImageHit[], precision?: number) =>
+      `${word} (${method}): ${hits.length} nearest images` +
+      (precision !== undefined
+        ? `, ${(100 * precision).toFixed(0)}% of them ${found.wordClass}`
+        : "") +
+      ` (cosine ${hits[0]?.cosine.toFixed(3)} … ${hits.at(-1)?.cosine.toFixed(3)})`;
+    run.log(line("DeViSE", hits, found.precision));
+    if (found.prototypes) {
+      run.log(line("visual prototypes", found.prototypes.hits, found.prototypes.precision));
+    }
   });
 
   // 4. The report: a grid per word.
@@ -193,28 +223,57 @@ export async function search(request: SearchRequest): Promise<WordSearch[]> {
   const report = await writeReport(run.dir, {
     title: `Search: ${results.map((r) => r.word).join(", ")} in ${set.name}`,
     config: run.config,
-    sections: results.map((r) => ({
-      heading: `${r.word}` +
-        (r.wordClass !== undefined
-          ? ` — ${(100 * r.precision!).toFixed(0)}% of the top ${r.hits.length} are ${r.wordClass}`
-          : ""),
-      blocks: [{
-        kind: "grid" as const,
-        items: r.hits.map((h): GridItem => {
-          const i = row(h.image);
-          return {
-            image: set.images.subarray(i * 3072, (i + 1) * 3072),
-            trueLabel: h.label ?? "",
-            caption: `${h.label ?? h.image.split("/").at(-1)} · ${h.cosine.toFixed(3)}`,
-            predictions: {},
-          };
-        }),
-      }],
-    })),
+    sections: results.flatMap((r) =>
+      [
+        ["DeViSE", r.hits, r.precision] as const,
+        ...(r.prototypes
+          ? [["visual prototypes", r.prototypes.hits, r.prototypes.precision] as const]
+          : []),
+      ].map(([method, hits, precision]) => ({
+        heading: `${r.word} (${method})` +
+          (precision !== undefined
+            ? ` — ${(100 * precision).toFixed(0)}% of the top ${hits.length} are ${r.wordClass}`
+            : ""),
+        blocks: [{
+          kind: "grid" as const,
+          items: hits.map((h): GridItem => {
+            const i = row(h.image);
+            return {
+              image: set.images.subarray(i * 3072, (i + 1) * 3072),
+              trueLabel: h.label ?? "",
+              caption: `${h.label ?? h.image.split("/").at(-1)} · ${h.cosine.toFixed(3)}`,
+              predictions: {},
+            };
+          }),
+        }],
+      }))
+    ),
   });
   run.log(`report: ${report.html}`);
   await run.finish({ images: set.count, imageSet: set.name, results, report: report.html }, false);
   return results;
+}
+
+// Word → images by visual prototypes: the word's predicted prototype against every image's
+// centred feature, exactly (a few thousand images), in the prototypes' span. Undefined (logged)
+// without CIFAR-100.
+async function _prototypeSearch(
+  trained: Awaited<ReturnType<typeof readTrainRun>>,
+  layer: FeatureLayer,
+  words: WordVectors,
+  set: _ImageSet,
+  request: SearchRequest,
+  run: Run,
+) {
+  const map = await runPrototypeMap(trained, layer, words, request.dataDir, run);
+  if (!map) return undefined;
+  const space = prototypeSpace(map);
+  const images = {
+    dim: space.rank,
+    data: normalizeRows(prototypeFeatureRows(map, space, set.features), space.rank),
+  };
+  return (wordVector: Float32Array, k: number) =>
+    exactTopK(images, prototypeWordRows(map, space, wordVector), k);
 }
 
 /** An image set: names, thumbnails, labels when known, and the layer's features. */

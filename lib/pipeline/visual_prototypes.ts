@@ -13,9 +13,13 @@
  */
 import type { Run } from "../cli/run.ts";
 import { type CifarLabels, loadCifarLabels, loadDeviseSplit } from "../devise/data.ts";
+import { CifarDataError } from "../data/cifar.ts";
 import { InputError } from "../io/errors.ts";
 import { takeRows } from "../io/rows.ts";
+import { labelVectors } from "../text/labels.ts";
+import type { WordVectors } from "../text/vectors.ts";
 import type { FeatureLayer } from "../vision/models.ts";
+import type { TrainRun } from "./runs.ts";
 import {
   classMeans,
   fitPrototypeMap,
@@ -168,4 +172,43 @@ export async function visualPrototypes(
     ) => [name, prototypeScores(targetFeatures, map, predictPrototypes(map, targetVectors))]),
   );
   return { ...fitted, scores };
+}
+
+/**
+ * The plain "visual prototypes" map of a train run's layer, for a task that scores a user's
+ * labels or words with it (`predict`, `search`): λ chosen on held-out CIFAR-100 classes, seed 1.
+ * Undefined, with a log line that says why, when `dataDir` has no CIFAR-100 (its labels are
+ * part of the fit); other errors are thrown.
+ *
+ * @example
+ * ```ts
+ * const map = await runPrototypeMap(trained, "gap", words, "../shared/data", run);
+ * ```
+ */
+export async function runPrototypeMap(
+  trained: TrainRun,
+  layer: FeatureLayer,
+  words: WordVectors,
+  dataDir: string,
+  run: Run,
+): Promise<PrototypeMap | undefined> {
+  let c100Test;
+  try {
+    c100Test = await loadCifarLabels(dataDir, "cifar100", "test");
+  } catch (e) {
+    if (!(e instanceof CifarDataError && e.kind === "missing")) throw e;
+    run.log(`visual prototypes: skipped (their fit reads CIFAR-100's labels): ${e.message}`);
+    return undefined;
+  }
+  const source = labelVectors(words, trained.metrics.classes);
+  const cfg = { dataDir, layer, prototypeLambda: 0, seed: 1, whitened: false };
+  const featureDir = trained.metrics.featureDir;
+  const fitted = await fitVisualPrototypes(
+    cfg,
+    featureDir,
+    { data: source.data, dim: words.dim },
+    c100Test,
+    run,
+  );
+  return fitted.maps["visual prototypes"];
 }
