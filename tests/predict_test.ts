@@ -6,7 +6,7 @@ import { useCpu } from "../lib/backend/select.ts";
 import { loadCifar } from "../lib/data/cifar.ts";
 import { writeImageFolder } from "../lib/images/folder.ts";
 import { PRESETS } from "../lib/pipeline/presets.ts";
-import { predict, type PredictRequest } from "../lib/pipeline/predict.ts";
+import { labelledAccuracy, predict, type PredictRequest } from "../lib/pipeline/predict.ts";
 import { search } from "../lib/pipeline/search.ts";
 import { runTrainPipeline } from "../lib/pipeline/train.ts";
 import { zeroshot, type ZeroShotRequest } from "../lib/pipeline/zeroshot.ts";
@@ -197,6 +197,29 @@ Deno.test("zeroshot --images on an ImageFolder of the CIFAR-10 test PNGs equals 
       method,
     );
   }
+  // predict on the same tree, its class names as labels: its accuracy is zeroshot's 10-way
+  // (the same layer, the same prototype fit; ConSE with the same T). The fixture's empty class
+  // folders are named as problems (exit code 3) after the outputs are written.
+  const onTree = _request(dir, from, {
+    paths: [folder],
+    labels: c10.labelNames.join(","),
+    k: 3,
+    conseT: 2,
+  });
+  assert.equal((await predict(onTree).catch((e) => e)).exitCode, 3);
+  const treeMetrics = JSON.parse(await Deno.readTextFile(join(onTree.out, "metrics.json")));
+  const predicted = treeMetrics.predictions;
+  const acc = labelledAccuracy(predicted, c10.labelNames)!;
+  assert.deepEqual(treeMetrics.accuracy, acc);
+  assert.equal(acc.images, c10.count);
+  for (const method of ["DeViSE", "ConSE", "visual prototypes"]) {
+    assert.ok(
+      Math.abs(acc.methods[method].top1 - binary.tenWay[method].meanAccuracy) < 1e-9,
+      method,
+    );
+    assert.ok(acc.methods[method].topK >= acc.methods[method].top1, method);
+  }
+  assert.equal(labelledAccuracy(predicted, ["xyzzy"]), undefined); // no image of any label
   // A class folder without a word vector is named before any image is read.
   await Deno.mkdir(join(folder, "xyzzy"));
   await Deno.copyFile(join(folder, "class0", "00000.png"), join(folder, "xyzzy", "a.png"));

@@ -34,7 +34,7 @@ import { CIFAR100_FINE_NAMES, CIFAR10_NAMES } from "../text/cifar_names.ts";
 import { type LabelMapping, labelVectors } from "../text/labels.ts";
 import { normalizeRows, type WordVectors } from "../text/vectors.ts";
 import { readVectors, vectorsChecksum } from "../text/word2vec_io.ts";
-import { conseEmbed } from "../zeroshot/eval.ts";
+import { classificationReport, conseEmbed } from "../zeroshot/eval.ts";
 import { predictPrototypes, prototypeScores } from "../zeroshot/prototypes.ts";
 import { runPrototypeMap } from "./visual_prototypes.ts";
 import {
@@ -228,6 +228,16 @@ export async function predict(request: PredictRequest): Promise<ImagePrediction[
         (p.prototypes ? `\n  prototypes: ${fmt(p.prototypes)}` : ""),
     );
   }
+  const accuracy = labels.kind === "list" ? labelledAccuracy(predictions, labels.names) : undefined;
+  if (accuracy) {
+    run.log(
+      `${accuracy.images} labelled images whose class is a label: mean per-class accuracy, ` +
+        `top-1 / top-${request.k}: ` +
+        Object.entries(accuracy.methods).map(([m, a]) =>
+          `${m} ${(100 * a.top1).toFixed(2)}% / ${(100 * a.topK).toFixed(2)}%`
+        ).join(", "),
+    );
+  }
   const grid: GridItem[] = predictions.slice(0, 96).map((p, i) => ({
     image: set.images.subarray(i * 3072, (i + 1) * 3072),
     trueLabel: p.trueLabel ?? "",
@@ -284,6 +294,7 @@ export async function predict(request: PredictRequest): Promise<ImagePrediction[
     failed: set.problems,
     labels: labels.kind === "vocab" ? "vocab" : labels.names,
     skippedLabels: labels.skipped,
+    ...(accuracy ? { accuracy } : {}),
     predictions,
     report: report.html,
   }, false);
@@ -295,6 +306,53 @@ export async function predict(request: PredictRequest): Promise<ImagePrediction[
     );
   }
   return predictions;
+}
+
+/** {@link labelledAccuracy}'s answer. */
+export interface LabelledAccuracy {
+  /** Images whose true class is one of the labels (the others cannot be right). */
+  images: number;
+  /** Mean per-class accuracy of each method's first label, and of its top k. */
+  methods: Record<string, { top1: number; topK: number }>;
+}
+
+/**
+ * For images of an ImageFolder tree whose class names are among the labels: each method's mean
+ * per-class accuracy (as `zeroshot` reports it), top-1 and top-k. Undefined when no image is.
+ *
+ * @example
+ * ```ts
+ * labelledAccuracy(predictions, ["cat", "dog"])?.methods.DeViSE.top1;
+ * ```
+ */
+export function labelledAccuracy(
+  predictions: ImagePrediction[],
+  names: string[],
+): LabelledAccuracy | undefined {
+  const index = new Map(names.map((n, c) => [n, c]));
+  const scored = predictions.filter((p) => p.trueLabel !== undefined && index.has(p.trueLabel));
+  if (!scored.length) return undefined;
+  const y = Int32Array.from(scored, (p) => index.get(p.trueLabel!)!);
+  const methods: LabelledAccuracy["methods"] = {};
+  const lists: [string, (p: ImagePrediction) => ScoredLabel[] | undefined][] = [
+    ["DeViSE", (p) => p.devise],
+    ["ConSE", (p) => p.conse],
+    ["visual prototypes", (p) => p.prototypes],
+  ];
+  for (const [method, of] of lists) {
+    if (!scored.every((p) => of(p)?.length)) continue;
+    const first = Int32Array.from(scored, (p) => index.get(of(p)![0].label)!);
+    // Top k as a pick: the true class when it is among the k, else the first label.
+    const inTop = Int32Array.from(
+      scored,
+      (p, i) => of(p)!.some((x) => x.label === p.trueLabel) ? y[i] : first[i],
+    );
+    methods[method] = {
+      top1: classificationReport(y, first, names.length).meanAccuracy,
+      topK: classificationReport(y, inTop, names.length).meanAccuracy,
+    };
+  }
+  return { images: scored.length, methods };
 }
 
 /** Scores one image (features and probabilities) against the label set, both methods. */
