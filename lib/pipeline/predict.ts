@@ -382,10 +382,7 @@ async function _scorer(
       for (let j = 0; j < D; j++) dot += labels.vectors[c * D + j] * q[j];
       scores[c] = dot;
     }
-    return [...topK(scores, C, request.k)].map((c) => ({
-      label: labels.names[c],
-      score: scores[c],
-    }));
+    return _topLabels(scores, labels.names, request.k);
   };
   const prototypes = labels.kind === "list" && request.prototypes
     ? await _prototypes(trained, layer, words, labels, request, run)
@@ -396,6 +393,11 @@ async function _scorer(
     ...(prototypes ? { prototypes: prototypes.top(features) } : {}),
   });
   return Object.assign(scorer, { d: model.d, prototypes });
+}
+
+// The k best-scored names, best first.
+function _topLabels(scores: Float32Array, names: string[], k: number): ScoredLabel[] {
+  return [...topK(scores, names.length, k)].map((c) => ({ label: names[c], score: scores[c] }));
 }
 
 // The label list's top labels by visual prototypes, or undefined without CIFAR-100.
@@ -410,16 +412,10 @@ async function _prototypes(
   const map = await runPrototypeMap(trained, layer, words, request.dataDir, run);
   if (!map) return undefined;
   const predicted = predictPrototypes(map, labels.vectors);
-  const C = labels.names.length;
   return {
     lambda: map.lambda,
-    top: (features: Float32Array): ScoredLabel[] => {
-      const scores = prototypeScores(features, map, predicted);
-      return [...topK(scores, C, request.k)].map((c) => ({
-        label: labels.names[c],
-        score: scores[c],
-      }));
-    },
+    top: (features: Float32Array) =>
+      _topLabels(prototypeScores(features, map, predicted), labels.names, request.k),
   };
 }
 
