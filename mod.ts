@@ -137,7 +137,9 @@ export {
   cslsPenalty,
   ensembleArgmax,
   nearestLabel,
+  standardizedRows,
 } from "./lib/zeroshot/eval.ts";
+export { selfTrainedArgmax } from "./lib/zeroshot/self_training.ts";
 export { labelMappingCeiling, softmaxReadoutCeiling } from "./lib/zeroshot/ceiling.ts";
 export {
   classMeans,

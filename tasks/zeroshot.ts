@@ -178,6 +178,12 @@ export const spec = {
     help: '", balanced" rows: each class gets an equal share of the CIFAR-10 test images ' +
       "(transductive: uses the known class sizes; measured 0.5-2.6 points under plain DeViSE)",
   },
+  selfTrain: {
+    type: "boolean",
+    default: false,
+    help: '", self-trained" rows: DeViSE, ConSE and visual prototypes refined by k-means ' +
+      "over the test images' features, seeded by their predictions (transductive)",
+  },
   unseen: {
     type: "number",
     default: 0,

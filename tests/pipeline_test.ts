@@ -176,6 +176,7 @@ Deno.test("zeroshot on the tiny pipeline: 10-way, ceiling, full vocabulary; chan
     cslsWeight: 1,
     prototypes: true,
     prototypeLambda: 0,
+    selfTrain: true,
     unseen: 0,
     unseenNames: ["fine1", "fine3"], // the fixture's images carry classes 0..3 only
     showImages: 2,
@@ -189,6 +190,7 @@ Deno.test("zeroshot on the tiny pipeline: 10-way, ceiling, full vocabulary; chan
     "ConSE (DeViSE scores)",
     "ConSE (DeViSE scores) + CSLS",
     "ConSE + CSLS",
+    "ConSE, self-trained",
     "DeViSE",
     "DeViSE + CSLS",
     "DeViSE + CSLS (images)",
@@ -196,11 +198,14 @@ Deno.test("zeroshot on the tiny pipeline: 10-way, ceiling, full vocabulary; chan
     "DeViSE + ConSE + visual prototypes",
     "DeViSE + ConSE + whitened visual prototypes",
     "DeViSE + visual prototypes",
+    "DeViSE + visual prototypes, self-trained",
     "DeViSE + whitened visual prototypes",
     "DeViSE gap + act", // the run's two maps, both read
     "DeViSE gap + act + ConSE",
+    "DeViSE, self-trained",
     "visual prototypes",
     "visual prototypes + ConSE",
+    "visual prototypes, self-trained",
     "whitened visual prototypes", // gap is narrow enough to whiten
     "whitened visual prototypes + ConSE",
   ]);
@@ -271,6 +276,7 @@ Deno.test("zeroshot on the tiny pipeline: 10-way, ceiling, full vocabulary; chan
     ),
   );
   assert.match(reportText, /H, γ from validation/);
+  assert.match(reportText, /&quot;, self-trained&quot; rows are transductive/);
   type Gzsl = { ausuc: number; bestH: number; harmonicMean: number };
   const gzsl = m.unseen as unknown as Record<
     string,

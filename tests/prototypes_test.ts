@@ -153,6 +153,25 @@ Deno.test("ridgeLambdaByHeldOutClasses: picks the best λ on held-out classes, d
   // The structure is exactly linear: heavy shrinkage can only lose.
   assert.ok(a.lambda < 30);
   assert.deepEqual(ridgeLambdaByHeldOutClasses(data, { folds: 5, seed: 1 }), a);
+  assert.equal(a.selfTrainedAccuracy, undefined);
+  // Self-trained at the chosen λ: the same choice, one more figure. Heavy shrinkage (λ 30)
+  // blurs the predicted prototypes of tight clusters; the clusters' own means recover images.
+  const tight = { ...data, ...linearWorld(6, 40, D, F, 10, 0.3) };
+  const plain = ridgeLambdaByHeldOutClasses(tight, { folds: 5, seed: 1, lambdas: [30] });
+  const st = ridgeLambdaByHeldOutClasses(tight, {
+    folds: 5,
+    seed: 1,
+    lambdas: [30],
+    selfTrain: true,
+  });
+  assert.deepEqual({ ...st, selfTrainedAccuracy: undefined }, {
+    ...plain,
+    selfTrainedAccuracy: undefined,
+  });
+  assert.ok(
+    st.selfTrainedAccuracy! > plain.byLambda[0].meanAccuracy + 0.01,
+    `${st.selfTrainedAccuracy} against ${plain.byLambda[0].meanAccuracy}`,
+  );
   // Images whose labels are not prototype rows are skipped; a fold with no images is left out.
   // Here only the first fold's classes (as the seeded split draws them) have images.
   const order = new Rng(1).permutation(40);

@@ -36,6 +36,8 @@ export interface PrototypeFit {
   lambda: number;
   /** Held-out-class accuracy of each candidate λ (absent when λ was given). */
   byLambda?: { lambda: number; meanAccuracy: number }[];
+  /** Held-out-class accuracy at that λ, self-trained (`selfTrain`; absent when λ was given). */
+  selfTrainedAccuracy?: number;
 }
 
 /** The fitted maps and how each set its λ, by variant (row name). */
@@ -58,6 +60,8 @@ export interface PrototypeConfig {
   seed: number;
   /** Fit the whitened variant too, where the layer is narrow enough (default true). */
   whitened?: boolean;
+  /** Also self-train the held-out classes' scores (`selfTrainedAccuracy`). */
+  selfTrain?: boolean;
 }
 
 /** Folds of CIFAR-100 classes λ is cross-validated over (10 classes held out in each). */
@@ -124,7 +128,7 @@ export async function fitVisualPrototypes(
         features: test.features,
         labels: testRows,
         whitening,
-      }, { folds, seed: cfg.seed });
+      }, { folds, seed: cfg.seed, selfTrain: cfg.selfTrain });
       run.log(
         `${name} (${cfg.layer}, ${F}-D): λ ${fit.lambda}, chosen on held-out CIFAR-100 classes ` +
           `(${folds} folds, mean per-class accuracy among each fold's classes: ` +
@@ -132,6 +136,12 @@ export async function fitVisualPrototypes(
             .join(", ") +
           ")",
       );
+      if (fit.selfTrainedAccuracy !== undefined) {
+        run.log(
+          `${name}, self-trained, on the same held-out classes at λ ${fit.lambda}: ` +
+            `${(100 * fit.selfTrainedAccuracy).toFixed(1)}%`,
+        );
+      }
     }
     out.maps[name] = fitPrototypeMap(
       sourceVectors,

@@ -69,7 +69,9 @@ import {
   ensembleArgmax,
   labelCosines,
   nearestLabel,
+  standardizedRows,
 } from "../zeroshot/eval.ts";
+import { selfTrainedArgmax } from "../zeroshot/self_training.ts";
 import { labelMappingCeiling, softmaxReadoutCeiling } from "../zeroshot/ceiling.ts";
 import {
   prototypeFeatureRows,
@@ -129,6 +131,11 @@ export interface ZeroShotConfig {
    * (`balancedAssignment`: ", balanced" rows); never for a label set without known labels.
    */
   balanced?: boolean;
+  /**
+   * Also score DeViSE, ConSE, visual prototypes and DeViSE + visual prototypes transductively,
+   * self-trained on the test images' own features (`selfTrainedArgmax`: ", self-trained" rows).
+   */
+  selfTrain?: boolean;
   /**
    * The "visual prototypes" rows: label vectors mapped into the layer's feature space by ridge
    * regression on the CIFAR-100 class means (reads the layer's CIFAR-100 features).
@@ -420,12 +427,21 @@ export async function runZeroShot(
       scoreSets[`DeViSE + ConSE + ${name}`] = [devise, conse, p];
     }
   }
+  const selfTrained = cfg.selfTrain
+    ? {
+      features: set.features,
+      dim: set.features.length / set.labels.length,
+      methods: ["DeViSE", "ConSE", "visual prototypes", "DeViSE + visual prototypes"]
+        .filter((m) => embedded[m] || scoreSets[m]),
+    }
+    : undefined;
   const tenWay = tenWayAccuracy(embedded, D, set, targetVectors.data, source.data, {
     ...cfg,
     balanced,
     imageHubness,
     ensembles,
     scoreSets,
+    selfTrained,
   });
   for (const [name, r] of Object.entries(tenWay)) {
     run.log(
@@ -696,6 +712,11 @@ export function tenWayAccuracy(
     ensembles?: Record<string, Float32Array[]>;
     /** Row name → score sets (each `n * C`) that {@link ensembleArgmax} sums. */
     scoreSets?: Record<string, Float32Array[]>;
+    /**
+     * Rows (names of `embedded` or `scoreSets`) also scored transductively by
+     * {@link selfTrainedArgmax} over the target images' `features` (", self-trained" rows).
+     */
+    selfTrained?: { features: Float32Array; dim: number; methods: string[] };
   },
 ): Record<string, ClassificationReport> {
   const penalty = cfg.cslsK > 0
@@ -729,6 +750,22 @@ export function tenWayAccuracy(
   }
   for (const [name, scores] of Object.entries(cfg.scoreSets ?? {})) {
     out[name] = classificationReport(set.labels, ensembleArgmax(scores, n, C), C);
+  }
+  if (cfg.selfTrained) {
+    const { features, dim, methods } = cfg.selfTrained;
+    for (const name of methods) {
+      const sets = embedded[name]
+        ? [labelCosines(embedded[name], D, targetVectors)]
+        : cfg.scoreSets?.[name];
+      if (!sets) throw new Error(`tenWayAccuracy: no method ${name} to self-train`);
+      const scores = sets.map((s) => standardizedRows(s, n, C))
+        .reduce((a, b) => a.map((v, k) => v + b[k]));
+      out[`${name}, self-trained`] = classificationReport(
+        set.labels,
+        selfTrainedArgmax(features, dim, scores, C),
+        C,
+      );
+    }
   }
   if (cfg.balanced) {
     for (const [name, e] of Object.entries(embedded)) {

@@ -15,6 +15,7 @@ import type { Table } from "./report.ts";
 import { type ReportBlock, type ReportSection, resultsTable, writeReport } from "./report.ts";
 import { barChartSvg, heatmapSvg, type LineChartOptions, lineChartSvg } from "./svg.ts";
 import type { ClassificationReport } from "../zeroshot/eval.ts";
+import { SELF_TRAINING_ROUNDS } from "../zeroshot/self_training.ts";
 
 /** The numbers a zero-shot report shows. */
 export interface ZeroShotReportData {
@@ -149,6 +150,12 @@ export async function writeZeroShotReport(
           ? ' ", balanced" rows are transductive: all test images are assigned at once so that ' +
             "every class receives an equal share (the test set's known class sizes), at the " +
             "highest total cosine; they are not inductive zero-shot results."
+          : "") +
+        (Object.keys(data.tenWay).some((m) => m.endsWith(", self-trained"))
+          ? ' ", self-trained" rows are transductive: the method\'s predictions seed k-means ' +
+            "over all test images' features (class means by cosine, at most " +
+            `${SELF_TRAINING_ROUNDS} rounds; selfTrainedArgmax); no label is read, but they ` +
+            "are not inductive zero-shot results."
           : ""),
     },
     {

@@ -161,21 +161,38 @@ export function ensembleArgmax(
   for (const s of scoreSets) {
     if (s.length !== n * C) throw new Error(`ensembleArgmax: ${s.length} scores are not ${n}×${C}`);
   }
+  const standardized = scoreSets.map((s) => standardizedRows(s, n, C));
   const out = new Int32Array(n);
-  const sum = new Float64Array(C);
   for (let i = 0; i < n; i++) {
-    sum.fill(0);
-    for (const s of scoreSets) {
-      let mean = 0, sq = 0;
-      for (let c = 0; c < C; c++) mean += s[i * C + c];
-      mean /= C;
-      for (let c = 0; c < C; c++) sq += (s[i * C + c] - mean) ** 2;
-      const inv = sq > 0 ? 1 / Math.sqrt(sq / C) : 0;
-      for (let c = 0; c < C; c++) sum[c] += (s[i * C + c] - mean) * inv;
+    let best = 0, bestSum = -Infinity;
+    for (let c = 0; c < C; c++) {
+      let sum = 0;
+      for (const z of standardized) sum += z[i * C + c];
+      if (sum > bestSum) [best, bestSum] = [c, sum];
     }
-    let best = 0;
-    for (let c = 1; c < C; c++) if (sum[c] > sum[best]) best = c;
     out[i] = best;
+  }
+  return out;
+}
+
+/**
+ * `scores` (`n * C`) standardised per row: mean 0 and standard deviation 1 over the `C` classes
+ * (a constant row becomes all zeros).
+ *
+ * @example
+ * ```ts
+ * standardizedRows(Float32Array.of(1, 3), 1, 2); // [-1, 1]
+ * ```
+ */
+export function standardizedRows(scores: Float32Array, n: number, C: number): Float32Array {
+  const out = new Float32Array(n * C);
+  for (let i = 0; i < n; i++) {
+    let mean = 0, sq = 0;
+    for (let c = 0; c < C; c++) mean += scores[i * C + c];
+    mean /= C;
+    for (let c = 0; c < C; c++) sq += (scores[i * C + c] - mean) ** 2;
+    const inv = sq > 0 ? 1 / Math.sqrt(sq / C) : 0;
+    for (let c = 0; c < C; c++) out[i * C + c] = (scores[i * C + c] - mean) * inv;
   }
   return out;
 }

@@ -21,6 +21,7 @@
  */
 import { type ClassificationReport, classificationReport, ensembleArgmax } from "./eval.ts";
 import { Rng } from "../io/rng.ts";
+import { selfTrainedArgmax } from "./self_training.ts";
 import { takeRows } from "../io/rows.ts";
 import { normalizeRows } from "../text/vectors.ts";
 
@@ -387,7 +388,10 @@ export const PROTOTYPE_LAMBDAS = [0.01, 0.03, 0.1, 0.3, 1, 3, 10, 30] as const;
  * `folds` groups; each group in turn is held out of the fit, its prototypes predicted from its
  * label vectors, and its images classified among the group's labels (mean per-class accuracy).
  * The λ with the best mean over folds wins (the smaller on a tie); a fold without images of its
- * classes is left out.
+ * classes is left out. With `selfTrain`, each fold's images are also classified at the chosen λ
+ * by {@link selfTrainedArgmax} seeded by those scores (`selfTrainedAccuracy`, the mean over
+ * folds): a check of the transductive refinement on classes the map never saw, though the visual
+ * model did.
  *
  * @example
  * ```ts
@@ -396,8 +400,12 @@ export const PROTOTYPE_LAMBDAS = [0.01, 0.03, 0.1, 0.3, 1, 3, 10, 30] as const;
  */
 export function ridgeLambdaByHeldOutClasses(
   data: HeldOutClassData,
-  options: { folds: number; seed: number; lambdas?: readonly number[] },
-): { lambda: number; byLambda: { lambda: number; meanAccuracy: number }[] } {
+  options: { folds: number; seed: number; lambdas?: readonly number[]; selfTrain?: boolean },
+): {
+  lambda: number;
+  byLambda: { lambda: number; meanAccuracy: number }[];
+  selfTrainedAccuracy?: number;
+} {
   const { wordDim: D, featureDim: F } = data;
   const C = data.labelVectors.length / D;
   const { folds } = options;
@@ -405,34 +413,59 @@ export function ridgeLambdaByHeldOutClasses(
     throw new Error(`ridgeLambdaByHeldOutClasses: ${folds} folds of ${C} classes`);
   }
   const order = new Rng(options.seed).permutation(C);
-  const lambdas = options.lambdas ?? PROTOTYPE_LAMBDAS;
-  const total = new Float64Array(lambdas.length);
-  let scored = 0;
-  for (let f = 0; f < folds; f++) {
+  const heldOut = Array.from({ length: folds }, (_, f) => {
     const held = [...order].filter((_, r) => r % folds === f);
     const kept = [...order].filter((_, r) => r % folds !== f);
     const heldIndex = new Map(held.map((c, k) => [c, k]));
     const rows = [...data.labels.keys()].filter((i) => heldIndex.has(data.labels[i]));
-    const features = takeRows(data.features, F, rows);
-    const labels = Int32Array.from(rows, (i) => heldIndex.get(data.labels[i])!);
-    if (!rows.length) continue;
-    scored++;
-    const keptVectors = takeRows(data.labelVectors, D, kept);
-    const keptPrototypes = takeRows(data.prototypes, F, kept);
-    const heldVectors = takeRows(data.labelVectors, D, held);
-    for (const [l, lambda] of lambdas.entries()) {
-      const map = fitPrototypeMap(keptVectors, D, keptPrototypes, F, lambda, data.whitening);
-      const predicted = predictPrototypes(map, heldVectors);
-      total[l] += prototypeReport(features, labels, map, predicted).meanAccuracy;
-    }
+    return {
+      features: takeRows(data.features, F, rows),
+      labels: Int32Array.from(rows, (i) => heldIndex.get(data.labels[i])!),
+      keptVectors: takeRows(data.labelVectors, D, kept),
+      keptPrototypes: takeRows(data.prototypes, F, kept),
+      heldVectors: takeRows(data.labelVectors, D, held),
+    };
+  }).filter((fold) => fold.labels.length > 0);
+  if (!heldOut.length) {
+    throw new Error("ridgeLambdaByHeldOutClasses: no images of any held-out class");
   }
-  if (!scored) throw new Error("ridgeLambdaByHeldOutClasses: no images of any held-out class");
+  const fitFold = (fold: (typeof heldOut)[number], lambda: number) => {
+    const map = fitPrototypeMap(
+      fold.keptVectors,
+      D,
+      fold.keptPrototypes,
+      F,
+      lambda,
+      data.whitening,
+    );
+    return { map, predicted: predictPrototypes(map, fold.heldVectors) };
+  };
+  const lambdas = options.lambdas ?? PROTOTYPE_LAMBDAS;
+  const total = lambdas.map((lambda) =>
+    heldOut.reduce((sum, fold) => {
+      const { map, predicted } = fitFold(fold, lambda);
+      return sum + prototypeReport(fold.features, fold.labels, map, predicted).meanAccuracy;
+    }, 0)
+  );
   let best = 0;
   for (let l = 1; l < lambdas.length; l++) if (total[l] > total[best]) best = l;
-  return {
+  const out = {
     lambda: lambdas[best],
-    byLambda: lambdas.map((lambda, l) => ({ lambda, meanAccuracy: total[l] / scored })),
+    byLambda: lambdas.map((lambda, l) => ({ lambda, meanAccuracy: total[l] / heldOut.length })),
   };
+  if (!options.selfTrain) return out;
+  const selfTrained = heldOut.reduce((sum, fold) => {
+    const { map, predicted } = fitFold(fold, lambdas[best]);
+    const T = predicted.length / F;
+    const pick = selfTrainedArgmax(
+      fold.features,
+      F,
+      prototypeScores(fold.features, map, predicted),
+      T,
+    );
+    return sum + classificationReport(fold.labels, pick, T).meanAccuracy;
+  }, 0);
+  return { ...out, selfTrainedAccuracy: selfTrained / heldOut.length };
 }
 
 /**
