@@ -12,6 +12,7 @@
  * @module
  */
 import { standardizedRows } from "./eval.ts";
+import { normalizeRows } from "../text/vectors.ts";
 
 /** Rounds of re-estimation at most (fewer when the assignment stops changing); not tuned. */
 export const SELF_TRAINING_ROUNDS = 10;
@@ -63,10 +64,10 @@ export function selfTrainedArgmax(
         for (let i = 1; i < n; i++) if (z[i * C + c] > z[seed * C + c]) seed = i;
         for (let j = 0; j < dim; j++) sums[c * dim + j] = x[seed * dim + j];
       } else if (counts[c] === 0) continue;
-      let sq = 0;
-      for (let j = 0; j < dim; j++) sq += sums[c * dim + j] ** 2;
-      const inv = sq > 0 ? 1 / Math.sqrt(sq) : 0;
-      for (let j = 0; j < dim; j++) means[c * dim + j] = sums[c * dim + j] * inv;
+      means.set(
+        normalizeRows(Float32Array.from(sums.subarray(c * dim, (c + 1) * dim)), dim),
+        c * dim,
+      );
     }
     const next = _rowArgmax(_dots(x, n, dim, means, C), n, C);
     const moved = next.some((c, i) => c !== assigned[i]);
@@ -90,14 +91,7 @@ function _rowArgmax(scores: Float32Array, n: number, C: number): Int32Array {
 function _centredUnitRows(rows: Float32Array, n: number, dim: number): Float32Array {
   const mean = new Float64Array(dim);
   for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) mean[j] += rows[i * dim + j] / n;
-  const out = new Float32Array(n * dim);
-  for (let i = 0; i < n; i++) {
-    let sq = 0;
-    for (let j = 0; j < dim; j++) sq += (out[i * dim + j] = rows[i * dim + j] - mean[j]) ** 2;
-    const inv = sq > 0 ? 1 / Math.sqrt(sq) : 0;
-    for (let j = 0; j < dim; j++) out[i * dim + j] *= inv;
-  }
-  return out;
+  return normalizeRows(rows.map((v, k) => v - mean[k % dim]), dim);
 }
 
 // n×C dot products of the rows of `x` with the rows of `means`.
