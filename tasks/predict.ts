@@ -80,6 +80,13 @@ export const spec = {
     default: "",
     help: "folder with cifar-100-binary/, for --prototypes (else $DEVISE_DATA_DIR, else data)",
   },
+  selfTrain: {
+    type: "boolean",
+    default: false,
+    help: "with a label list: also label the images together, by k-means over their features " +
+      "seeded by DeViSE's and the prototypes' labels (transductive: for a folder of images of " +
+      "those labels)",
+  },
   ...commonFlags("predict"),
 } as const satisfies FlagSpec;
 

@@ -168,6 +168,7 @@ Deno.test("zeroshot --images on an ImageFolder of the CIFAR-10 test PNGs equals 
     cslsWeight: 1,
     prototypes: true,
     prototypeLambda: 0,
+    selfTrain: true,
     unseen: 0,
     unseenNames: [],
     showImages: 2,
@@ -205,6 +206,7 @@ Deno.test("zeroshot --images on an ImageFolder of the CIFAR-10 test PNGs equals 
     labels: c10.labelNames.join(","),
     k: 3,
     conseT: 2,
+    selfTrain: true,
   });
   assert.equal((await predict(onTree).catch((e) => e)).exitCode, 3);
   const treeMetrics = JSON.parse(await Deno.readTextFile(join(onTree.out, "metrics.json")));
@@ -217,8 +219,21 @@ Deno.test("zeroshot --images on an ImageFolder of the CIFAR-10 test PNGs equals 
       Math.abs(acc.methods[method].top1 - binary.tenWay[method].meanAccuracy) < 1e-9,
       method,
     );
-    assert.ok(acc.methods[method].topK >= acc.methods[method].top1, method);
+    assert.ok(acc.methods[method].topK! >= acc.methods[method].top1, method);
   }
+  // The same images labelled together: zeroshot's self-trained rows, one label per image.
+  for (const method of ["DeViSE, self-trained", "visual prototypes, self-trained"]) {
+    assert.ok(
+      Math.abs(acc.methods[method].top1 - binary.tenWay[method].meanAccuracy) < 1e-9,
+      `${method}: ${acc.methods[method].top1} vs ${binary.tenWay[method].meanAccuracy}`,
+    );
+    assert.equal(acc.methods[method].topK, undefined);
+  }
+  assert.ok(
+    predicted.every((p: { selfTrained?: { devise: string } }) =>
+      c10.labelNames.includes(p.selfTrained!.devise)
+    ),
+  );
   assert.equal(labelledAccuracy(predicted, ["xyzzy"]), undefined); // no image of any label
   // A class folder without a word vector is named before any image is read.
   await Deno.mkdir(join(folder, "xyzzy"));

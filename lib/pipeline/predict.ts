@@ -34,7 +34,8 @@ import { CIFAR100_FINE_NAMES, CIFAR10_NAMES } from "../text/cifar_names.ts";
 import { type LabelMapping, labelVectors } from "../text/labels.ts";
 import { normalizeRows, type WordVectors } from "../text/vectors.ts";
 import { readVectors, vectorsChecksum } from "../text/word2vec_io.ts";
-import { classificationReport, conseEmbed } from "../zeroshot/eval.ts";
+import { classificationReport, conseEmbed, labelCosines } from "../zeroshot/eval.ts";
+import { selfTrainedArgmax } from "../zeroshot/self_training.ts";
 import { predictPrototypes, prototypeScores } from "../zeroshot/prototypes.ts";
 import { runPrototypeMap } from "./visual_prototypes.ts";
 import {
@@ -70,6 +71,11 @@ export interface PredictRequest {
   prototypes: boolean;
   /** The folder with cifar-100-binary/ (the prototypes' fit). */
   dataDir: string;
+  /**
+   * With a label list: also label every image transductively, by k-means over all the images'
+   * features seeded by DeViSE's (and the prototypes') predictions (`selfTrainedArgmax`).
+   */
+  selfTrain?: boolean;
   backend: BackendName;
   out: string;
   json: boolean;
@@ -91,6 +97,8 @@ export interface ImagePrediction {
   conse: ScoredLabel[];
   /** Visual prototypes' top labels (a label list, with CIFAR-100 in the data folder). */
   prototypes?: ScoredLabel[];
+  /** With `selfTrain`: the label each method's self-trained k-means gives this image. */
+  selfTrained?: { devise: string; prototypes?: string };
 }
 
 /** A label set resolved against the vectors. */
@@ -218,6 +226,13 @@ export async function predict(request: PredictRequest): Promise<ImagePrediction[
       ...row,
     };
   });
+  if (request.selfTrain && labels.kind === "list") {
+    _selfTrain(predictions, set.features, scorer, labels.names);
+    run.log(
+      `self-trained: k-means over the ${predictions.length} images' features, seeded by ` +
+        `DeViSE's${scorer.prototypes ? " and the prototypes'" : ""} labels (transductive)`,
+    );
+  }
   // 4. Outputs.
   for (const p of predictions) {
     if (json) console.log(JSON.stringify(p));
@@ -225,7 +240,11 @@ export async function predict(request: PredictRequest): Promise<ImagePrediction[
     run.log(
       `${p.path}${p.trueLabel ? ` (${p.trueLabel})` : ""}\n  DeViSE:     ${fmt(p.devise)}\n` +
         `  ConSE:      ${fmt(p.conse)}` +
-        (p.prototypes ? `\n  prototypes: ${fmt(p.prototypes)}` : ""),
+        (p.prototypes ? `\n  prototypes: ${fmt(p.prototypes)}` : "") +
+        (p.selfTrained
+          ? `\n  self-trained: DeViSE ${p.selfTrained.devise}` +
+            (p.selfTrained.prototypes ? `, prototypes ${p.selfTrained.prototypes}` : "")
+          : ""),
     );
   }
   const accuracy = labels.kind === "list" ? labelledAccuracy(predictions, labels.names) : undefined;
@@ -234,7 +253,8 @@ export async function predict(request: PredictRequest): Promise<ImagePrediction[
       `${accuracy.images} labelled images whose class is a label: mean per-class accuracy, ` +
         `top-1 / top-${request.k}: ` +
         Object.entries(accuracy.methods).map(([m, a]) =>
-          `${m} ${(100 * a.top1).toFixed(2)}% / ${(100 * a.topK).toFixed(2)}%`
+          `${m} ${(100 * a.top1).toFixed(2)}% / ` +
+          (a.topK === undefined ? "–" : `${(100 * a.topK).toFixed(2)}%`)
         ).join(", "),
     );
   }
@@ -312,8 +332,11 @@ export async function predict(request: PredictRequest): Promise<ImagePrediction[
 export interface LabelledAccuracy {
   /** Images whose true class is one of the labels (the others cannot be right). */
   images: number;
-  /** Mean per-class accuracy of each method's first label, and of its top k. */
-  methods: Record<string, { top1: number; topK: number }>;
+  /**
+   * Mean per-class accuracy of each method's first label, and of its top k (none for the
+   * self-trained labels: one label per image).
+   */
+  methods: Record<string, { top1: number; topK?: number }>;
 }
 
 /**
@@ -352,6 +375,15 @@ export function labelledAccuracy(
       topK: classificationReport(y, inTop, names.length).meanAccuracy,
     };
   }
+  const selfTrained: [string, (p: ImagePrediction) => string | undefined][] = [
+    ["DeViSE, self-trained", (p) => p.selfTrained?.devise],
+    ["visual prototypes, self-trained", (p) => p.selfTrained?.prototypes],
+  ];
+  for (const [method, of] of selfTrained) {
+    if (!scored.every((p) => of(p) !== undefined)) continue;
+    const pick = Int32Array.from(scored, (p) => index.get(of(p)!)!);
+    methods[method] = { top1: classificationReport(y, pick, names.length).meanAccuracy };
+  }
   return { images: scored.length, methods };
 }
 
@@ -375,14 +407,7 @@ async function _scorer(
       const r = searchIndex(index, q, request.k, Math.max(400, request.k));
       return r.ids.map((id, i) => ({ label: words.words[id], score: 1 - r.distances[i] }));
     }
-    const C = labels.names.length;
-    const scores = new Float32Array(C);
-    for (let c = 0; c < C; c++) {
-      let dot = 0;
-      for (let j = 0; j < D; j++) dot += labels.vectors[c * D + j] * q[j];
-      scores[c] = dot;
-    }
-    return _topLabels(scores, labels.names, request.k);
+    return _topLabels(labelCosines(q, D, labels.vectors), labels.names, request.k);
   };
   const prototypes = labels.kind === "list" && request.prototypes
     ? await _prototypes(trained, layer, words, labels, request, run)
@@ -392,7 +417,32 @@ async function _scorer(
     conse: top(conseEmbed(probs, 100, source.data, D, request.conseT)),
     ...(prototypes ? { prototypes: prototypes.top(features) } : {}),
   });
-  return Object.assign(scorer, { d: model.d, prototypes });
+  /** Every label's score for `n` images at once (a label list only): the self-training seeds. */
+  const allScores = (features: Float32Array) => ({
+    devise: labelCosines(embed(tf, model, features), D, labels.vectors),
+    prototypes: prototypes?.scores(features),
+  });
+  return Object.assign(scorer, { d: model.d, prototypes, allScores });
+}
+
+// Each image's self-trained labels, seeded by DeViSE's scores and (when there) the prototypes'.
+function _selfTrain(
+  predictions: ImagePrediction[],
+  features: Float32Array,
+  scorer: Awaited<ReturnType<typeof _scorer>>,
+  names: string[],
+) {
+  const seeds = scorer.allScores(features);
+  const label = (scores: Float32Array) =>
+    selfTrainedArgmax(features, scorer.d, scores, names.length);
+  const devise = label(seeds.devise);
+  const prototypes = seeds.prototypes && label(seeds.prototypes);
+  predictions.forEach((p, i) => {
+    p.selfTrained = {
+      devise: names[devise[i]],
+      ...(prototypes ? { prototypes: names[prototypes[i]] } : {}),
+    };
+  });
 }
 
 // The k best-scored names, best first.
@@ -414,6 +464,7 @@ async function _prototypes(
   const predicted = predictPrototypes(map, labels.vectors);
   return {
     lambda: map.lambda,
+    scores: (features: Float32Array) => prototypeScores(features, map, predicted),
     top: (features: Float32Array) =>
       _topLabels(prototypeScores(features, map, predicted), labels.names, request.k),
   };
