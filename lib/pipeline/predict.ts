@@ -462,11 +462,11 @@ async function _prototypes(
   const map = await runPrototypeMap(trained, layer, words, request.dataDir, run);
   if (!map) return undefined;
   const predicted = predictPrototypes(map, labels.vectors);
+  const scores = (features: Float32Array) => prototypeScores(features, map, predicted);
   return {
     lambda: map.lambda,
-    scores: (features: Float32Array) => prototypeScores(features, map, predicted),
-    top: (features: Float32Array) =>
-      _topLabels(prototypeScores(features, map, predicted), labels.names, request.k),
+    scores,
+    top: (features: Float32Array) => _topLabels(scores(features), labels.names, request.k),
   };
 }
 
