@@ -197,6 +197,8 @@ Deno.test("zeroshot on the tiny pipeline: 10-way, ceiling, full vocabulary; chan
     "DeViSE + ConSE",
     "DeViSE + ConSE + visual prototypes",
     "DeViSE + ConSE + whitened visual prototypes",
+    "DeViSE + label centroid",
+    "DeViSE + label centroid + CSLS",
     "DeViSE + visual prototypes",
     "DeViSE + visual prototypes, self-trained",
     "DeViSE + whitened visual prototypes",
@@ -240,6 +242,8 @@ Deno.test("zeroshot on the tiny pipeline: 10-way, ceiling, full vocabulary; chan
       "DeViSE + CSLS, top60, unseen only",
       "ConSE (DeViSE scores), all words",
       "ConSE (DeViSE scores), top60, unseen only",
+      "DeViSE + label centroid, all words",
+      "DeViSE + label centroid, top60, unseen only",
       "visual prototypes, all words",
       "visual prototypes, top60, unseen only",
     ]
@@ -254,7 +258,12 @@ Deno.test("zeroshot on the tiny pipeline: 10-way, ceiling, full vocabulary; chan
   }
   // The fixture's labels are words of the vocabulary: the nearest word is at least that close.
   const geometry = m.embeddingGeometry!;
-  assert.deepEqual(Object.keys(geometry).sort(), ["ConSE", "ConSE (DeViSE scores)", "DeViSE"]);
+  assert.deepEqual(Object.keys(geometry).sort(), [
+    "ConSE",
+    "ConSE (DeViSE scores)",
+    "DeViSE",
+    "DeViSE + label centroid",
+  ]);
   for (const [method, g] of Object.entries(geometry)) {
     assert.ok(g.cosTrueLabel >= -1 && g.cosNearestWord <= 1 + 1e-6, method);
     assert.ok(g.cosNearestWord >= g.cosTrueLabel - 1e-4, `${method}: ${JSON.stringify(g)}`);

@@ -72,6 +72,7 @@ import {
   standardizedRows,
 } from "../zeroshot/eval.ts";
 import { selfTrainedArgmax } from "../zeroshot/self_training.ts";
+import { labelCentroid, withLabelCentroid } from "../zeroshot/centroid.ts";
 import { labelMappingCeiling, softmaxReadoutCeiling } from "../zeroshot/ceiling.ts";
 import {
   prototypeFeatureRows,
@@ -369,6 +370,12 @@ export async function runZeroShot(
     const weights = deviseLabelProbs(deviseEmbedded, D, source.data, cfg.deviseTemperature);
     embedded["ConSE (DeViSE scores)"] = conseEmbed(weights, 100, source.data, D, cfg.conseT);
   }
+  // The seen labels' shared component, which the rank loss leaves out of M (lib/zeroshot/centroid.ts).
+  embedded["DeViSE + label centroid"] = withLabelCentroid(
+    deviseEmbedded,
+    D,
+    labelCentroid(source.data, D),
+  );
 
   // Hubs are estimated on seen-class training images only: no target image or label is read.
   const trainEmbedded = cfg.imageCslsK > 0

@@ -131,6 +131,12 @@ export async function writeZeroShotReport(
             "labels well, but its embedding lies far from them)"
           : "") +
         ". " +
+        (data.tenWay["DeViSE + label centroid"]
+          ? '"DeViSE + label centroid" gives each embedding the CIFAR-100 labels\' shared ' +
+            "component, which the rank loss cannot teach M (it sees only differences of label " +
+            "vectors; withLabelCentroid): it is what lets DeViSE find concrete nouns among " +
+            "every word. "
+          : "") +
         `"+ CSLS" subtracts ${data.cslsWeight} × the mean ` +
         `cosine of each candidate label to its ${data.cslsK} nearest training labels (a hubness ` +
         "correction from label vectors alone)." +
