@@ -38,8 +38,9 @@ export const spec = {
   labels: {
     type: "string",
     default: "cifar100",
-    help: "cifar100, cifar10, vocab (every word, via the HNSW index), a file with one label per " +
-      "line, or a comma list such as cat,lynx,fox,hot_air_balloon",
+    help: "cifar100, cifar10, vocab (every word, via the HNSW index; DeViSE with the labels' " +
+      "shared component restored), a file with one label per line, or a comma list such as " +
+      "cat,lynx,fox,hot_air_balloon",
   },
   k: { type: "number", default: 5, integer: true, min: 1, max: 100, help: "labels per image" },
   fit: {

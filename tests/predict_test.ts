@@ -12,6 +12,14 @@ import { runTrainPipeline } from "../lib/pipeline/train.ts";
 import { zeroshot, type ZeroShotRequest } from "../lib/pipeline/zeroshot.ts";
 import { writeTinyCifar } from "../lib/vision/fixture.ts";
 import { Rng } from "../lib/io/rng.ts";
+import { readTrainRun } from "../lib/pipeline/runs.ts";
+import { embedRows, loadDeviseModel } from "../lib/devise/train.ts";
+import { loadDeviseSplit } from "../lib/devise/data.ts";
+import { readVectors } from "../lib/text/word2vec_io.ts";
+import { labelVectors } from "../lib/text/labels.ts";
+import { normalizeRows } from "../lib/text/vectors.ts";
+import { exactTopK } from "../lib/zeroshot/exact.ts";
+import { labelCentroid, withLabelCentroid } from "../lib/zeroshot/centroid.ts";
 
 const { tf, backend } = await useCpu();
 
@@ -235,6 +243,31 @@ Deno.test("zeroshot --images on an ImageFolder of the CIFAR-10 test PNGs equals 
     ),
   );
   assert.equal(labelledAccuracy(predicted, ["xyzzy"]), undefined); // no image of any label
+  // Every word as a label: predict's DeViSE words are the nearest words of the embeddings with
+  // the CIFAR-100 labels' shared component restored (an exact search at this size), not of the
+  // raw embeddings.
+  const inVocab = _request(dir, from, { paths: [folder], labels: "vocab", k: 5 });
+  await predict(inVocab).catch((e) => e);
+  const vocabPredicted: { path: string; devise: { label: string }[] }[] =
+    JSON.parse(await Deno.readTextFile(join(inVocab.out, "metrics.json"))).predictions;
+  const trained = await readTrainRun(from);
+  const words = await readVectors(trained.metrics.vectors.path);
+  const layer = trained.metrics.layers.at(-1)!; // predict's default
+  const model = await loadDeviseModel(trained.metrics.deviseModels[layer]!);
+  const features = (await loadDeviseSplit(trained.metrics.featureDir, c10, layer)).features;
+  const embedded = embedRows(model, features);
+  const D = words.dim, unit = { dim: D, data: normalizeRows(words.data.slice(), D) };
+  const centroid = labelCentroid(labelVectors(words, trained.metrics.classes).data, D);
+  const restored = withLabelCentroid(embedded, D, centroid);
+  let differ = 0;
+  for (const p of vocabPredicted) {
+    const i = Number(p.path.match(/(\d+)\.png$/)![1]);
+    const nearest = (q: Float32Array) =>
+      exactTopK(unit, q.subarray(i * D, (i + 1) * D), 5).ids.map((id) => words.words[id]);
+    assert.deepEqual(p.devise.map((x) => x.label), nearest(restored), p.path);
+    if (nearest(embedded).join() !== nearest(restored).join()) differ++;
+  }
+  assert.ok(differ > 0, "the restored queries should rank some words differently");
   // A class folder without a word vector is named before any image is read.
   await Deno.mkdir(join(folder, "xyzzy"));
   await Deno.copyFile(join(folder, "class0", "00000.png"), join(folder, "xyzzy", "a.png"));

@@ -9,7 +9,8 @@
  * 2. the images, listed (unreadable entries named, the rest go on);
  * 3. each batch through the visual model, DeViSE's map M and ConSE, then the top-k labels; for a
  *    list, also the visual prototypes' (ridge-regressed from the labels' vectors, fit on the
- *    run's CIFAR-100 features: the best 10-way method on CIFAR-10);
+ *    run's CIFAR-100 features: the best 10-way method on CIFAR-10); for `vocab`, DeViSE's
+ *    embedding first gets the CIFAR-100 labels' shared component back (withLabelCentroid);
  * 4. a table on stderr, with `--json` one JSON object per image on stdout, and a report grid.
  *
  * ```sh
@@ -36,6 +37,7 @@ import { normalizeRows, type WordVectors } from "../text/vectors.ts";
 import { readVectors, vectorsChecksum } from "../text/word2vec_io.ts";
 import { classificationReport, conseEmbed, labelCosines } from "../zeroshot/eval.ts";
 import { selfTrainedArgmax } from "../zeroshot/self_training.ts";
+import { labelCentroid, withLabelCentroid } from "../zeroshot/centroid.ts";
 import { predictPrototypes, prototypeScores } from "../zeroshot/prototypes.ts";
 import { runPrototypeMap } from "./visual_prototypes.ts";
 import {
@@ -401,6 +403,10 @@ async function _scorer(
   const D = words.dim;
   const source = labelVectors(words, trained.metrics.classes);
   const index = labels.kind === "vocab" ? await _vocabIndex(trained, words, request, run) : null;
+  // Among every word, DeViSE's raw embeddings find rare tokens; with the seen labels' shared
+  // component restored they find nouns (zeroshot's "DeViSE + label centroid" rows).
+  const centroid = index ? labelCentroid(source.data, D) : undefined;
+  const deviseQuery = (e: Float32Array) => centroid ? withLabelCentroid(e, D, centroid) : e;
   const top = (e: Float32Array): ScoredLabel[] => {
     const q = normalizeRows(e.slice(), D);
     if (index) {
@@ -413,7 +419,7 @@ async function _scorer(
     ? await _prototypes(trained, layer, words, labels, request, run)
     : undefined;
   const scorer = (features: Float32Array, probs: Float32Array) => ({
-    devise: top(embed(tf, model, features)),
+    devise: top(deviseQuery(embed(tf, model, features))),
     conse: top(conseEmbed(probs, 100, source.data, D, request.conseT)),
     ...(prototypes ? { prototypes: prototypes.top(features) } : {}),
   });
