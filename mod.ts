@@ -140,7 +140,12 @@ export {
   standardizedRows,
 } from "./lib/zeroshot/eval.ts";
 export { selfTrainedArgmax } from "./lib/zeroshot/self_training.ts";
-export { type LabelCentroid, labelCentroid, withLabelCentroid } from "./lib/zeroshot/centroid.ts";
+export {
+  type LabelCentroid,
+  labelCentroid,
+  meanCosineTo,
+  withLabelCentroid,
+} from "./lib/zeroshot/centroid.ts";
 export { labelMappingCeiling, softmaxReadoutCeiling } from "./lib/zeroshot/ceiling.ts";
 export {
   classMeans,

@@ -72,7 +72,7 @@ import {
   standardizedRows,
 } from "../zeroshot/eval.ts";
 import { selfTrainedArgmax } from "../zeroshot/self_training.ts";
-import { labelCentroid, withLabelCentroid } from "../zeroshot/centroid.ts";
+import { labelCentroid, meanCosineTo, withLabelCentroid } from "../zeroshot/centroid.ts";
 import { labelMappingCeiling, softmaxReadoutCeiling } from "../zeroshot/ceiling.ts";
 import {
   prototypeFeatureRows,
@@ -371,10 +371,12 @@ export async function runZeroShot(
     embedded["ConSE (DeViSE scores)"] = conseEmbed(weights, 100, source.data, D, cfg.conseT);
   }
   // The seen labels' shared component, which the rank loss leaves out of M (lib/zeroshot/centroid.ts).
-  embedded["DeViSE + label centroid"] = withLabelCentroid(
-    deviseEmbedded,
-    D,
-    labelCentroid(source.data, D),
+  const centroid = labelCentroid(source.data, D);
+  embedded["DeViSE + label centroid"] = withLabelCentroid(deviseEmbedded, D, centroid);
+  run.log(
+    `DeViSE embeddings' mean cosine to the CIFAR-100 labels' centroid ` +
+      `${meanCosineTo(deviseEmbedded, D, centroid.direction).toFixed(3)} (the labels': ` +
+      `${centroid.length.toFixed(3)})`,
   );
 
   // Hubs are estimated on seen-class training images only: no target image or label is read.

@@ -92,3 +92,29 @@ export function withLabelCentroid(
   }
   return out;
 }
+
+/**
+ * The mean cosine of the rows of `embedded` (`n * D`) to a unit `direction`: how much of the
+ * centroid's component the embeddings carry (near 0 for a DeViSE map, `length` for the labels).
+ *
+ * @example
+ * ```ts
+ * meanCosineTo(Float32Array.of(3, 0, 1, 1), 2, Float32Array.of(1, 0)); // (1 + 0.707) / 2
+ * ```
+ */
+export function meanCosineTo(embedded: Float32Array, D: number, direction: Float32Array): number {
+  const n = embedded.length / D;
+  if (!Number.isInteger(n) || n === 0 || direction.length !== D) {
+    throw new Error(`meanCosineTo: ${embedded.length} values are not rows of ${direction.length}`);
+  }
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    let along = 0, norm = 0;
+    for (let j = 0; j < D; j++) {
+      along += embedded[i * D + j] * direction[j];
+      norm += embedded[i * D + j] ** 2;
+    }
+    if (norm > 0) sum += along / Math.sqrt(norm);
+  }
+  return sum / n;
+}
