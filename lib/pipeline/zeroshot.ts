@@ -373,10 +373,12 @@ export async function runZeroShot(
   // The seen labels' shared component, which the rank loss leaves out of M (lib/zeroshot/centroid.ts).
   const centroid = labelCentroid(source.data, D);
   embedded["DeViSE + label centroid"] = withLabelCentroid(deviseEmbedded, D, centroid);
+  // It separates nouns from rare tokens only where the vocabulary lacks it (GloVe, not ours).
   run.log(
     `DeViSE embeddings' mean cosine to the CIFAR-100 labels' centroid ` +
       `${meanCosineTo(deviseEmbedded, D, centroid.direction).toFixed(3)} (the labels': ` +
-      `${centroid.length.toFixed(3)})`,
+      `${centroid.length.toFixed(3)}; every word's: ` +
+      `${meanCosineTo(words.data, D, centroid.direction).toFixed(3)})`,
   );
 
   // Hubs are estimated on seen-class training images only: no target image or label is read.
