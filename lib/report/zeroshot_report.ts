@@ -134,8 +134,9 @@ export async function writeZeroShotReport(
         (data.tenWay["DeViSE + label centroid"]
           ? '"DeViSE + label centroid" gives each embedding the CIFAR-100 labels\' shared ' +
             "component, which the rank loss cannot teach M (it sees only differences of label " +
-            "vectors; withLabelCentroid): it is what lets DeViSE find concrete nouns among " +
-            "every word. "
+            "vectors; withLabelCentroid). Where most words lack that component (GloVe; the " +
+            "log prints both mean cosines) it is what lets DeViSE find concrete nouns among " +
+            "every word; where every word has it (our skip-gram vectors) it does not help. "
           : "") +
         `"+ CSLS" subtracts ${data.cslsWeight} × the mean ` +
         `cosine of each candidate label to its ${data.cslsK} nearest training labels (a hubness ` +
