@@ -37,7 +37,7 @@ import { normalizeRows, type WordVectors } from "../text/vectors.ts";
 import { readVectors, vectorsChecksum } from "../text/word2vec_io.ts";
 import { classificationReport, conseEmbed, labelCosines } from "../zeroshot/eval.ts";
 import { selfTrainedArgmax } from "../zeroshot/self_training.ts";
-import { labelCentroid, withLabelCentroid } from "../zeroshot/centroid.ts";
+import { labelCentroid, meanCosineTo, withLabelCentroid } from "../zeroshot/centroid.ts";
 import { predictPrototypes, prototypeScores } from "../zeroshot/prototypes.ts";
 import { runPrototypeMap } from "./visual_prototypes.ts";
 import {
@@ -406,6 +406,14 @@ async function _scorer(
   // Among every word, DeViSE's raw embeddings find rare tokens; with the seen labels' shared
   // component restored they find nouns (zeroshot's "DeViSE + label centroid" rows).
   const centroid = index ? labelCentroid(source.data, D) : undefined;
+  if (centroid) {
+    // Where every word carries the component too (our own skip-gram vectors), it filters nothing.
+    const everyWord = meanCosineTo(words.data, D, centroid.direction).toFixed(3);
+    run.log(
+      `DeViSE's queries get the CIFAR-100 labels' centroid (cosine ` +
+        `${centroid.length.toFixed(3)}); every word's mean cosine to it: ${everyWord}`,
+    );
+  }
   const deviseQuery = (e: Float32Array) => centroid ? withLabelCentroid(e, D, centroid) : e;
   const top = (e: Float32Array): ScoredLabel[] => {
     const q = normalizeRows(e.slice(), D);

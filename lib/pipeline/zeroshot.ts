@@ -370,7 +370,7 @@ export async function runZeroShot(
     const weights = deviseLabelProbs(deviseEmbedded, D, source.data, cfg.deviseTemperature);
     embedded["ConSE (DeViSE scores)"] = conseEmbed(weights, 100, source.data, D, cfg.conseT);
   }
-  // The seen labels' shared component, which the rank loss leaves out of M (lib/zeroshot/centroid.ts).
+  // The seen labels' shared component, which the rank loss leaves out of M (centroid.ts).
   const centroid = labelCentroid(source.data, D);
   embedded["DeViSE + label centroid"] = withLabelCentroid(deviseEmbedded, D, centroid);
   // It separates nouns from rare tokens only where the vocabulary lacks it (GloVe, not ours).
