@@ -49,6 +49,7 @@ Deno.test("withLabelCentroid: unit rows at the centroid's cosine, the orthogonal
   assert.throws(() => withLabelCentroid(new Float32Array(7), D, c), /not rows of 6/);
   assert.throws(() => withLabelCentroid(new Float32Array(4), 4, c), /centroid has 6 values/);
   assert.throws(() => meanCosineTo(new Float32Array(7), D, c.direction), /not rows of 6/);
+  assert.throws(() => meanCosineTo(new Float32Array(8), 4, c.direction), /direction has 6 values/);
 });
 
 Deno.test("withLabelCentroid: a trained DeViSE map leaves the shared component out; restoring it finds unseen labels among rare words", async () => {
