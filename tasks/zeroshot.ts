@@ -172,6 +172,16 @@ export const spec = {
     min: 0,
     help: "the prototypes' ridge λ (0 = chosen on held-out CIFAR-100 classes, 10 folds)",
   },
+  labelNeighbours: {
+    type: "number",
+    default: 0,
+    integer: true,
+    min: -1,
+    max: 200,
+    help: '"DeViSE + label neighbours" row: each candidate label\'s vector averaged with its k ' +
+      "nearest vocabulary words (0 = k chosen on held-out CIFAR-100 classes, 3 folds, each " +
+      "retraining DeViSE once and kept beside the map; -1 = no such row)",
+  },
   balanced: {
     type: "boolean",
     default: false,

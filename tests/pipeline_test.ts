@@ -176,6 +176,7 @@ Deno.test("zeroshot on the tiny pipeline: 10-way, ceiling, full vocabulary; chan
     cslsWeight: 1,
     prototypes: true,
     prototypeLambda: 0,
+    labelNeighbours: 0,
     selfTrain: true,
     unseen: 0,
     unseenNames: ["fine1", "fine3"], // the fixture's images carry classes 0..3 only
@@ -199,6 +200,7 @@ Deno.test("zeroshot on the tiny pipeline: 10-way, ceiling, full vocabulary; chan
     "DeViSE + ConSE + whitened visual prototypes",
     "DeViSE + label centroid",
     "DeViSE + label centroid + CSLS",
+    "DeViSE + label neighbours",
     "DeViSE + visual prototypes",
     "DeViSE + visual prototypes, self-trained",
     "DeViSE + whitened visual prototypes",
@@ -215,6 +217,16 @@ Deno.test("zeroshot on the tiny pipeline: 10-way, ceiling, full vocabulary; chan
   const fit = m.prototypes!["whitened visual prototypes"];
   const best = Math.max(...fit.byLambda!.map((r) => r.meanAccuracy));
   assert.equal(fit.byLambda!.find((r) => r.lambda === fit.lambda)!.meanAccuracy, best);
+
+  // Label expansion's k came from held-out CIFAR-100 classes too, and was kept for reuse.
+  const expansion = m.labelExpansion!;
+  const bestK = Math.max(...expansion.byK!.map((r) => r.meanAccuracy));
+  assert.equal(expansion.byK!.find((r) => r.k === expansion.k)!.meanAccuracy, bestK);
+  assert.ok(expansion.folds!.length >= 1 && !expansion.reused);
+  for (const [label, near] of Object.entries(expansion.neighbours)) {
+    assert.equal(near.length, expansion.k, label);
+    assert.ok(!near.includes(label), `${label}: ${near}`);
+  }
 
   // ConSE with T = 1 is a fixed map of the top-1 CIFAR-100 class: never above the ceiling.
   const mapCeiling = m.labelMappingCeiling as {
@@ -338,6 +350,13 @@ Deno.test("zeroshot on the tiny pipeline: 10-way, ceiling, full vocabulary; chan
     tenWay["DeViSE + CSLS (images)"].meanAccuracy,
   );
   assert.deepEqual((await readFeatures(hubCache)).data, cachedHubs.data);
+  // The label-expansion fit was kept: reused, same k, same row.
+  assert.equal(again.labelExpansion!.reused, true);
+  assert.equal(again.labelExpansion!.k, expansion.k);
+  assert.equal(
+    again.tenWay["DeViSE + label neighbours"].meanAccuracy,
+    tenWay["DeViSE + label neighbours"].meanAccuracy,
+  );
 
   // Other vectors under the same path after training: the model's label space is gone.
   const text = await Deno.readTextFile(cfg.settings.vectors);

@@ -37,7 +37,7 @@ import {
 import { InputError } from "../io/errors.ts";
 import { Rng } from "../io/rng.ts";
 import { loadDeviseSplit } from "../devise/data.ts";
-import { labelVectors } from "../text/labels.ts";
+import { type LabelVectors, labelVectors } from "../text/labels.ts";
 import { readVectors, vectorsChecksum } from "../text/word2vec_io.ts";
 import type { WordVectors } from "../text/vectors.ts";
 import { normalizeRows } from "../text/vectors.ts";
@@ -81,6 +81,9 @@ import {
   prototypeWordRows,
 } from "../zeroshot/prototypes.ts";
 import { type VisualPrototypes, visualPrototypes } from "./visual_prototypes.ts";
+import { fitLabelExpansion, type LabelExpansionFit } from "./label_expansion.ts";
+import { expandedLabelVectors, labelNeighbours } from "../zeroshot/label_expansion.ts";
+import type { CifarLabels } from "../devise/data.ts";
 import { hitAtK, seenWordSet, topWords } from "../zeroshot/vocab.ts";
 import { writeZeroShotReport } from "../report/zeroshot_report.ts";
 import type { FeatureLayer } from "../vision/models.ts";
@@ -144,6 +147,12 @@ export interface ZeroShotConfig {
   prototypes: boolean;
   /** Their ridge λ; 0 = chosen by 10-fold cross-validation over held-out CIFAR-100 classes. */
   prototypeLambda: number;
+  /**
+   * The "DeViSE + label neighbours" row: each candidate label's vector averaged with its k
+   * nearest vocabulary words' (lib/zeroshot/label_expansion.ts); 0 = k chosen on held-out
+   * CIFAR-100 classes, absent or −1 = no such row.
+   */
+  labelNeighbours?: number;
   /** Hold out this many CIFAR-100 classes (0 = skip the seen/unseen experiment). */
   unseen: number;
   unseenNames: string[];
@@ -187,6 +196,8 @@ export interface ZeroShotMetrics {
   softmaxReadoutCeiling: MethodAccuracy;
   /** Each visual-prototypes variant's λ, and each candidate λ's held-out-class accuracy. */
   prototypes?: VisualPrototypes["fit"];
+  /** Label expansion's k (and how it was chosen), and each target label's neighbour words. */
+  labelExpansion?: LabelExpansionFit & { neighbours: Record<string, string[]> };
   fullVocab?: Record<string, Record<string, number>>;
   index?: EfSweepRow & { bytes: number; reused: boolean; vectors: number; buildSeconds: number };
   indexSweep?: EfSweepRow[];
@@ -438,6 +449,15 @@ export async function runZeroShot(
       scoreSets[`DeViSE + ConSE + ${name}`] = [devise, conse, p];
     }
   }
+  // Label expansion: the candidates' vectors averaged with their nearest words (k fit on CIFAR-100).
+  const expansion = (cfg.labelNeighbours ?? -1) >= 0
+    ? await _labelExpansion(tf, cfg, trained, modelPath, model, words, source, c100, set, run)
+    : undefined;
+  if (expansion) {
+    scoreSets["DeViSE + label neighbours"] = [
+      labelCosines(deviseEmbedded, D, expansion.targets),
+    ];
+  }
   const selfTrained = cfg.selfTrain
     ? {
       features: set.features,
@@ -533,6 +553,7 @@ export async function runZeroShot(
     cslsWeight: cfg.cslsWeight,
     tta: cfg.tta,
     prototypes: prototypes?.fit,
+    labelExpansion: expansion?.fit,
   });
   return {
     from: cfg.from,
@@ -554,6 +575,7 @@ export async function runZeroShot(
       perClass: perClass(ceilings.readout),
     },
     ...(prototypes ? { prototypes: prototypes.fit } : {}),
+    ...(expansion ? { labelExpansion: { ...expansion.fit, neighbours: expansion.shown } } : {}),
     ...(full
       ? {
         fullVocab: Object.fromEntries(full.rows.map((r) => [r.model, r.hit])),
@@ -679,6 +701,57 @@ async function _flipAveraged(
       others.map((l) => [l, mean(set.otherFeatures![l]!, pretrained.layers[l]!.data)]),
     ),
   };
+}
+
+/**
+ * The target labels expanded with their k nearest words, k from {@link fitLabelExpansion}; logs
+ * the fit and each label's words.
+ */
+async function _labelExpansion(
+  tf: TF,
+  cfg: ZeroShotConfig,
+  trained: TrainRun,
+  modelPath: string,
+  model: DeviseModel,
+  words: WordVectors,
+  source: LabelVectors,
+  c100: CifarLabels,
+  set: TargetSet,
+  run: Run,
+) {
+  const featureDir = cfg.finetuned ? _finetuned(trained, cfg.layer).featureDir : undefined;
+  const fit = await fitLabelExpansion(tf, { ...cfg, labelNeighbours: cfg.labelNeighbours ?? 0 }, {
+    featureDir: featureDir ?? trained.metrics.featureDir,
+    model,
+    modelPath,
+    words,
+    vectorsSha256: trained.metrics.vectors.sha256,
+    source,
+    c100Test: c100,
+  }, run);
+  if (fit.byK) {
+    run.log(
+      `label expansion (${cfg.layer}): k ${fit.k}, chosen on held-out CIFAR-100 classes ` +
+        `(${fit.folds!.length} folds of ${fit.folds![0].length}${
+          fit.reused ? ", kept fit" : ""
+        }; ` +
+        `mean per-class accuracy: ` +
+        fit.byK.map((r) => `k ${r.k} ${(100 * r.meanAccuracy).toFixed(1)}%`).join(", ") + ")",
+    );
+  }
+  const labels = labelVectors(words, set.classNames);
+  const near = labelNeighbours(words, labels, fit.k);
+  const shown = Object.fromEntries(
+    set.classNames.map((name, c) => [name, near[c].map((w) => words.words[w])]),
+  );
+  run.log(
+    `label neighbours (k ${fit.k}): ` +
+      Object.entries(shown).map(([n, ws]) =>
+        `${n} ← ${ws.slice(0, 8).join(" ")}` +
+        (ws.length > 8 ? " …" : "")
+      ).join("; "),
+  );
+  return { fit, targets: expandedLabelVectors(words, labels.data, near, fit.k), shown };
 }
 
 /** The run's fine-tuned model of `layer`, or a clear error. */

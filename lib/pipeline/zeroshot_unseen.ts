@@ -89,7 +89,7 @@ export async function seenUnseenSplit(
   const trainF = await readFeatures(featurePath(dir, "cifar100", "train", cfg.layer));
   const probsDir = inputs.probsDir ?? dir;
   const trainP = await readFeatures(featurePath(probsDir, "cifar100", "train", "probs"));
-  const seenModel = await _trainDeviseOn(
+  const seenModel = await trainDeviseOnRows(
     tf,
     deviseConfig,
     trainF,
@@ -262,7 +262,7 @@ async function _validationGammas(
   tf: TF,
   cfg: SeenUnseenConfig,
   run: Run,
-  deviseConfig: _SeenOnlyConfig,
+  deviseConfig: SeenOnlyConfig,
   d: {
     seenIds: number[];
     trainF: { data: Float32Array; shape: number[] };
@@ -293,7 +293,7 @@ async function _validationGammas(
     `   validation split for γ: ${seenIds.length - k} pseudo-seen / ${k} pseudo-unseen classes, ` +
       `${fit.length} fit / ${val.length} held-out images`,
   );
-  const model = await _trainDeviseOn(
+  const model = await trainDeviseOnRows(
     tf,
     deviseConfig,
     d.trainF,
@@ -333,12 +333,20 @@ async function _validationGammas(
 }
 
 /** A DeViSE config with the words its vocabulary negatives are drawn from. */
-type _SeenOnlyConfig = DeviseConfig & { negativeVectors?: Float32Array };
+export type SeenOnlyConfig = DeviseConfig & { negativeVectors?: Float32Array };
 
-// DeViSE trained on the given rows of the training features.
-async function _trainDeviseOn(
+/**
+ * DeViSE trained on the given rows of the training features (a seen-only or held-out-fold map),
+ * with `deviseConfig`'s settings and vocabulary negatives.
+ *
+ * @example
+ * ```ts
+ * const model = await trainDeviseOnRows(tf, config, trainF, seenRows, labels, labelData, D, log);
+ * ```
+ */
+export async function trainDeviseOnRows(
   tf: TF,
-  deviseConfig: _SeenOnlyConfig,
+  deviseConfig: SeenOnlyConfig,
   features: { data: Float32Array; shape: number[] },
   rows: number[],
   labels: Int32Array,

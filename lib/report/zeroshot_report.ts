@@ -47,6 +47,8 @@ export interface ZeroShotReportData {
     string,
     { lambda: number; byLambda?: { lambda: number; meanAccuracy: number }[] }
   >;
+  /** Label expansion's k and, when chosen on held-out CIFAR-100 classes, each k's accuracy. */
+  labelExpansion?: { k: number; byK?: { k: number; meanAccuracy: number }[]; folds?: string[][] };
 }
 
 /** What a full-vocabulary hit means (said under the hit@k tables). */
@@ -89,6 +91,21 @@ function prototypesNote(
     'the highest cosine with its feature, both centred on the mean prototype ("whitened": ' +
     "after whitening by the CIFAR-100 classes' shared within-class covariance, shrunk by 0.1)." +
     lambdas.join("");
+}
+
+/** What the "DeViSE + label neighbours" row is, and how its k was chosen. */
+function labelExpansionNote(fit: NonNullable<ZeroShotReportData["labelExpansion"]>): string {
+  return ' "DeViSE + label neighbours" scores DeViSE\'s embeddings against expanded labels: ' +
+    `each candidate label's unit vector plus those of its ${fit.k} nearest vocabulary words, ` +
+    "normalised (lib/zeroshot/label_expansion.ts; only the label names and the vocabulary are " +
+    "read)" +
+    (fit.byK && fit.folds
+      ? `; k was chosen on ${fit.folds.length} folds of ${fit.folds[0].length} CIFAR-100 ` +
+        "classes, DeViSE retrained without each fold and its test images scored among its " +
+        "classes (mean per-class accuracy: " +
+        fit.byK.map((r) => `k ${r.k} ${(100 * r.meanAccuracy).toFixed(1)}%`).join(", ") + ")"
+      : "") +
+    ".";
 }
 
 /**
@@ -153,6 +170,7 @@ export async function writeZeroShotReport(
             "(ensembleArgmax: no weight to tune)."
           : "") +
         (data.prototypes ? prototypesNote(data.prototypes, data.layer) : "") +
+        (data.labelExpansion ? labelExpansionNote(data.labelExpansion) : "") +
         (Object.keys(data.tenWay).some((m) => m.endsWith(", balanced"))
           ? ' ", balanced" rows are transductive: all test images are assigned at once so that ' +
             "every class receives an equal share (the test set's known class sizes), at the " +

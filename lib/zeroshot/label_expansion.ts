@@ -1,0 +1,98 @@
+/**
+ * Label expansion: a candidate label's vector is replaced by the mean of its own unit vector and
+ * the unit vectors of its k nearest vocabulary words (query expansion in word space). A single
+ * word's vector is a noisy estimate of where images of its class embed; its neighbours ("auto",
+ * "car", "motor", … for `automobile`) average part of that noise out. Only the label names and the
+ * vocabulary are read, no image; k is chosen on held-out CIFAR-100 classes
+ * (lib/pipeline/label_expansion.ts), never on the target set.
+ *
+ * @example
+ * ```ts
+ * const near = labelNeighbours(words, labels, 50);
+ * const expanded = expandedLabelVectors(words, labels.data, near, 20);
+ * nearestLabel(deviseEmbedded, words.dim, expanded); // 10-way with expanded labels
+ * ```
+ * @module
+ */
+import type { LabelVectors } from "../text/labels.ts";
+import type { WordVectors } from "../text/vectors.ts";
+import { exactTopKBatch, normalizeRows } from "./exact.ts";
+
+/**
+ * The `maxK` nearest vocabulary rows (by cosine, nearest first) of every label, leaving out the
+ * words the label's own vector was made of (the word itself, or a phrase's parts).
+ *
+ * @example
+ * ```ts
+ * const near = labelNeighbours(words, labelVectors(words, ["automobile"]), 3);
+ * near[0].map((r) => words.words[r]); // ["auto", "car", "motor"] with our default vectors
+ * ```
+ */
+export function labelNeighbours(
+  words: Pick<WordVectors, "data" | "dim" | "index">,
+  labels: Pick<LabelVectors, "data" | "rules">,
+  maxK: number,
+): number[][] {
+  const { dim } = words;
+  const count = words.data.length / dim;
+  if (!Number.isInteger(maxK) || maxK < 0) {
+    throw new RangeError(`labelNeighbours: maxK must be a whole number ≥ 0, got ${maxK}`);
+  }
+  if (labels.data.length !== labels.rules.length * dim) {
+    throw new RangeError(
+      `labelNeighbours: ${labels.data.length} label values are not ${labels.rules.length} ` +
+        `rows of ${dim}`,
+    );
+  }
+  const own = labels.rules.map((r) => new Set(r.tokens.map((t) => words.index.get(t))));
+  if (maxK > count - Math.max(0, ...own.map((s) => s.size))) {
+    throw new RangeError(
+      `labelNeighbours: ${maxK} neighbours asked of a vocabulary of ${count} words`,
+    );
+  }
+  const unit = { dim, data: normalizeRows(words.data.slice(), dim) };
+  return exactTopKBatch(unit, labels.data, maxK, (q, id) => own[q].has(id)).map((n) => n.ids);
+}
+
+/**
+ * Each label's unit vector plus the unit vectors of its first `k` neighbours (from
+ * {@link labelNeighbours}), normalised: one row per label. `k = 0` returns the labels unchanged
+ * (as unit rows).
+ *
+ * @example
+ * ```ts
+ * const expanded = expandedLabelVectors(words, labels.data, labelNeighbours(words, labels, 20), 20);
+ * ```
+ */
+export function expandedLabelVectors(
+  words: Pick<WordVectors, "data" | "dim">,
+  labelData: Float32Array,
+  neighbours: number[][],
+  k: number,
+): Float32Array {
+  const { dim } = words;
+  const C = labelData.length / dim;
+  if (neighbours.length !== C) {
+    throw new RangeError(
+      `expandedLabelVectors: ${neighbours.length} neighbour lists for ${C} labels`,
+    );
+  }
+  if (neighbours.some((n) => n.length < k)) {
+    throw new RangeError(
+      `expandedLabelVectors: k ${k} but only ${Math.min(...neighbours.map((n) => n.length))} ` +
+        `neighbours found`,
+    );
+  }
+  const out = normalizeRows(labelData.slice(), dim);
+  for (let c = 0; c < C; c++) {
+    const row = out.subarray(c * dim, (c + 1) * dim);
+    for (const w of neighbours[c].slice(0, k)) {
+      const v = words.data.subarray(w * dim, (w + 1) * dim);
+      let norm = 0;
+      for (let j = 0; j < dim; j++) norm += v[j] * v[j];
+      const inv = norm > 0 ? 1 / Math.sqrt(norm) : 0;
+      for (let j = 0; j < dim; j++) row[j] += v[j] * inv;
+    }
+  }
+  return normalizeRows(out, dim);
+}

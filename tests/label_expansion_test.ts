@@ -1,0 +1,78 @@
+import assert from "node:assert/strict";
+import { expandedLabelVectors, labelNeighbours } from "../lib/zeroshot/label_expansion.ts";
+import { labelVectors } from "../lib/text/labels.ts";
+import { makeWordVectors, normalizeRows } from "../lib/text/vectors.ts";
+import { classificationReport, nearestLabel } from "../lib/zeroshot/eval.ts";
+import { Rng } from "../lib/io/rng.ts";
+
+const close = (a: ArrayLike<number>, b: ArrayLike<number>, eps = 1e-6) =>
+  Array.from(a).every((x, j) => Math.abs(x - b[j]) < eps);
+
+Deno.test("labelNeighbours: nearest words first, the label's own tokens left out", () => {
+  // "red_fox" is not a token: its vector is the mean of "red" and "fox", both left out.
+  const words = makeWordVectors(
+    ["fox", "red", "wolf", "dog", "car", "vixen"],
+    2,
+    Float32Array.of(1, 0, 0.2, 1, 0.95, 0.3, 0.8, 0.6, -1, 0, 0.99, 0.1),
+  );
+  const labels = labelVectors(words, ["fox", "red_fox"]);
+  const near = labelNeighbours(words, labels, 3);
+  assert.deepEqual(near[0].map((w) => words.words[w]), ["vixen", "wolf", "dog"]);
+  assert.ok(!near[1].some((w) => ["red", "fox"].includes(words.words[w])), String(near[1]));
+  assert.equal(near[1].length, 3);
+  assert.throws(() => labelNeighbours(words, labels, -1), /whole number/);
+  assert.throws(() => labelNeighbours(words, labels, 1.5), /whole number/);
+  assert.throws(() => labelNeighbours(words, labels, 5), /5 neighbours asked of a vocabulary of 6/);
+  assert.throws(
+    () => labelNeighbours(words, { ...labels, data: new Float32Array(3) }, 1),
+    /3 label values are not 2 rows of 2/,
+  );
+});
+
+Deno.test("expandedLabelVectors: k = 0 is the unit label; k adds its first k neighbours' unit vectors", () => {
+  const words = makeWordVectors(["a", "b", "c"], 2, Float32Array.of(3, 0, 0, 2, -4, 0));
+  const label = Float32Array.of(2, 2);
+  assert.ok(close(expandedLabelVectors(words, label, [[1, 2]], 0), [Math.SQRT1_2, Math.SQRT1_2]));
+  // unit(1,1) + unit(0,2) = (0.707, 1.707), then normalised.
+  const one = expandedLabelVectors(words, label, [[1, 2]], 1);
+  const n = Math.hypot(Math.SQRT1_2, 1 + Math.SQRT1_2);
+  assert.ok(close(one, [Math.SQRT1_2 / n, (1 + Math.SQRT1_2) / n]));
+  assert.throws(() => expandedLabelVectors(words, label, [[1]], 2), /k 2 but only 1/);
+  assert.throws(() => expandedLabelVectors(words, label, [[1], [2]], 1), /2 neighbour lists for 1/);
+});
+
+Deno.test("label expansion: noisy label words, synonyms around each class; expanding lifts 10-way accuracy", () => {
+  const rng = new Rng(5);
+  const D = 20, C = 10, synonyms = 12, perClass = 40;
+  const unit = (v: number[]) => Array.from(normalizeRows(Float32Array.from(v), D));
+  const gauss = () => Array.from({ length: D }, () => rng.normal());
+  // Each class has a true direction; its label word and its synonyms are noisy copies of it,
+  // and images embed near the true direction.
+  const truth = Array.from({ length: C }, () => unit(gauss()));
+  const noisy = (c: number, s: number) => unit(truth[c].map((x, j) => x + s * gauss()[j]));
+  const names: string[] = [], rows: number[][] = [];
+  for (let c = 0; c < C; c++) {
+    names.push(`label${c}`), rows.push(noisy(c, 0.15));
+    for (let s = 0; s < synonyms; s++) names.push(`syn${c}_${s}`), rows.push(noisy(c, 0.15));
+  }
+  for (let r = 0; r < 300; r++) names.push(`other${r}`), rows.push(unit(gauss()));
+  const words = makeWordVectors(names, D, Float32Array.from(rows.flat()));
+  const labels = labelVectors(words, truth.map((_, c) => `label${c}`));
+  const n = C * perClass;
+  const y = Int32Array.from({ length: n }, (_, i) => i % C);
+  const embedded = Float32Array.from(
+    Array.from(y).flatMap((c) => truth[c].map((x) => x + 0.3 * rng.normal())),
+  );
+  const accuracy = (targets: Float32Array) =>
+    classificationReport(y, nearestLabel(embedded, D, targets), C).meanAccuracy;
+  const near = labelNeighbours(words, labels, 10);
+  // The neighbours are the class's synonyms, not the other classes' words.
+  const ownSynonyms = near.map((ws, c) =>
+    ws.filter((w) => words.words[w].startsWith(`syn${c}_`)).length
+  );
+  assert.ok(ownSynonyms.every((s) => s >= 8), String(ownSynonyms));
+  const raw = accuracy(labels.data);
+  const expanded = accuracy(expandedLabelVectors(words, labels.data, near, 10));
+  assert.ok(raw < 0.85, `raw labels already at ${raw}`);
+  assert.ok(expanded > raw + 0.05, `expanded ${expanded} vs raw ${raw}`);
+});
