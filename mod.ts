@@ -120,6 +120,7 @@ export { latestTrainRun, readTrainRun, type TrainRunMetrics } from "./lib/pipeli
 export { resolveVectors } from "./lib/pipeline/vectors.ts";
 export { runZeroShot, zeroshot, type ZeroShotMetrics } from "./lib/pipeline/zeroshot.ts";
 export { fitVisualPrototypes, visualPrototypes } from "./lib/pipeline/visual_prototypes.ts";
+export { fitLabelExpansion, type LabelExpansionFit } from "./lib/pipeline/label_expansion.ts";
 
 // 5. Zero-shot
 export {
@@ -146,6 +147,7 @@ export {
   meanCosineTo,
   withLabelCentroid,
 } from "./lib/zeroshot/centroid.ts";
+export { expandedLabelVectors, labelNeighbours } from "./lib/zeroshot/label_expansion.ts";
 export { labelMappingCeiling, softmaxReadoutCeiling } from "./lib/zeroshot/ceiling.ts";
 export {
   classMeans,

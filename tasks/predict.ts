@@ -76,10 +76,21 @@ export const spec = {
       "into the layer's feature space, fit on the run's CIFAR-100 features; needs CIFAR-100 " +
       "under --data-dir)",
   },
+  labelNeighbours: {
+    type: "number",
+    default: 0,
+    integer: true,
+    min: -1,
+    max: 200,
+    help: "with a label list: DeViSE's top labels also among the labels averaged with their k " +
+      "nearest words (0 = k chosen on held-out CIFAR-100 classes as zeroshot does, needs " +
+      "CIFAR-100 under --data-dir; -1 = off)",
+  },
   dataDir: {
     type: "string",
     default: "",
-    help: "folder with cifar-100-binary/, for --prototypes (else $DEVISE_DATA_DIR, else data)",
+    help: "folder with cifar-100-binary/, for --prototypes and --label-neighbours (else " +
+      "$DEVISE_DATA_DIR, else data)",
   },
   selfTrain: {
     type: "boolean",

@@ -78,6 +78,7 @@ function _request(dir: string, from: string, extra: Partial<PredictRequest>): Pr
     indexDir: join(dir, "index"),
     cacheDir: join(dir, "cache"),
     prototypes: true,
+    labelNeighbours: 0,
     dataDir: dir,
     backend: "cpu",
     out: join(dir, `predict-${Math.random()}`),
@@ -117,7 +118,8 @@ Deno.test("predict: own images, any label set, bad files named and skipped, noth
     assert.equal(p.devise.length, 3);
     assert.equal(p.conse.length, 3);
     assert.equal(p.prototypes.length, 3); // fit on the fixture's CIFAR-100 features
-    for (const m of [p.devise, p.conse, p.prototypes]) {
+    assert.equal(p.labelNeighbours.length, 3); // k chosen on the fixture's CIFAR-100 classes
+    for (const m of [p.devise, p.conse, p.prototypes, p.labelNeighbours]) {
       assert.ok(m[0].score >= m[1].score && m[1].score >= m[2].score, "best first");
       for (const x of m) assert.ok(["fine0", "fine1", "class2", "lynx"].includes(x.label));
     }
@@ -126,6 +128,8 @@ Deno.test("predict: own images, any label set, bad files named and skipped, noth
   assert.match(log, /labels without a word vector \(skipped\): xyzzy/);
   assert.match(log, /\nvisual prototypes \(act, \d+-D\): λ [\d.]+, chosen on held-out/);
   assert.doesNotMatch(log, /whitened/); // predict fits the plain map only
+  assert.match(log, /\nlabel expansion \(act\): k \d+, chosen on held-out CIFAR-100 classes/);
+  assert.match(log, /\nlabel neighbours \(k \d+\): fine0 ← /);
   assert.match(await Deno.readTextFile(join(request.out, "report.html")), /big\.jpg/);
   assert.deepEqual([...Deno.readDirSync(photos)].map((e) => e.name).sort(), before);
 
@@ -140,15 +144,18 @@ Deno.test("predict: own images, any label set, bad files named and skipped, noth
   assert.equal(one.devise.length, 3);
   assert.ok(one.devise.every((x) => /^(fine\d+|class\d|lynx|hot|balloon)$/.test(x.label)));
   assert.equal(one.prototypes, undefined); // a label list only
+  assert.equal(one.labelNeighbours, undefined);
   // Without CIFAR-100 in the data folder the prototypes are skipped, and the log says why.
   const bare = _request(dir, from, { paths: [join(photos, "big.jpg")], dataDir: photos });
   const [plain] = await predict(bare);
   assert.equal(plain.prototypes, undefined);
+  assert.equal(plain.labelNeighbours, undefined);
   assert.equal(plain.devise.length, 3);
   assert.match(
     await Deno.readTextFile(join(bare.out, "log.txt")),
     /visual prototypes: skipped .*no CIFAR-100 folder under/,
   );
+  assert.match(await Deno.readTextFile(join(bare.out, "log.txt")), /label neighbours: skipped/);
   await Deno.remove(dir, { recursive: true });
 });
 

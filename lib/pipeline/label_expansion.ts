@@ -30,7 +30,7 @@ import {
 import { InputError } from "../io/errors.ts";
 import { Rng } from "../io/rng.ts";
 import { takeRows } from "../io/rows.ts";
-import type { LabelVectors } from "../text/labels.ts";
+import { type LabelVectors, labelVectors } from "../text/labels.ts";
 import type { WordVectors } from "../text/vectors.ts";
 import { classificationReport, nearestLabel } from "../zeroshot/eval.ts";
 import { expandedLabelVectors, labelNeighbours } from "../zeroshot/label_expansion.ts";
@@ -193,4 +193,54 @@ function _folds(trainLabels: Int32Array, testLabels: Int32Array, seed: number): 
   }
   const count = Math.min(LABEL_EXPANSION_FOLDS, Math.floor(classes.length / size) - 1);
   return Array.from({ length: count }, (_, f) => classes.slice(f * size, (f + 1) * size));
+}
+
+/** Target labels expanded by {@link expandTargetLabels}: the fit, the rows, each label's words. */
+export interface ExpandedTargets {
+  fit: LabelExpansionFit;
+  /** One unit row per target label. */
+  targets: Float32Array;
+  /** Each target label's neighbour words, nearest first. */
+  neighbours: Record<string, string[]>;
+}
+
+/**
+ * `names` expanded with their k nearest words, k from {@link fitLabelExpansion}; logs the fit and
+ * each label's first words.
+ *
+ * @example
+ * ```ts
+ * const { targets } = await expandTargetLabels(tf, cfg, inputs, ["cat", "dog"], run);
+ * labelCosines(embedded, D, targets);
+ * ```
+ */
+export async function expandTargetLabels(
+  tf: TF,
+  cfg: { dataDir: string; layer: string; seed: number; labelNeighbours: number },
+  inputs: LabelExpansionInputs,
+  names: string[],
+  run: Run,
+): Promise<ExpandedTargets> {
+  const fit = await fitLabelExpansion(tf, cfg, inputs, run);
+  if (fit.byK) {
+    run.log(
+      `label expansion (${cfg.layer}): k ${fit.k}, chosen on held-out CIFAR-100 classes ` +
+        `(${fit.folds!.length} folds of ${fit.folds![0].length}` +
+        `${fit.reused ? ", kept fit" : ""}; mean per-class accuracy: ` +
+        fit.byK.map((r) => `k ${r.k} ${(100 * r.meanAccuracy).toFixed(1)}%`).join(", ") + ")",
+    );
+  }
+  const { words } = inputs;
+  const labels = labelVectors(words, names);
+  const near = labelNeighbours(words, labels, fit.k);
+  const neighbours = Object.fromEntries(
+    names.map((name, c) => [name, near[c].map((w) => words.words[w])]),
+  );
+  run.log(
+    `label neighbours (k ${fit.k}): ` +
+      Object.entries(neighbours).map(([n, ws]) =>
+        `${n} ← ${ws.slice(0, 8).join(" ")}${ws.length > 8 ? " …" : ""}`
+      ).join("; "),
+  );
+  return { fit, targets: expandedLabelVectors(words, labels.data, near, fit.k), neighbours };
 }

@@ -23,7 +23,9 @@ import { startRunOnBackend } from "./task_run.ts";
 import { basename } from "node:path";
 import { type BackendName, type TF } from "../backend/select.ts";
 import { type Run } from "../cli/run.ts";
-import { embed, loadDeviseModel } from "../devise/train.ts";
+import { type DeviseModel, embed, loadDeviseModel } from "../devise/train.ts";
+import { loadCifarLabels } from "../devise/data.ts";
+import { CifarDataError } from "../data/cifar.ts";
 import { topK } from "../devise/metrics.ts";
 import { InputError, UsageError } from "../io/errors.ts";
 import { isFile } from "../io/fs.ts";
@@ -32,7 +34,7 @@ import { expandImageInputs } from "../images/folder.ts";
 import { writeReport } from "../report/report.ts";
 import type { GridItem } from "../report/image_grid.ts";
 import { CIFAR100_FINE_NAMES, CIFAR10_NAMES } from "../text/cifar_names.ts";
-import { type LabelMapping, labelVectors } from "../text/labels.ts";
+import { type LabelMapping, type LabelVectors, labelVectors } from "../text/labels.ts";
 import { normalizeRows, type WordVectors } from "../text/vectors.ts";
 import { readVectors, vectorsChecksum } from "../text/word2vec_io.ts";
 import { classificationReport, conseEmbed, labelCosines } from "../zeroshot/eval.ts";
@@ -40,6 +42,7 @@ import { selfTrainedArgmax } from "../zeroshot/self_training.ts";
 import { labelCentroid, meanCosineTo, withLabelCentroid } from "../zeroshot/centroid.ts";
 import { predictPrototypes, prototypeScores } from "../zeroshot/prototypes.ts";
 import { runPrototypeMap } from "./visual_prototypes.ts";
+import { expandTargetLabels } from "./label_expansion.ts";
 import {
   type HnswIndex,
   indexPathFor,
@@ -78,6 +81,12 @@ export interface PredictRequest {
    * features seeded by DeViSE's (and the prototypes') predictions (`selfTrainedArgmax`).
    */
   selfTrain?: boolean;
+  /**
+   * With a label list: also DeViSE against the labels averaged with their k nearest words
+   * ("DeViSE + label neighbours"; 0 = k chosen on held-out CIFAR-100 classes, read from
+   * `dataDir`; absent or −1 = not scored).
+   */
+  labelNeighbours?: number;
   backend: BackendName;
   out: string;
   json: boolean;
@@ -99,6 +108,8 @@ export interface ImagePrediction {
   conse: ScoredLabel[];
   /** Visual prototypes' top labels (a label list, with CIFAR-100 in the data folder). */
   prototypes?: ScoredLabel[];
+  /** DeViSE's top labels among the expanded labels (a label list, with CIFAR-100). */
+  labelNeighbours?: ScoredLabel[];
   /** With `selfTrain`: the label each method's self-trained k-means gives this image. */
   selfTrained?: { devise: string; prototypes?: string };
 }
@@ -243,6 +254,7 @@ export async function predict(request: PredictRequest): Promise<ImagePrediction[
       `${p.path}${p.trueLabel ? ` (${p.trueLabel})` : ""}\n  DeViSE:     ${fmt(p.devise)}\n` +
         `  ConSE:      ${fmt(p.conse)}` +
         (p.prototypes ? `\n  prototypes: ${fmt(p.prototypes)}` : "") +
+        (p.labelNeighbours ? `\n  DeViSE + label neighbours: ${fmt(p.labelNeighbours)}` : "") +
         (p.selfTrained
           ? `\n  self-trained: DeViSE ${p.selfTrained.devise}` +
             (p.selfTrained.prototypes ? `, prototypes ${p.selfTrained.prototypes}` : "")
@@ -268,11 +280,17 @@ export async function predict(request: PredictRequest): Promise<ImagePrediction[
       DeViSE: p.devise.map((x) => x.label),
       ConSE: p.conse.map((x) => x.label),
       ...(p.prototypes ? { prototypes: p.prototypes.map((x) => x.label) } : {}),
+      ...(p.labelNeighbours
+        ? { "DeViSE + label neighbours": p.labelNeighbours.map((x) => x.label) }
+        : {}),
     },
     scores: {
       DeViSE: p.devise.map((x) => x.score),
       ConSE: p.conse.map((x) => x.score),
       ...(p.prototypes ? { prototypes: p.prototypes.map((x) => x.score) } : {}),
+      ...(p.labelNeighbours
+        ? { "DeViSE + label neighbours": p.labelNeighbours.map((x) => x.score) }
+        : {}),
     },
   }));
   const report = await writeReport(run.dir, {
@@ -295,6 +313,11 @@ export async function predict(request: PredictRequest): Promise<ImagePrediction[
               ? ` Visual prototypes score the cosine of the image's centred feature with each ` +
                 `label's prototype, ridge-regressed from its word vector (λ ` +
                 `${scorer.prototypes.lambda}, fit on the run's CIFAR-100 training features).`
+              : "") +
+            (scorer.expansion
+              ? ` "DeViSE + label neighbours" scores the same embedding against each label's ` +
+                `vector averaged with its ${scorer.expansion.fit.k} nearest words (k chosen on ` +
+                `held-out CIFAR-100 classes unless given).`
               : "") +
             (predictions.length > grid.length ? ` The first ${grid.length} images are shown.` : ""),
         },
@@ -363,6 +386,7 @@ export function labelledAccuracy(
     ["DeViSE", (p) => p.devise],
     ["ConSE", (p) => p.conse],
     ["visual prototypes", (p) => p.prototypes],
+    ["DeViSE + label neighbours", (p) => p.labelNeighbours],
   ];
   for (const [method, of] of lists) {
     if (!scored.every((p) => of(p)?.length)) continue;
@@ -426,17 +450,32 @@ async function _scorer(
   const prototypes = labels.kind === "list" && request.prototypes
     ? await _prototypes(trained, layer, words, labels, request, run)
     : undefined;
-  const scorer = (features: Float32Array, probs: Float32Array) => ({
-    devise: top(deviseQuery(embed(tf, model, features))),
-    conse: top(conseEmbed(probs, 100, source.data, D, request.conseT)),
-    ...(prototypes ? { prototypes: prototypes.top(features) } : {}),
-  });
+  const expansion = labels.kind === "list" && (request.labelNeighbours ?? -1) >= 0
+    ? await _labelExpansion(tf, trained, layer, model, words, source, labels, request, run)
+    : undefined;
+  const scorer = (features: Float32Array, probs: Float32Array) => {
+    const e = embed(tf, model, features);
+    return {
+      devise: top(deviseQuery(e)),
+      conse: top(conseEmbed(probs, 100, source.data, D, request.conseT)),
+      ...(prototypes ? { prototypes: prototypes.top(features) } : {}),
+      ...(expansion
+        ? {
+          labelNeighbours: _topLabels(
+            labelCosines(e, D, expansion.targets),
+            labels.names,
+            request.k,
+          ),
+        }
+        : {}),
+    };
+  };
   /** Every label's score for `n` images at once (a label list only): the self-training seeds. */
   const allScores = (features: Float32Array) => ({
     devise: labelCosines(embed(tf, model, features), D, labels.vectors),
     prototypes: prototypes?.scores(features),
   });
-  return Object.assign(scorer, { d: model.d, prototypes, allScores });
+  return Object.assign(scorer, { d: model.d, prototypes, expansion, allScores });
 }
 
 // Each image's self-trained labels, seeded by DeViSE's scores and (when there) the prototypes'.
@@ -482,6 +521,48 @@ async function _prototypes(
     scores,
     top: (features: Float32Array) => _topLabels(scores(features), labels.names, request.k),
   };
+}
+
+// The label list expanded with its nearest words, or undefined (logged) without CIFAR-100.
+async function _labelExpansion(
+  tf: TF,
+  trained: TrainRun,
+  layer: FeatureLayer,
+  model: DeviseModel,
+  words: WordVectors,
+  source: LabelVectors,
+  labels: LabelSet,
+  request: PredictRequest,
+  run: Run,
+) {
+  let c100Test;
+  try {
+    c100Test = await loadCifarLabels(request.dataDir, "cifar100", "test");
+  } catch (e) {
+    if (!(e instanceof CifarDataError && e.kind === "missing")) throw e;
+    run.log(`label neighbours: skipped (k is chosen on CIFAR-100 classes): ${e.message}`);
+    return undefined;
+  }
+  return await expandTargetLabels(
+    tf,
+    {
+      dataDir: request.dataDir,
+      layer,
+      seed: 1, // zeroshot's default: the kept fit is shared
+      labelNeighbours: request.labelNeighbours ?? 0,
+    },
+    {
+      featureDir: trained.metrics.featureDir,
+      model,
+      modelPath: trained.metrics.deviseModels[layer]!,
+      words,
+      vectorsSha256: trained.metrics.vectors.sha256,
+      source,
+      c100Test,
+    },
+    labels.names,
+    run,
+  );
 }
 
 async function _vocabIndex(

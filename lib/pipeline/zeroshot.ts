@@ -37,7 +37,7 @@ import {
 import { InputError } from "../io/errors.ts";
 import { Rng } from "../io/rng.ts";
 import { loadDeviseSplit } from "../devise/data.ts";
-import { type LabelVectors, labelVectors } from "../text/labels.ts";
+import { labelVectors } from "../text/labels.ts";
 import { readVectors, vectorsChecksum } from "../text/word2vec_io.ts";
 import type { WordVectors } from "../text/vectors.ts";
 import { normalizeRows } from "../text/vectors.ts";
@@ -81,9 +81,7 @@ import {
   prototypeWordRows,
 } from "../zeroshot/prototypes.ts";
 import { type VisualPrototypes, visualPrototypes } from "./visual_prototypes.ts";
-import { fitLabelExpansion, type LabelExpansionFit } from "./label_expansion.ts";
-import { expandedLabelVectors, labelNeighbours } from "../zeroshot/label_expansion.ts";
-import type { CifarLabels } from "../devise/data.ts";
+import { expandTargetLabels, type LabelExpansionFit } from "./label_expansion.ts";
 import { hitAtK, seenWordSet, topWords } from "../zeroshot/vocab.ts";
 import { writeZeroShotReport } from "../report/zeroshot_report.ts";
 import type { FeatureLayer } from "../vision/models.ts";
@@ -451,7 +449,21 @@ export async function runZeroShot(
   }
   // Label expansion: the candidates' vectors averaged with their nearest words (k fit on CIFAR-100).
   const expansion = (cfg.labelNeighbours ?? -1) >= 0
-    ? await _labelExpansion(tf, cfg, trained, modelPath, model, words, source, c100, set, run)
+    ? await expandTargetLabels(
+      tf,
+      { ...cfg, labelNeighbours: cfg.labelNeighbours ?? 0 },
+      {
+        featureDir: ft?.featureDir ?? trained.metrics.featureDir,
+        model,
+        modelPath,
+        words,
+        vectorsSha256: trained.metrics.vectors.sha256,
+        source,
+        c100Test: c100,
+      },
+      set.classNames,
+      run,
+    )
     : undefined;
   if (expansion) {
     scoreSets["DeViSE + label neighbours"] = [
@@ -575,7 +587,9 @@ export async function runZeroShot(
       perClass: perClass(ceilings.readout),
     },
     ...(prototypes ? { prototypes: prototypes.fit } : {}),
-    ...(expansion ? { labelExpansion: { ...expansion.fit, neighbours: expansion.shown } } : {}),
+    ...(expansion
+      ? { labelExpansion: { ...expansion.fit, neighbours: expansion.neighbours } }
+      : {}),
     ...(full
       ? {
         fullVocab: Object.fromEntries(full.rows.map((r) => [r.model, r.hit])),
@@ -701,57 +715,6 @@ async function _flipAveraged(
       others.map((l) => [l, mean(set.otherFeatures![l]!, pretrained.layers[l]!.data)]),
     ),
   };
-}
-
-/**
- * The target labels expanded with their k nearest words, k from {@link fitLabelExpansion}; logs
- * the fit and each label's words.
- */
-async function _labelExpansion(
-  tf: TF,
-  cfg: ZeroShotConfig,
-  trained: TrainRun,
-  modelPath: string,
-  model: DeviseModel,
-  words: WordVectors,
-  source: LabelVectors,
-  c100: CifarLabels,
-  set: TargetSet,
-  run: Run,
-) {
-  const featureDir = cfg.finetuned ? _finetuned(trained, cfg.layer).featureDir : undefined;
-  const fit = await fitLabelExpansion(tf, { ...cfg, labelNeighbours: cfg.labelNeighbours ?? 0 }, {
-    featureDir: featureDir ?? trained.metrics.featureDir,
-    model,
-    modelPath,
-    words,
-    vectorsSha256: trained.metrics.vectors.sha256,
-    source,
-    c100Test: c100,
-  }, run);
-  if (fit.byK) {
-    run.log(
-      `label expansion (${cfg.layer}): k ${fit.k}, chosen on held-out CIFAR-100 classes ` +
-        `(${fit.folds!.length} folds of ${fit.folds![0].length}${
-          fit.reused ? ", kept fit" : ""
-        }; ` +
-        `mean per-class accuracy: ` +
-        fit.byK.map((r) => `k ${r.k} ${(100 * r.meanAccuracy).toFixed(1)}%`).join(", ") + ")",
-    );
-  }
-  const labels = labelVectors(words, set.classNames);
-  const near = labelNeighbours(words, labels, fit.k);
-  const shown = Object.fromEntries(
-    set.classNames.map((name, c) => [name, near[c].map((w) => words.words[w])]),
-  );
-  run.log(
-    `label neighbours (k ${fit.k}): ` +
-      Object.entries(shown).map(([n, ws]) =>
-        `${n} ← ${ws.slice(0, 8).join(" ")}` +
-        (ws.length > 8 ? " …" : "")
-      ).join("; "),
-  );
-  return { fit, targets: expandedLabelVectors(words, labels.data, near, fit.k), shown };
 }
 
 /** The run's fine-tuned model of `layer`, or a clear error. */
