@@ -8,7 +8,7 @@ import { Rng } from "../lib/io/rng.ts";
 const close = (a: ArrayLike<number>, b: ArrayLike<number>, eps = 1e-6) =>
   Array.from(a).every((x, j) => Math.abs(x - b[j]) < eps);
 
-Deno.test("labelNeighbours: nearest words first, the label's own tokens left out", () => {
+Deno.test("labelNeighbours: nearest words first, every candidate label's tokens left out", () => {
   // "red_fox" is not a token: its vector is the mean of "red" and "fox", both left out.
   const words = makeWordVectors(
     ["fox", "red", "wolf", "dog", "car", "vixen"],
@@ -20,6 +20,10 @@ Deno.test("labelNeighbours: nearest words first, the label's own tokens left out
   assert.deepEqual(near[0].map((w) => words.words[w]), ["vixen", "wolf", "dog"]);
   assert.ok(!near[1].some((w) => ["red", "fox"].includes(words.words[w])), String(near[1]));
   assert.equal(near[1].length, 3);
+  // A competing candidate is never a neighbour: with wolf a label too, fox is not expanded by it.
+  const rivals = labelNeighbours(words, labelVectors(words, ["fox", "wolf"]), 2);
+  assert.deepEqual(rivals[0].map((w) => words.words[w]), ["vixen", "dog"]);
+  assert.ok(!rivals[1].some((w) => ["fox", "wolf"].includes(words.words[w])));
   assert.throws(() => labelNeighbours(words, labels, -1), /whole number/);
   assert.throws(() => labelNeighbours(words, labels, 1.5), /whole number/);
   assert.throws(() => labelNeighbours(words, labels, 5), /5 neighbours asked of a vocabulary of 6/);

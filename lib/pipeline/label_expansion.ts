@@ -45,7 +45,7 @@ export const LABEL_EXPANSION_FOLD_CLASSES = 10;
 /** Format of the kept fit, and its version. */
 export const LABEL_EXPANSION_FORMAT = "devise-label-expansion";
 /** Version of {@link LABEL_EXPANSION_FORMAT}. */
-export const LABEL_EXPANSION_VERSION = 1;
+export const LABEL_EXPANSION_VERSION = 2; // 2: competing labels' words left out
 
 /** The chosen k and, when chosen on held-out classes, the evidence. */
 export interface LabelExpansionFit {

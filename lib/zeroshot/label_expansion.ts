@@ -20,7 +20,8 @@ import { exactTopKBatch, normalizeRows } from "./exact.ts";
 
 /**
  * The `maxK` nearest vocabulary rows (by cosine, nearest first) of every label, leaving out the
- * words the label's own vector was made of (the word itself, or a phrase's parts).
+ * words any label of the set was made of (the word itself, or a phrase's parts): a label is not
+ * expanded with itself, nor towards a competing candidate (`cat` with `dog`).
  *
  * @example
  * ```ts
@@ -44,14 +45,14 @@ export function labelNeighbours(
         `rows of ${dim}`,
     );
   }
-  const own = labels.rules.map((r) => new Set(r.tokens.map((t) => words.index.get(t))));
-  if (maxK > count - Math.max(0, ...own.map((s) => s.size))) {
+  const taken = new Set(labels.rules.flatMap((r) => r.tokens.map((t) => words.index.get(t)!)));
+  if (maxK > count - taken.size) {
     throw new RangeError(
       `labelNeighbours: ${maxK} neighbours asked of a vocabulary of ${count} words`,
     );
   }
   const unit = { dim, data: normalizeRows(words.data.slice(), dim) };
-  return exactTopKBatch(unit, labels.data, maxK, (q, id) => own[q].has(id)).map((n) => n.ids);
+  return exactTopKBatch(unit, labels.data, maxK, (_q, id) => taken.has(id)).map((n) => n.ids);
 }
 
 /**
