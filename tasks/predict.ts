@@ -9,6 +9,7 @@
  * ```
  * @module
  */
+import { LABEL_NEIGHBOURS_FLAG } from "../lib/pipeline/label_expansion.ts";
 import { commonFlags, type FlagSpec, parseFlags } from "../lib/cli/args.ts";
 import { runTask } from "../lib/cli/run.ts";
 import { resolveDataDir } from "../lib/data/cifar.ts";
@@ -77,11 +78,7 @@ export const spec = {
       "under --data-dir)",
   },
   labelNeighbours: {
-    type: "number",
-    default: 0,
-    integer: true,
-    min: -1,
-    max: 200,
+    ...LABEL_NEIGHBOURS_FLAG,
     help: "with a label list: DeViSE's top labels also among the labels averaged with their k " +
       "nearest words (0 = k chosen on held-out CIFAR-100 classes as zeroshot does, needs " +
       "CIFAR-100 under --data-dir; -1 = off)",

@@ -11,6 +11,7 @@
  * ```
  * @module
  */
+import { LABEL_NEIGHBOURS_FLAG } from "../lib/pipeline/label_expansion.ts";
 import { commonFlags, type FlagSpec, parseFlags } from "../lib/cli/args.ts";
 import { VOCAB_INDEX_PARAMS } from "../lib/zeroshot/index.ts";
 import { runTask } from "../lib/cli/run.ts";
@@ -173,11 +174,7 @@ export const spec = {
     help: "the prototypes' ridge λ (0 = chosen on held-out CIFAR-100 classes, 10 folds)",
   },
   labelNeighbours: {
-    type: "number",
-    default: 0,
-    integer: true,
-    min: -1,
-    max: 200,
+    ...LABEL_NEIGHBOURS_FLAG,
     help: '"DeViSE + label neighbours" row: each candidate label\'s vector averaged with its k ' +
       "nearest vocabulary words (0 = k chosen on held-out CIFAR-100 classes, 3 folds, each " +
       "retraining DeViSE once and kept beside the map; -1 = no such row)",

@@ -38,6 +38,22 @@ import { trainDeviseOnRows } from "./zeroshot_unseen.ts";
 
 /** The neighbour counts tried (0: the label alone). */
 export const LABEL_NEIGHBOUR_GRID = [0, 1, 2, 5, 10, 20, 50, 100, 200] as const;
+/**
+ * The `--label-neighbours` flag's domain, shared by `zeroshot` and `predict` (each adds its help):
+ * 0 = k chosen on held-out classes, −1 = off, at most the grid's largest k.
+ *
+ * @example
+ * ```ts
+ * const spec = { labelNeighbours: { ...LABEL_NEIGHBOURS_FLAG, help: "…" } };
+ * ```
+ */
+export const LABEL_NEIGHBOURS_FLAG = {
+  type: "number",
+  default: 0,
+  integer: true,
+  min: -1,
+  max: LABEL_NEIGHBOUR_GRID.at(-1)!,
+} as const;
 /** Held-out folds of CIFAR-100 classes (each retrains DeViSE once). */
 export const LABEL_EXPANSION_FOLDS = 3;
 /** Classes per fold: as many as CIFAR-10 has labels. */
