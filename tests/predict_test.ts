@@ -156,6 +156,13 @@ Deno.test("predict: own images, any label set, bad files named and skipped, noth
     /visual prototypes: skipped .*no CIFAR-100 folder under/,
   );
   assert.match(await Deno.readTextFile(join(bare.out, "log.txt")), /label neighbours: skipped/);
+  // A given k needs no CIFAR-100.
+  const [given] = await predict({ ...bare, labelNeighbours: 2, out: `${bare.out}-k2` });
+  assert.equal(given.labelNeighbours!.length, 3);
+  assert.match(
+    await Deno.readTextFile(join(`${bare.out}-k2`, "log.txt")),
+    /label neighbours \(k 2\)/,
+  );
   await Deno.remove(dir, { recursive: true });
 });
 

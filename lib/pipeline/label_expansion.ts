@@ -85,7 +85,8 @@ export interface LabelExpansionInputs {
   vectorsSha256: string;
   /** The CIFAR-100 label vectors. */
   source: LabelVectors;
-  c100Test: CifarLabels;
+  /** CIFAR-100 test labels; needed only to choose k (`labelNeighbours` 0). */
+  c100Test?: CifarLabels;
 }
 
 /**
@@ -106,6 +107,7 @@ export async function fitLabelExpansion(
 ): Promise<LabelExpansionFit> {
   if (cfg.labelNeighbours > 0) return { k: cfg.labelNeighbours };
   const { words, source, model, c100Test } = inputs;
+  if (!c100Test) throw new Error("fitLabelExpansion: choosing k needs the CIFAR-100 test labels");
   const trainLabels = await loadCifarLabels(cfg.dataDir, "cifar100", "train");
   const train = await loadDeviseSplit(inputs.featureDir, trainLabels, cfg.layer);
   const test = await loadDeviseSplit(inputs.featureDir, c100Test, cfg.layer);

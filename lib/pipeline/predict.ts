@@ -535,9 +535,11 @@ async function _labelExpansion(
   request: PredictRequest,
   run: Run,
 ) {
+  const k = request.labelNeighbours ?? 0;
   let c100Test;
   try {
-    c100Test = await loadCifarLabels(request.dataDir, "cifar100", "test");
+    // A given k needs no CIFAR-100; choosing one does.
+    if (k === 0) c100Test = await loadCifarLabels(request.dataDir, "cifar100", "test");
   } catch (e) {
     if (!(e instanceof CifarDataError && e.kind === "missing")) throw e;
     run.log(`label neighbours: skipped (k is chosen on CIFAR-100 classes): ${e.message}`);
@@ -549,7 +551,7 @@ async function _labelExpansion(
       dataDir: request.dataDir,
       layer,
       seed: 1, // zeroshot's default: the kept fit is shared
-      labelNeighbours: request.labelNeighbours ?? 0,
+      labelNeighbours: k,
     },
     {
       featureDir: trained.metrics.featureDir,
