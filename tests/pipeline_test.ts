@@ -296,6 +296,8 @@ Deno.test("zeroshot on the tiny pipeline: 10-way, ceiling, full vocabulary; chan
       `&quot;whitened visual prototypes&quot;: kernel ridge regression \\(λ ${fit.lambda}\\)`,
     ),
   );
+  assert.match(reportText, /label neighbours&quot; scores DeViSE(&#39;|')s embeddings/);
+  assert.match(reportText, new RegExp(`its ${expansion.k} nearest vocabulary words`));
   assert.match(reportText, /H, γ from validation/);
   assert.match(reportText, /&quot;, self-trained&quot; rows are transductive/);
   type Gzsl = { ausuc: number; bestH: number; harmonicMean: number };
