@@ -16,7 +16,13 @@
  */
 import type { Run } from "../cli/run.ts";
 import type { TF } from "../backend/select.ts";
-import { type CifarLabels, loadCifarLabels, loadDeviseSplit } from "../devise/data.ts";
+import {
+  type CifarLabels,
+  deviseFeaturePath,
+  loadCifarLabels,
+  loadDeviseSplit,
+} from "../devise/data.ts";
+import { FEATURES_FORMAT, FEATURES_VERSION } from "../vision/extract.ts";
 import { DEVISE_MODEL_FORMAT, DEVISE_MODEL_VERSION, embed } from "../devise/train.ts";
 import type { DeviseModel } from "../devise/train.ts";
 import { vocabNegativePool } from "../devise/train.ts";
@@ -109,13 +115,19 @@ export async function fitLabelExpansion(
   const { words, source, model, c100Test } = inputs;
   if (!c100Test) throw new Error("fitLabelExpansion: choosing k needs the CIFAR-100 test labels");
   const trainLabels = await loadCifarLabels(cfg.dataDir, "cifar100", "train");
-  const train = await loadDeviseSplit(inputs.featureDir, trainLabels, cfg.layer);
-  const test = await loadDeviseSplit(inputs.featureDir, c100Test, cfg.layer);
   const folds = _folds(trainLabels.labels, c100Test.labels, cfg.seed);
+  // The features' checksums from their sidecars: a kept fit is reused without reading the
+  // features (800 MB for `act`).
+  const featuresSha256 = async (split: CifarLabels) =>
+    (await readSidecar(
+      deviseFeaturePath(inputs.featureDir, split, cfg.layer),
+      FEATURES_FORMAT,
+      FEATURES_VERSION,
+    )).sha256;
   const sources = {
     model: (await readSidecar(inputs.modelPath, DEVISE_MODEL_FORMAT, DEVISE_MODEL_VERSION)).sha256,
-    train: train.sha256,
-    test: test.sha256,
+    train: await featuresSha256(trainLabels),
+    test: await featuresSha256(c100Test),
     vectors: inputs.vectorsSha256,
     folds,
     grid: LABEL_NEIGHBOUR_GRID,
@@ -130,6 +142,8 @@ export async function fitLabelExpansion(
     }
   }
 
+  const train = await loadDeviseSplit(inputs.featureDir, trainLabels, cfg.layer);
+  const test = await loadDeviseSplit(inputs.featureDir, c100Test, cfg.layer);
   const D = words.dim;
   const vocabulary = words.data.length / D;
   const grid = LABEL_NEIGHBOUR_GRID.filter((k) => k <= vocabulary - 10);
