@@ -450,8 +450,20 @@ async function _scorer(
   const prototypes = labels.kind === "list" && request.prototypes
     ? await _prototypes(trained, layer, words, labels, request, run)
     : undefined;
-  const expansion = labels.kind === "list" && (request.labelNeighbours ?? -1) >= 0
-    ? await _labelExpansion(tf, trained, layer, model, words, source, labels, request, run)
+  const labelNeighbours = request.labelNeighbours ?? -1;
+  const expansion = labels.kind === "list" && labelNeighbours >= 0
+    ? await _labelExpansion(
+      tf,
+      trained,
+      layer,
+      model,
+      words,
+      source,
+      labels,
+      labelNeighbours,
+      request,
+      run,
+    )
     : undefined;
   const scorer = (features: Float32Array, probs: Float32Array) => {
     const e = embed(tf, model, features);
@@ -532,10 +544,10 @@ async function _labelExpansion(
   words: WordVectors,
   source: LabelVectors,
   labels: LabelSet,
+  k: number,
   request: PredictRequest,
   run: Run,
 ) {
-  const k = request.labelNeighbours ?? 0;
   let c100Test;
   try {
     // A given k needs no CIFAR-100; choosing one does.
