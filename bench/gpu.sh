@@ -78,7 +78,14 @@ if ! libs | grep -q 'libvulkan.so.1 '; then
     VK_NOTES+=("no Vulkan loader (libvulkan.so.1)")
   fi
 fi
-ICDS=$(ls /etc/vulkan/icd.d/*.json /usr/share/vulkan/icd.d/*.json /usr/local/share/vulkan/icd.d/*.json 2>/dev/null | tr '\n' ' ')
+# /usr/local/nvidia/share: where the lent H200 machines mount the driver's ICD (device README)
+NV_ICD_DIR=/usr/local/nvidia/share/vulkan/icd.d
+ICDS=$(ls /etc/vulkan/icd.d/*.json /usr/share/vulkan/icd.d/*.json /usr/local/share/vulkan/icd.d/*.json \
+  $NV_ICD_DIR/*.json 2>/dev/null | tr '\n' ' ')
+if [ -z "${VK_ICD_FILENAMES:-}${VK_DRIVER_FILES:-}" ] && [ -s $NV_ICD_DIR/nvidia_icd.json ]; then
+  export VK_DRIVER_FILES=$NV_ICD_DIR/nvidia_icd.json VK_ICD_FILENAMES=$NV_ICD_DIR/nvidia_icd.json
+  VK_NOTES+=("using the driver's ICD $NV_ICD_DIR/nvidia_icd.json")
+fi
 NV_VK_LIB=$(libs | grep -o '/[^ ]*libGLX_nvidia.so.0$' | head -1)
 if [ -z "${VK_ICD_FILENAMES:-}" ] && ! grep -qs nvidia $ICDS /dev/null && [ -n "$NV_VK_LIB" ]; then
   printf '{"file_format_version":"1.0.1","ICD":{"library_path":"%s","api_version":"1.3.0"}}\n' \
