@@ -13,14 +13,16 @@
 #   bench/gpu.sh --prepare          # here: build data/gpu/
 #   bench/gpu.sh                    # there: the benchmark (under 8 minutes)
 #   bench/gpu.sh --quick            # ResNet-20, batch 8, 3 steps (software Vulkan, smoke test)
+#   bench/gpu.sh --ops              # there: where a step's time goes (bench/webgpu_ops.ts) alone
 set -uo pipefail
 cd "$(dirname "$0")/.."
-DEPTHS=20,110 BATCH=128 STEPS=5 WARMUP=2 PREPARE=0
+DEPTHS=20,110 BATCH=128 STEPS=5 WARMUP=2 PREPARE=0 OPS=0
 TFJS_LIMIT=${TFJS_LIMIT:-330} TORCH_LIMIT=${TORCH_LIMIT:-100} # seconds per side
 for arg in "$@"; do
   case "$arg" in
     --prepare) PREPARE=1 ;;
     --quick) DEPTHS=20 BATCH=8 STEPS=3 WARMUP=1 ;;
+    --ops) OPS=1 ;;
     --depths=*) DEPTHS=${arg#*=} ;;
     --batch-size=*) BATCH=${arg#*=} ;;
     --steps=*) STEPS=${arg#*=} ;;
@@ -35,6 +37,8 @@ if [ "$PREPARE" = 1 ]; then
   mkdir -p "$CARRY/lib"
   deno bundle --quiet --platform deno --external @tensorflow/tfjs-node \
     --external @tensorflow/tfjs-node-gpu -o "$CARRY/gpu_train_step.js" bench/gpu_train_step.ts
+  deno bundle --quiet --platform deno --external @tensorflow/tfjs-node \
+    --external @tensorflow/tfjs-node-gpu -o "$CARRY/webgpu_ops.js" bench/webgpu_ops.ts
   DENO_BIN=$(readlink -f "$(command -v deno)")
   if [ ! -s "$CARRY/deno.xz" ] || [ "$(cat "$CARRY/deno.version" 2>/dev/null)" != "$(deno -V)" ]; then
     xz -9 -T1 -c "$DENO_BIN" >"$CARRY/deno.xz.part" && mv "$CARRY/deno.xz.part" "$CARRY/deno.xz"
@@ -97,6 +101,19 @@ if command -v nvidia-smi >/dev/null && [ -z "$NV_VK_LIB" ]; then
   VK_NOTES+=("NVIDIA driver without its Vulkan library (libGLX_nvidia.so.0): the container needs NVIDIA_DRIVER_CAPABILITIES to include graphics")
 fi
 for n in "${VK_NOTES[@]}"; do echo "gpu.sh: $n" >&2; done
+
+# --- --ops: per-kernel seconds and tf.profile of one step (bench/webgpu_ops.ts), nothing else
+if [ "$OPS" = 1 ]; then
+  OPS_OUT=$(dirname "$RESULT")/webgpu_ops.json
+  limit=()
+  command -v timeout >/dev/null && limit=(timeout -k 5 "$TFJS_LIMIT")
+  if [ -s "$CARRY/webgpu_ops.js" ]; then SCRIPT=("$CARRY/webgpu_ops.js"); else SCRIPT=(bench/webgpu_ops.ts); fi
+  DENO_WEBGPU_BACKEND=${DENO_WEBGPU_BACKEND:-vulkan} "${limit[@]}" "$DENO" run -A --no-config \
+    "${SCRIPT[@]}" --batch-size "$BATCH" >"$OPS_OUT.part" 2> >(grep -v XDG_RUNTIME_DIR >&2)
+  rc=$?
+  [ $rc = 0 ] && mv "$OPS_OUT.part" "$OPS_OUT" && echo "gpu.sh: wrote $OPS_OUT" >&2
+  exit $rc
+fi
 
 # --- tfjs webgpu side: one process per depth (a slow ResNet-110 cannot take ResNet-20's result
 # with it); Vulkan first, wgpu's OpenGL backend only if Vulkan gives no adapter

@@ -149,6 +149,7 @@ async function _register(tf: typeof tfjs, log: (line: string) => void): Promise<
   const ok = tf.registerBackend("webgpu", () => {
     const backend = new WebGPUBackend(device, summary);
     _clearSyncReadError(backend);
+    _uploadWithWriteBuffer(backend);
     return backend;
   }, 0); // priority 0: never chosen unless asked for by name
   if (!ok) throw new UnavailableError("webgpu: registerBackend refused");
@@ -156,6 +157,54 @@ async function _register(tf: typeof tfjs, log: (line: string) => void): Promise<
     throw new UnavailableError("webgpu: kernels are registered on another tfjs-core instance");
   }
   return { adapter: summary, limits };
+}
+
+/**
+ * Uploads CPU values with `queue.writeBuffer` instead of a buffer mapped at creation. Under Deno on
+ * NVIDIA's Vulkan driver each `getMappedRange` of such a buffer took 38 ms (H200, driver 580):
+ * the 216 small uploads (scalars, constants) of one ResNet-20 step were 8.2 of its 8.5 s while the
+ * GPU's kernels ran 1.0 s (bench/webgpu_ops.ts, README "Backends and GPUs"); `writeBuffer` calls
+ * took 15 µs each there. Ordering is kept: a pooled buffer is never referenced by commands not yet
+ * submitted (tfjs defers its release to the submit), and a write lands before the next submit,
+ * which holds the commands that read it — as tfjs's own uniforms are written.
+ */
+function _uploadWithWriteBuffer(backend: tfjs.KernelBackend): void {
+  type TensorData = {
+    resource: unknown;
+    values: ArrayLike<number> | null;
+    dtype: string;
+    shape: number[];
+  };
+  const b = backend as unknown as {
+    tensorMap: { get(dataId: object): TensorData };
+    bufferManager: { acquireBuffer(size: number, usage: number): GPUBuffer };
+    queue: GPUQueue;
+    uploadToGPU(dataId: object): void;
+  };
+  const original = b.uploadToGPU.bind(backend);
+  b.uploadToGPU = (dataId: object) => {
+    const t = b.tensorMap.get(dataId);
+    const kind = t.dtype === "float32"
+      ? Float32Array
+      : t.dtype === "int32" || t.dtype === "bool"
+      ? Int32Array
+      : null;
+    if (t.resource != null || t.values == null || kind == null) return original(dataId);
+    const values = t.values instanceof kind ? t.values : kind.from(t.values);
+    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+    const buffer = b.bufferManager.acquireBuffer(values.byteLength, usage);
+    if (values.byteLength > 0) {
+      b.queue.writeBuffer(
+        buffer,
+        0,
+        values.buffer as ArrayBuffer,
+        values.byteOffset,
+        values.byteLength,
+      );
+    }
+    t.values = null; // as tfjs does: once uploaded, the values live on the GPU only
+    t.resource = buffer;
+  };
 }
 
 /** Makes `dataSync()` of a GPU tensor fail with a message naming the way out. */
