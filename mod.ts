@@ -147,7 +147,12 @@ export {
   meanCosineTo,
   withLabelCentroid,
 } from "./lib/zeroshot/centroid.ts";
-export { expandedLabelVectors, labelNeighbours } from "./lib/zeroshot/label_expansion.ts";
+export {
+  expandedLabelVectors,
+  labelExpansionName,
+  labelNeighbours,
+  type LabelWeight,
+} from "./lib/zeroshot/label_expansion.ts";
 export { labelMappingCeiling, softmaxReadoutCeiling } from "./lib/zeroshot/ceiling.ts";
 export {
   classMeans,

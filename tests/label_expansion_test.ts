@@ -33,7 +33,7 @@ Deno.test("labelNeighbours: nearest words first, every candidate label's tokens 
   );
 });
 
-Deno.test("expandedLabelVectors: k = 0 is the unit label; k adds its first k neighbours' unit vectors", () => {
+Deno.test("expandedLabelVectors: k = 0 is the unit label; k adds its first k neighbours' unit vectors, weighed by the label weight", () => {
   const words = makeWordVectors(["a", "b", "c"], 2, Float32Array.of(3, 0, 0, 2, -4, 0));
   const label = Float32Array.of(2, 2);
   assert.ok(close(expandedLabelVectors(words, label, [[1, 2]], 0), [Math.SQRT1_2, Math.SQRT1_2]));
@@ -41,6 +41,27 @@ Deno.test("expandedLabelVectors: k = 0 is the unit label; k adds its first k nei
   const one = expandedLabelVectors(words, label, [[1, 2]], 1);
   const n = Math.hypot(Math.SQRT1_2, 1 + Math.SQRT1_2);
   assert.ok(close(one, [Math.SQRT1_2 / n, (1 + Math.SQRT1_2) / n]));
+  // Label weight 0.5 with k 2: 0.5·unit(1,1) + 0.25·(unit(0,2) + unit(3,0)), then normalised;
+  // "equal" is the plain sum of the three unit vectors.
+  const half = expandedLabelVectors(words, label, [[1, 0]], 2, 0.5);
+  const hx = 0.5 * Math.SQRT1_2 + 0.25, hy = 0.5 * Math.SQRT1_2 + 0.25;
+  assert.ok(close(half, [hx / Math.hypot(hx, hy), hy / Math.hypot(hx, hy)]));
+  const heavy = expandedLabelVectors(words, label, [[1, 2]], 2, 0.9);
+  const equal = expandedLabelVectors(words, label, [[1, 2]], 2);
+  // unit(1,1) + unit(0,2) + unit(-4,0) = (0.707 - 1, 0.707 + 1), then normalised
+  const ex = Math.SQRT1_2 - 1, ey = Math.SQRT1_2 + 1;
+  assert.ok(close(equal, [ex / Math.hypot(ex, ey), ey / Math.hypot(ex, ey)]));
+  // a heavier label weight stays nearer the label's own direction
+  assert.ok(
+    heavy[0] * Math.SQRT1_2 + heavy[1] * Math.SQRT1_2 >
+      equal[0] * Math.SQRT1_2 + equal[1] * Math.SQRT1_2,
+  );
+  assert.ok(close(expandedLabelVectors(words, label, [[1]], 0, 0.5), [Math.SQRT1_2, Math.SQRT1_2]));
+  assert.throws(
+    () => expandedLabelVectors(words, label, [[1, 2]], 2, 0),
+    /labelWeight must be in \(0, 1\]/,
+  );
+  assert.throws(() => expandedLabelVectors(words, label, [[1, 2]], 2, 1.5), /got 1.5/);
   assert.throws(() => expandedLabelVectors(words, label, [[1]], 2), /k 2 but only 1/);
   assert.throws(() => expandedLabelVectors(words, label, [[1], [2]], 1), /2 neighbour lists for 1/);
 });

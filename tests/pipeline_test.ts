@@ -221,7 +221,13 @@ Deno.test("zeroshot on the tiny pipeline: 10-way, ceiling, full vocabulary; chan
   // Label expansion's k came from held-out CIFAR-100 classes too, and was kept for reuse.
   const expansion = m.labelExpansion!;
   const bestK = Math.max(...expansion.byK!.map((r) => r.meanAccuracy));
-  assert.equal(expansion.byK!.find((r) => r.k === expansion.k)!.meanAccuracy, bestK);
+  const chosen = expansion.byK!.find((r) =>
+    r.k === expansion.k && r.labelWeight === expansion.labelWeight
+  );
+  assert.equal(chosen!.meanAccuracy, bestK);
+  // every k ≥ 2 is tried with each label weight; k 0 and 1 once
+  assert.equal(expansion.byK!.filter((r) => r.k === 5).length, 2);
+  assert.equal(expansion.byK!.filter((r) => r.k === 1).length, 1);
   assert.ok(expansion.folds!.length >= 1 && !expansion.reused);
   for (const [label, near] of Object.entries(expansion.neighbours)) {
     assert.equal(near.length, expansion.k, label);

@@ -2,7 +2,8 @@
  * Choosing k of label expansion (lib/zeroshot/label_expansion.ts) on held-out CIFAR-100 classes:
  * for each fold, DeViSE is retrained without the fold's classes (the run's settings), and the
  * fold's CIFAR-100 test images are scored among the fold's labels, expanded with every k of
- * {@link LABEL_NEIGHBOUR_GRID}; the k with the best mean per-class accuracy over the folds wins.
+ * {@link LABEL_NEIGHBOUR_GRID} and label weight of {@link LABEL_WEIGHT_GRID}; the pair with the best
+ * mean per-class accuracy over the folds wins.
  * No CIFAR-10 image or label is read. The fit is kept beside the DeViSE map
  * (`<model>.label-expansion.json`, keyed by the map, the features, the vectors and the folds):
  * for `act` the folds retrain a 4,096-D map three times.
@@ -39,11 +40,22 @@ import { takeRows } from "../io/rows.ts";
 import { type LabelVectors, labelVectors } from "../text/labels.ts";
 import type { WordVectors } from "../text/vectors.ts";
 import { classificationReport, nearestLabel } from "../zeroshot/eval.ts";
-import { expandedLabelVectors, labelNeighbours } from "../zeroshot/label_expansion.ts";
+import {
+  expandedLabelVectors,
+  labelExpansionName,
+  labelNeighbours,
+  type LabelWeight,
+} from "../zeroshot/label_expansion.ts";
 import { trainDeviseOnRows } from "./zeroshot_unseen.ts";
 
 /** The neighbour counts tried (0: the label alone). */
 export const LABEL_NEIGHBOUR_GRID = [0, 1, 2, 5, 10, 20, 50, 100, 200] as const;
+/**
+ * The label weights tried with each k ≥ 2 (lib/zeroshot/label_expansion.ts `LabelWeight`; for
+ * k ≤ 1 both are the same). Added before it was measured on any CIFAR-10 image (README,
+ * eighteenth session): chosen with k on the held-out folds, never on the target set.
+ */
+export const LABEL_WEIGHT_GRID = ["equal", 0.5] as const satisfies readonly LabelWeight[];
 /**
  * The `--label-neighbours` flag's domain, shared by `zeroshot` and `predict` (each adds its help):
  * 0 = k chosen on held-out classes, −1 = off, at most the grid's largest k.
@@ -67,13 +79,17 @@ export const LABEL_EXPANSION_FOLD_CLASSES = 10;
 /** Format of the kept fit, and its version. */
 export const LABEL_EXPANSION_FORMAT = "devise-label-expansion";
 /** Version of {@link LABEL_EXPANSION_FORMAT}. */
-export const LABEL_EXPANSION_VERSION = 2; // 2: competing labels' words left out
+export const LABEL_EXPANSION_VERSION = 3; // 2: competing labels' words left out; 3: label weight
 
-/** The chosen k and, when chosen on held-out classes, the evidence. */
+/** The chosen k and label weight and, when chosen on held-out classes, the evidence. */
 export interface LabelExpansionFit {
   k: number;
-  /** Mean per-class accuracy among each fold's classes, averaged over folds, for each k. */
-  byK?: { k: number; meanAccuracy: number }[];
+  labelWeight: LabelWeight;
+  /**
+   * Mean per-class accuracy among each fold's classes, averaged over folds, for each k and label
+   * weight tried.
+   */
+  byK?: { k: number; labelWeight: LabelWeight; meanAccuracy: number }[];
   /** The held-out CIFAR-100 classes of each fold. */
   folds?: string[][];
   /** True when the fit was read from its kept file. */
@@ -111,7 +127,7 @@ export async function fitLabelExpansion(
   inputs: LabelExpansionInputs,
   run: Run,
 ): Promise<LabelExpansionFit> {
-  if (cfg.labelNeighbours > 0) return { k: cfg.labelNeighbours };
+  if (cfg.labelNeighbours > 0) return { k: cfg.labelNeighbours, labelWeight: "equal" };
   const { words, source, model, c100Test } = inputs;
   if (!c100Test) throw new Error("fitLabelExpansion: choosing k needs the CIFAR-100 test labels");
   const trainLabels = await loadCifarLabels(cfg.dataDir, "cifar100", "train");
@@ -131,6 +147,7 @@ export async function fitLabelExpansion(
     vectors: inputs.vectorsSha256,
     folds,
     grid: LABEL_NEIGHBOUR_GRID,
+    labelWeights: LABEL_WEIGHT_GRID,
   };
   const cache = `${inputs.modelPath}.label-expansion.json`;
   if (await artifactIsCurrent(cache, LABEL_EXPANSION_FORMAT, LABEL_EXPANSION_VERSION, sources)) {
@@ -146,8 +163,12 @@ export async function fitLabelExpansion(
   const test = await loadDeviseSplit(inputs.featureDir, c100Test, cfg.layer);
   const D = words.dim;
   const vocabulary = words.data.length / D;
-  const grid = LABEL_NEIGHBOUR_GRID.filter((k) => k <= vocabulary - 10);
-  const maxK = grid.at(-1)!;
+  const ks = LABEL_NEIGHBOUR_GRID.filter((k) => k <= vocabulary - 10);
+  const maxK = ks.at(-1)!;
+  // Smaller k first, then "equal": ties go to the simpler rule (fewer words that are not the label).
+  const grid = ks.flatMap((k) =>
+    (k <= 1 ? ["equal" as const] : LABEL_WEIGHT_GRID).map((labelWeight) => ({ k, labelWeight }))
+  );
   const deviseConfig = {
     ...model.config,
     negativeVectors: vocabNegativePool(words, model.config.vocabNegatives),
@@ -182,8 +203,8 @@ export async function fitLabelExpansion(
       missing: [],
     };
     const near = labelNeighbours(words, heldLabels, maxK);
-    const accuracies = grid.map((k) => {
-      const targets = expandedLabelVectors(words, heldLabels.data, near, k);
+    const accuracies = grid.map(({ k, labelWeight }) => {
+      const targets = expandedLabelVectors(words, heldLabels.data, near, k, labelWeight);
       return classificationReport(labels, nearestLabel(embedded, D, targets), held.length)
         .meanAccuracy;
     });
@@ -191,15 +212,15 @@ export async function fitLabelExpansion(
     run.log(
       `label expansion (${cfg.layer}), fold ${f + 1}/${folds.length} ` +
         `(${held.map((c) => c100Test.labelNames[c]).join(", ")}): ` +
-        grid.map((k, i) => `k ${k} ${(100 * accuracies[i]).toFixed(1)}%`).join(", "),
+        grid.map((g, i) => `${labelExpansionName(g)} ${(100 * accuracies[i]).toFixed(1)}%`)
+          .join(", "),
     );
   }
-  // Ties go to the smaller k (fewer words that are not the label).
   let best = 0;
   for (let i = 1; i < grid.length; i++) if (totals[i] > totals[best]) best = i;
   const fit: LabelExpansionFit = {
-    k: grid[best],
-    byK: grid.map((k, i) => ({ k, meanAccuracy: totals[i] })),
+    ...grid[best],
+    byK: grid.map((g, i) => ({ ...g, meanAccuracy: totals[i] })),
     folds: folds.map((held) => held.map((c) => c100Test.labelNames[c])),
   };
   await writeArtifact(cache, new TextEncoder().encode(JSON.stringify(fit, null, 2) + "\n"), {
@@ -256,10 +277,12 @@ export async function expandTargetLabels(
   const fit = await fitLabelExpansion(tf, cfg, inputs, run);
   if (fit.byK) {
     run.log(
-      `label expansion (${cfg.layer}): k ${fit.k}, chosen on held-out CIFAR-100 classes ` +
-        `(${fit.folds!.length} folds of ${fit.folds![0].length}` +
+      `label expansion (${cfg.layer}): ${labelExpansionName(fit)}, chosen on held-out CIFAR-100 ` +
+        `classes (${fit.folds!.length} folds of ${fit.folds![0].length}` +
         `${fit.reused ? ", kept fit" : ""}; mean per-class accuracy: ` +
-        fit.byK.map((r) => `k ${r.k} ${(100 * r.meanAccuracy).toFixed(1)}%`).join(", ") + ")",
+        fit.byK.map((r) => `${labelExpansionName(r)} ${(100 * r.meanAccuracy).toFixed(1)}%`)
+          .join(", ") +
+        ")",
     );
   }
   const { words } = inputs;
@@ -269,10 +292,11 @@ export async function expandTargetLabels(
     names.map((name, c) => [name, near[c].map((w) => words.words[w])]),
   );
   run.log(
-    `label neighbours (k ${fit.k}): ` +
+    `label neighbours (${labelExpansionName(fit)}): ` +
       Object.entries(neighbours).map(([n, ws]) =>
         `${n} ← ${ws.slice(0, 8).join(" ")}${ws.length > 8 ? " …" : ""}`
       ).join("; "),
   );
-  return { fit, targets: expandedLabelVectors(words, labels.data, near, fit.k), neighbours };
+  const targets = expandedLabelVectors(words, labels.data, near, fit.k, fit.labelWeight);
+  return { fit, targets, neighbours };
 }

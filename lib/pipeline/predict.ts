@@ -43,6 +43,7 @@ import { labelCentroid, meanCosineTo, withLabelCentroid } from "../zeroshot/cent
 import { predictPrototypes, prototypeScores } from "../zeroshot/prototypes.ts";
 import { runPrototypeMap } from "./visual_prototypes.ts";
 import { expandTargetLabels } from "./label_expansion.ts";
+import { labelExpansionName } from "../zeroshot/label_expansion.ts";
 import {
   type HnswIndex,
   indexPathFor,
@@ -316,8 +317,12 @@ export async function predict(request: PredictRequest): Promise<ImagePrediction[
               : "") +
             (scorer.expansion
               ? ` "DeViSE + label neighbours" scores the same embedding against each label's ` +
-                `vector averaged with its ${scorer.expansion.fit.k} nearest words (k chosen on ` +
-                `held-out CIFAR-100 classes unless given).`
+                `vector averaged with its ${scorer.expansion.fit.k} nearest words` +
+                (scorer.expansion.fit.labelWeight === "equal"
+                  ? ""
+                  : ` (the label weighing ${scorer.expansion.fit.labelWeight})`) +
+                ` (${labelExpansionName(scorer.expansion.fit)} chosen on held-out CIFAR-100 ` +
+                `classes unless k is given).`
               : "") +
             (predictions.length > grid.length ? ` The first ${grid.length} images are shown.` : ""),
         },

@@ -16,6 +16,7 @@ import { type ReportBlock, type ReportSection, resultsTable, writeReport } from 
 import { barChartSvg, heatmapSvg, type LineChartOptions, lineChartSvg } from "./svg.ts";
 import type { ClassificationReport } from "../zeroshot/eval.ts";
 import { SELF_TRAINING_ROUNDS } from "../zeroshot/self_training.ts";
+import { labelExpansionName, type LabelWeight } from "../zeroshot/label_expansion.ts";
 
 /** The numbers a zero-shot report shows. */
 export interface ZeroShotReportData {
@@ -48,7 +49,12 @@ export interface ZeroShotReportData {
     { lambda: number; byLambda?: { lambda: number; meanAccuracy: number }[] }
   >;
   /** Label expansion's k and, when chosen on held-out CIFAR-100 classes, each k's accuracy. */
-  labelExpansion?: { k: number; byK?: { k: number; meanAccuracy: number }[]; folds?: string[][] };
+  labelExpansion?: {
+    k: number;
+    labelWeight: LabelWeight;
+    byK?: { k: number; labelWeight: LabelWeight; meanAccuracy: number }[];
+    folds?: string[][];
+  };
 }
 
 /** What a full-vocabulary hit means (said under the hit@k tables). */
@@ -96,14 +102,19 @@ function prototypesNote(
 /** What the "DeViSE + label neighbours" row is, and how its k was chosen. */
 function labelExpansionNote(fit: NonNullable<ZeroShotReportData["labelExpansion"]>): string {
   return ' "DeViSE + label neighbours" scores DeViSE\'s embeddings against expanded labels: ' +
-    `each candidate label's unit vector plus those of its ${fit.k} nearest vocabulary words, ` +
+    `each candidate label's unit vector plus those of its ${fit.k} nearest vocabulary words` +
+    (fit.labelWeight === "equal" || fit.k === 0
+      ? ", "
+      : ` (the label weighing ${fit.labelWeight}, their mean ${1 - fit.labelWeight}), `) +
     "normalised (lib/zeroshot/label_expansion.ts; only the label names and the vocabulary are " +
     "read)" +
     (fit.byK && fit.folds
       ? `; k was chosen on ${fit.folds.length} folds of ${fit.folds[0].length} CIFAR-100 ` +
         "classes, DeViSE retrained without each fold and its test images scored among its " +
         "classes (mean per-class accuracy: " +
-        fit.byK.map((r) => `k ${r.k} ${(100 * r.meanAccuracy).toFixed(1)}%`).join(", ") + ")"
+        fit.byK.map((r) => `${labelExpansionName(r)} ${(100 * r.meanAccuracy).toFixed(1)}%`)
+          .join(", ") +
+        ")"
       : "") +
     ".";
 }

@@ -56,13 +56,22 @@ export function labelNeighbours(
 }
 
 /**
+ * How much of an expanded label is the label itself: `"equal"` makes it one of the k + 1 unit
+ * vectors summed (its share falls as 1 / (k + 1)); a number w in (0, 1] keeps w for the label and
+ * gives the neighbours' mean 1 − w, so many neighbours can average noise without drowning the
+ * label's own identity.
+ */
+export type LabelWeight = "equal" | number;
+
+/**
  * Each label's unit vector plus the unit vectors of its first `k` neighbours (from
- * {@link labelNeighbours}), normalised: one row per label. `k = 0` returns the labels unchanged
- * (as unit rows).
+ * {@link labelNeighbours}), weighed by `labelWeight` and normalised: one row per label. `k = 0`
+ * returns the labels unchanged (as unit rows).
  *
  * @example
  * ```ts
  * const expanded = expandedLabelVectors(words, labels.data, labelNeighbours(words, labels, 20), 20);
+ * const half = expandedLabelVectors(words, labels.data, labelNeighbours(words, labels, 20), 20, 0.5);
  * ```
  */
 export function expandedLabelVectors(
@@ -70,9 +79,17 @@ export function expandedLabelVectors(
   labelData: Float32Array,
   neighbours: number[][],
   k: number,
+  labelWeight: LabelWeight = "equal",
 ): Float32Array {
   const { dim } = words;
   const C = labelData.length / dim;
+  if (labelWeight !== "equal" && !(labelWeight > 0 && labelWeight <= 1)) {
+    throw new RangeError(`expandedLabelVectors: labelWeight must be in (0, 1], got ${labelWeight}`);
+  }
+  // Scale of each neighbour's unit vector against the label's unit vector.
+  const neighbourScale = labelWeight === "equal" || k === 0
+    ? 1
+    : (1 - labelWeight) / (labelWeight * k);
   if (neighbours.length !== C) {
     throw new RangeError(
       `expandedLabelVectors: ${neighbours.length} neighbour lists for ${C} labels`,
@@ -91,9 +108,22 @@ export function expandedLabelVectors(
       const v = words.data.subarray(w * dim, (w + 1) * dim);
       let norm = 0;
       for (let j = 0; j < dim; j++) norm += v[j] * v[j];
-      const inv = norm > 0 ? 1 / Math.sqrt(norm) : 0;
+      const inv = norm > 0 ? neighbourScale / Math.sqrt(norm) : 0;
       for (let j = 0; j < dim; j++) row[j] += v[j] * inv;
     }
   }
   return normalizeRows(out, dim);
+}
+
+/**
+ * `k 10` for equal weights, `k 10 w 0.5` for a fixed label weight: how fits are logged and reported.
+ *
+ * @example
+ * ```ts
+ * labelExpansionName({ k: 20, labelWeight: 0.5 }); // "k 20 w 0.5"
+ * ```
+ */
+export function labelExpansionName(fit: { k: number; labelWeight?: LabelWeight }): string {
+  const w = fit.labelWeight ?? "equal";
+  return `k ${fit.k}${w === "equal" || fit.k === 0 ? "" : ` w ${w}`}`;
 }
