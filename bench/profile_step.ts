@@ -16,6 +16,7 @@ import { runTask } from "../lib/cli/run.ts";
 import { BACKEND_NAMES, type BackendName, selectBackend } from "../lib/backend/select.ts";
 import { writeJsonAtomic } from "../lib/io/artifact.ts";
 import { resnetTrainingStep } from "./resnet_step.ts";
+import { type KernelTally, tallyKernels } from "./kernel_tally.ts";
 import { median } from "../lib/io/stats.ts";
 import type { TF } from "../lib/backend/select.ts";
 import type * as tfjs from "@tensorflow/tfjs";
@@ -63,21 +64,13 @@ async function main(): Promise<void> {
     step();
     plain.push(performance.now() - t0);
   }
-  const byKernel = new Map<string, { count: number; ms: number }>();
+  const byKernel = new Map<string, KernelTally>();
   const profiled: { wallMs: number; kernelMs: number; kernels: number }[] = [];
   for (let i = 0; i < flags.steps; i++) {
     const t0 = performance.now();
     const info = await tf.profile(step);
     const wallMs = performance.now() - t0;
-    let kernelMs = 0;
-    for (const k of info.kernels) {
-      const ms = typeof k.kernelTimeMs === "number" ? k.kernelTimeMs : 0;
-      kernelMs += ms;
-      const entry = byKernel.get(k.name) ?? { count: 0, ms: 0 };
-      entry.count += 1;
-      entry.ms += ms;
-      byKernel.set(k.name, entry);
-    }
+    const { kernelMs } = tallyKernels(info.kernels, byKernel);
     profiled.push({ wallMs, kernelMs, kernels: info.kernels.length });
   }
   const stepMs = median(plain);

@@ -18,6 +18,7 @@ import type { FlagSpec } from "../lib/cli/args.ts";
 import { BACKEND_NAMES, type BackendName, selectBackend, type TF } from "../lib/backend/select.ts";
 import { median } from "../lib/io/stats.ts";
 import { resnetTrainingStep } from "./resnet_step.ts";
+import { type KernelTally, tallyKernels } from "./kernel_tally.ts";
 
 const spec = {
   batchSize: { type: "number", default: 128, integer: true, min: 1, help: "images per batch" },
@@ -279,18 +280,10 @@ async function main(): Promise<void> {
       return loss;
     });
     const wallSeconds = (performance.now() - t0) / 1000;
-    const byName = new Map<string, { count: number; ms: number }>();
-    const slowest: { name: string; ms: number; inputShapes: unknown }[] = [];
-    let timed = true;
-    for (const k of info.kernels) {
-      const ms = await k.kernelTimeMs;
-      if (typeof ms === "number") slowest.push({ name: k.name, ms, inputShapes: k.inputShapes });
-      const e = byName.get(k.name) ?? { count: 0, ms: 0 };
-      e.count++;
-      if (typeof ms === "number") e.ms += ms;
-      else timed = false;
-      byName.set(k.name, e);
-    }
+    const byName = new Map<string, KernelTally>();
+    const { timed } = tallyKernels(info.kernels, byName);
+    const slowest = info.kernels.filter((k) => typeof k.kernelTimeMs === "number")
+      .map((k) => ({ name: k.name, ms: k.kernelTimeMs as number, inputShapes: k.inputShapes }));
     const kernels = [...byName].map(([name, e]) => ({ name, ...e })).sort((a, b) =>
       b.ms - a.ms || b.count - a.count
     );
