@@ -3,8 +3,9 @@
  * kernels at ResNet-20's shapes (convolution forward, backprop-input and backprop-filter for each
  * stage, batch 128), a dense matMul (the device's arithmetic rate through tfjs), the cost of one
  * tiny dispatch (per-kernel overhead), and `tf.profile` of one whole training step (kernel count
- * and, where the adapter has timestamp queries, GPU milliseconds by kernel). bench/gpu.sh runs it
- * after bench/gpu_train_step.ts; one JSON line on stdout, a table on stderr.
+ * and, where the adapter has timestamp queries, GPU milliseconds by kernel), with the host time of
+ * every WebGPU call in one step. `bench/gpu.sh --ops` runs it (in place of the training-step
+ * bench); one JSON line on stdout, a table on stderr.
  *
  * ```sh
  * deno run -A bench/webgpu_ops.ts --batch-size 128
@@ -143,7 +144,8 @@ async function main(): Promise<void> {
       trials,
     );
     x.dispose();
-    record("dispatch: add on 1 element (+ clone)", s / 2, { note: "per kernel" });
+    // clone is webgpu's Identity kernel, a reference count and no dispatch: one dispatch a launch
+    record("dispatch: add on 1 element", s, { note: "per dispatch" });
   }
 
   // --- dense arithmetic rate

@@ -317,12 +317,9 @@ export async function predict(request: PredictRequest): Promise<ImagePrediction[
               : "") +
             (scorer.expansion
               ? ` "DeViSE + label neighbours" scores the same embedding against each label's ` +
-                `vector averaged with its ${scorer.expansion.fit.k} nearest words` +
-                (scorer.expansion.fit.labelWeight === "equal"
-                  ? ""
-                  : ` (the label weighing ${scorer.expansion.fit.labelWeight})`) +
-                ` (${labelExpansionName(scorer.expansion.fit)} chosen on held-out CIFAR-100 ` +
-                `classes unless k is given).`
+                `vector averaged with its ${scorer.expansion.fit.k} nearest words ` +
+                `(${labelExpansionName(scorer.expansion.fit)}, w the label's share where not ` +
+                `equal; chosen on held-out CIFAR-100 classes unless k is given).`
               : "") +
             (predictions.length > grid.length ? ` The first ${grid.length} images are shown.` : ""),
         },
