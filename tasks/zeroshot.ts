@@ -176,8 +176,9 @@ export const spec = {
   labelNeighbours: {
     ...LABEL_NEIGHBOURS_FLAG,
     help: '"DeViSE + label neighbours" row: each candidate label\'s vector averaged with its k ' +
-      "nearest vocabulary words (0 = k chosen on held-out CIFAR-100 classes, 3 folds, each " +
-      "retraining DeViSE once and kept beside the map; -1 = no such row)",
+      "nearest vocabulary words (0 = k, DeViSE's epochs and seed maps averaged chosen together " +
+      "on held-out CIFAR-100 classes, 3 folds, each retraining DeViSE with 5 seeds; the fit and " +
+      "the seed maps kept beside the map; -1 = no such row)",
   },
   balanced: {
     type: "boolean",

@@ -767,3 +767,27 @@ Deno.test("trainDevise: --first-violation with hinge-max changes nothing, not ev
   const [off, on] = [await train(false), await train(true)];
   assert.deepEqual(on.model.M, off.model.M);
 });
+
+Deno.test("trainDevise: the map after epoch E of a longer run is the map an E-epoch run ends with", async () => {
+  const p = planted(4, 200);
+  const train = (epochs: number, onEpochMap?: (epoch: number, M: Float32Array) => void) =>
+    trainDevise(tf, {
+      ...p.inputs,
+      epochs,
+      batchSize: 32,
+      lr: 0.01,
+      dropout: 0.2,
+      vocabNegatives: 2,
+      negativeVectors: p.labelVectors,
+      seed: 5,
+      onEpochMap,
+    });
+  const snapshots = new Map<number, Float32Array>();
+  const long = await train(6, (epoch, M) => snapshots.set(epoch, M));
+  assert.deepEqual([...snapshots.keys()], [1, 2, 3, 4, 5, 6]);
+  assert.deepEqual(snapshots.get(6), long.model.M);
+  // Each epoch's map is its own copy, not a view the next epoch overwrites.
+  assert.notDeepEqual(snapshots.get(2), snapshots.get(3));
+  assert.deepEqual(snapshots.get(2), (await train(2)).model.M);
+  assert.deepEqual(snapshots.get(4), (await train(4)).model.M);
+});

@@ -14,6 +14,11 @@ import { mirroredFeatures } from "../lib/pipeline/image_features.ts";
 import { flipImagesHorizontally } from "../lib/data/augment.ts";
 import { loadCifar } from "../lib/data/cifar.ts";
 import { featurePath, readFeatures } from "../lib/vision/extract.ts";
+import { readSidecar } from "../lib/io/artifact.ts";
+import {
+  LABEL_EXPANSION_MAPS_FORMAT,
+  LABEL_EXPANSION_MAPS_VERSION,
+} from "../lib/pipeline/label_expansion.ts";
 
 const { tf, backend } = await useCpu();
 
@@ -225,9 +230,15 @@ Deno.test("zeroshot on the tiny pipeline: 10-way, ceiling, full vocabulary; chan
     r.k === expansion.k && r.labelWeight === expansion.labelWeight
   );
   assert.equal(chosen!.meanAccuracy, bestK);
-  // every k ≥ 2 is tried with each label weight; k 0 and 1 once
-  assert.equal(expansion.byK!.filter((r) => r.k === 5).length, 2);
-  assert.equal(expansion.byK!.filter((r) => r.k === 1).length, 1);
+  // Every map: the run's own (3 epochs, one seed) first, then each epoch count with 1 and 5 maps;
+  // with each, every k ≥ 2 with each label weight, k 0 and 1 once.
+  const maps = [...new Set(expansion.byK!.map((r) => `${r.epochs}/${r.maps}`))];
+  assert.deepEqual(maps, ["3/1", "1/1", "1/5", "2/1", "2/5", "3/5"]);
+  assert.equal(expansion.byK!.filter((r) => r.k === 5).length, 2 * maps.length);
+  assert.equal(expansion.byK!.filter((r) => r.k === 1).length, maps.length);
+  // Each of the 5 seed maps alone at the chosen epochs, on the same target labels.
+  assert.equal(expansion.seedMeanAccuracy!.length, 5);
+  for (const a of expansion.seedMeanAccuracy!) assert.ok(a >= 0 && a <= 1);
   assert.ok(expansion.folds!.length >= 1 && !expansion.reused);
   for (const [label, near] of Object.entries(expansion.neighbours)) {
     assert.equal(near.length, expansion.k, label);
@@ -352,7 +363,32 @@ Deno.test("zeroshot on the tiny pipeline: 10-way, ceiling, full vocabulary; chan
   const bytes = await Deno.readFile(hubCache);
   bytes[0] ^= 0xff;
   await Deno.writeFile(hubCache, bytes);
+  // So are label expansion's seed maps (5 maps of the chosen epochs, one artifact), checked too.
+  const seedMaps = `${trainedRun.metrics.deviseModels.gap}.label-expansion.maps.f32`;
+  const gapModel = await loadDeviseModel(trainedRun.metrics.deviseModels.gap!);
+  const seedSidecar = await readSidecar(
+    seedMaps,
+    LABEL_EXPANSION_MAPS_FORMAT,
+    LABEL_EXPANSION_MAPS_VERSION,
+  );
+  assert.deepEqual(seedSidecar.shape, [5, gapModel.d, gapModel.dims]);
+  const seedBytes = await Deno.readFile(seedMaps);
+  if (expansion.epochs === gapModel.config.epochs) {
+    // Seed 0 at the run's epochs is the run's own map: training is deterministic.
+    const seed0 = new Float32Array(seedBytes.slice(0, gapModel.M.length * 4).buffer);
+    assert.deepEqual(seed0, gapModel.M);
+  }
+  if (expansion.maps === 1) {
+    // One map: the row is that seed's map alone.
+    assert.equal(
+      expansion.seedMeanAccuracy![0],
+      tenWay["DeViSE + label neighbours"].meanAccuracy,
+    );
+  }
+  await Deno.writeFile(seedMaps, seedBytes.map((b, i) => i === 7 ? b ^ 0xff : b));
   const again = await runZeroShot(tf, { ...zcfg, vocab: "10", unseenNames: [] }, await zs());
+  assert.deepEqual(await Deno.readFile(seedMaps), seedBytes); // retrained, the same maps
+  assert.deepEqual(again.labelExpansion!.seedMeanAccuracy, expansion.seedMeanAccuracy);
   assert.equal(
     again.tenWay["DeViSE + CSLS (images)"].meanAccuracy,
     tenWay["DeViSE + CSLS (images)"].meanAccuracy,

@@ -128,7 +128,10 @@ Deno.test("predict: own images, any label set, bad files named and skipped, noth
   assert.match(log, /labels without a word vector \(skipped\): xyzzy/);
   assert.match(log, /\nvisual prototypes \(act, \d+-D\): λ [\d.]+, chosen on held-out/);
   assert.doesNotMatch(log, /whitened/); // predict fits the plain map only
-  assert.match(log, /\nlabel expansion \(act\): k \d+, chosen on held-out CIFAR-100 classes/);
+  assert.match(
+    log,
+    /\nlabel expansion \(act\): \d+ epochs?( × \d+ maps)?, k \d+, chosen on held-out CIFAR-100/,
+  );
   assert.match(log, /\nlabel neighbours \(k \d+\): fine0 ← /);
   assert.match(await Deno.readTextFile(join(request.out, "report.html")), /big\.jpg/);
   assert.deepEqual([...Deno.readDirSync(photos)].map((e) => e.name).sort(), before);

@@ -110,6 +110,11 @@ export interface TrainDeviseInput extends Partial<DeviseConfig> {
   dims: number;
   /** Called after every epoch (e.g. to log or draw progress). */
   onEpoch?: (stats: EpochStats) => void;
+  /**
+   * Called after every epoch with that epoch's map (row-major d×D, a fresh copy each epoch): with
+   * Adam at a constant rate, the map after epoch E is the map a run of E epochs ends with.
+   */
+  onEpochMap?: (epoch: number, M: Float32Array) => void;
   /** Called after every batch with (batch index, batches per epoch). */
   onBatch?: (batch: number, batches: number) => void;
   /** V×D unit rows the `vocabNegatives` are sampled from (e.g. every word vector). */
@@ -419,6 +424,7 @@ export async function trainDevise(
       const seconds = (performance.now() - t0) / 1000;
       epochSeconds.push(seconds);
       model.M = (await M.data()) as Float32Array;
+      input.onEpochMap?.(epoch, model.M);
       let testLoss = NaN, testHit1 = NaN;
       if (input.testFeatures && input.testLabels) {
         ({ loss: testLoss, hit1: testHit1 } = evaluateDevise(

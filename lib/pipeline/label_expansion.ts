@@ -1,12 +1,14 @@
 /**
- * Choosing k of label expansion (lib/zeroshot/label_expansion.ts) on held-out CIFAR-100 classes:
- * for each fold, DeViSE is retrained without the fold's classes (the run's settings), and the
- * fold's CIFAR-100 test images are scored among the fold's labels, expanded with every k of
- * {@link LABEL_NEIGHBOUR_GRID} and label weight of {@link LABEL_WEIGHT_GRID}; the pair with the best
- * mean per-class accuracy over the folds wins.
- * No CIFAR-10 image or label is read. The fit is kept beside the DeViSE map
- * (`<model>.label-expansion.json`, keyed by the map, the features, the vectors and the folds):
- * for `act` the folds retrain a 4,096-D map three times.
+ * Choosing label expansion (lib/zeroshot/label_expansion.ts) on held-out CIFAR-100 classes: for
+ * each fold, DeViSE is retrained without the fold's classes (the run's settings; one map per seed
+ * of {@link LABEL_EXPANSION_MAP_COUNTS}'s largest count, each snapshot at every epoch of
+ * {@link LABEL_EXPANSION_EPOCH_GRID}), and the fold's CIFAR-100 test images are scored among the
+ * fold's labels through every map (epochs, seeds averaged), expanded with every k of
+ * {@link LABEL_NEIGHBOUR_GRID} and label weight of {@link LABEL_WEIGHT_GRID}; the candidate with
+ * the best mean per-class accuracy over the folds wins. No CIFAR-10 image or label is read. The fit
+ * is kept beside the DeViSE map (`<model>.label-expansion.json`, keyed by the map, the features,
+ * the vectors, the folds and the grids), and so are the seed maps at the chosen epochs
+ * (`<model>.label-expansion.maps.f32`): for `act` each map is 4,096-D.
  *
  * @example
  * ```ts
@@ -41,7 +43,9 @@ import { type LabelVectors, labelVectors } from "../text/labels.ts";
 import type { WordVectors } from "../text/vectors.ts";
 import { classificationReport, nearestLabel } from "../zeroshot/eval.ts";
 import {
+  bestLabelRulePerMap,
   expandedLabelVectors,
+  labelExpansionChoiceName,
   labelExpansionName,
   labelNeighbours,
   type LabelWeight,
@@ -56,6 +60,20 @@ export const LABEL_NEIGHBOUR_GRID = [0, 1, 2, 5, 10, 20, 50, 100, 200] as const;
  * eighteenth session): chosen with k on the held-out folds, never on the target set.
  */
 export const LABEL_WEIGHT_GRID = ["equal", 0.5] as const satisfies readonly LabelWeight[];
+/**
+ * DeViSE epochs tried (at most the run's; its own count is always tried). Adam runs at a constant
+ * rate, so a fold map's epoch-E snapshot is the map E epochs train: no map is trained twice.
+ * Added before it was measured on any CIFAR-10 image (README, nineteenth session): the `act`
+ * map's CIFAR-100 test loss rises after a few epochs while hit@1 creeps up, and a map that
+ * over-fits the 100 labels' vectors may transfer worse.
+ */
+export const LABEL_EXPANSION_EPOCH_GRID = [1, 2, 3, 5, 10, 20] as const;
+/**
+ * How many maps of consecutive seeds are averaged (same features, same standardisation; the rank
+ * loss is convex in M, so the mean map's loss is at most the maps' mean). Pre-registered with
+ * {@link LABEL_EXPANSION_EPOCH_GRID}.
+ */
+export const LABEL_EXPANSION_MAP_COUNTS = [1, 5] as const;
 /**
  * The `--label-neighbours` flag's domain, shared by `zeroshot` and `predict` (each adds its help):
  * 0 = k chosen on held-out classes, −1 = off, at most the grid's largest k.
@@ -72,24 +90,36 @@ export const LABEL_NEIGHBOURS_FLAG = {
   min: -1,
   max: LABEL_NEIGHBOUR_GRID.at(-1)!,
 } as const;
-/** Held-out folds of CIFAR-100 classes (each retrains DeViSE once). */
+/** Held-out folds of CIFAR-100 classes (each retrains DeViSE once per seed). */
 export const LABEL_EXPANSION_FOLDS = 3;
 /** Classes per fold: as many as CIFAR-10 has labels. */
 export const LABEL_EXPANSION_FOLD_CLASSES = 10;
 /** Format of the kept fit, and its version. */
 export const LABEL_EXPANSION_FORMAT = "devise-label-expansion";
 /** Version of {@link LABEL_EXPANSION_FORMAT}. */
-export const LABEL_EXPANSION_VERSION = 3; // 2: competing labels' words left out; 3: label weight
+export const LABEL_EXPANSION_VERSION = 4; // 2: competing labels' words left out; 3: label weight; 4: epochs, maps
+/** Format of the kept seed maps at the chosen epochs (S×d×D float32), and its version. */
+export const LABEL_EXPANSION_MAPS_FORMAT = "devise-label-expansion-maps";
+/** Version of {@link LABEL_EXPANSION_MAPS_FORMAT}. */
+export const LABEL_EXPANSION_MAPS_VERSION = 1;
 
-/** The chosen k and label weight and, when chosen on held-out classes, the evidence. */
-export interface LabelExpansionFit {
+/** One candidate of the fit: the map (epochs, maps averaged) and the label rule (k, weight). */
+export interface LabelExpansionChoice {
+  /** DeViSE epochs of the map (the run's own when not chosen on held-out classes). */
+  epochs: number;
+  /** Maps of consecutive seeds averaged (1: the seed's map alone). */
+  maps: number;
   k: number;
   labelWeight: LabelWeight;
+}
+
+/** The chosen map and label rule and, when chosen on held-out classes, the evidence. */
+export interface LabelExpansionFit extends LabelExpansionChoice {
   /**
-   * Mean per-class accuracy among each fold's classes, averaged over folds, for each k and label
-   * weight tried.
+   * Mean per-class accuracy among each fold's classes, averaged over folds, for each candidate
+   * tried.
    */
-  byK?: { k: number; labelWeight: LabelWeight; meanAccuracy: number }[];
+  byK?: (LabelExpansionChoice & { meanAccuracy: number })[];
   /** The held-out CIFAR-100 classes of each fold. */
   folds?: string[][];
   /** True when the fit was read from its kept file. */
@@ -112,12 +142,13 @@ export interface LabelExpansionInputs {
 }
 
 /**
- * k for label expansion: `labelNeighbours` itself when above 0, else chosen on held-out CIFAR-100
- * classes (see the module doc), reused from `<model>.label-expansion.json` when current.
+ * The map and k for label expansion: `labelNeighbours` itself when above 0 (with the run's map),
+ * else both chosen on held-out CIFAR-100 classes (see the module doc), reused from
+ * `<model>.label-expansion.json` when current.
  *
  * @example
  * ```ts
- * const { k, byK } = await fitLabelExpansion(tf, { dataDir, layer: "gap", seed: 0,
+ * const { epochs, maps, k, byK } = await fitLabelExpansion(tf, { dataDir, layer: "gap", seed: 0,
  *   labelNeighbours: 0 }, inputs, run);
  * ```
  */
@@ -127,9 +158,263 @@ export async function fitLabelExpansion(
   inputs: LabelExpansionInputs,
   run: Run,
 ): Promise<LabelExpansionFit> {
-  if (cfg.labelNeighbours > 0) return { k: cfg.labelNeighbours, labelWeight: "equal" };
   const { words, source, model, c100Test } = inputs;
+  const runMap = { epochs: model.config.epochs, maps: 1 };
+  if (cfg.labelNeighbours > 0) {
+    return { ...runMap, k: cfg.labelNeighbours, labelWeight: "equal" };
+  }
   if (!c100Test) throw new Error("fitLabelExpansion: choosing k needs the CIFAR-100 test labels");
+  const { trainLabels, folds, sources } = await _fitKey(cfg, inputs, c100Test);
+  const cache = `${inputs.modelPath}.label-expansion.json`;
+  if (await artifactIsCurrent(cache, LABEL_EXPANSION_FORMAT, LABEL_EXPANSION_VERSION, sources)) {
+    try {
+      const { data } = await readArtifact(cache, LABEL_EXPANSION_FORMAT, LABEL_EXPANSION_VERSION);
+      return { ...JSON.parse(new TextDecoder().decode(data)) as LabelExpansionFit, reused: true };
+    } catch (err) {
+      if (!(err instanceof ArtifactError || err instanceof SyntaxError)) throw err;
+    }
+  }
+
+  const train = await loadDeviseSplit(inputs.featureDir, trainLabels, cfg.layer);
+  const test = await loadDeviseSplit(inputs.featureDir, c100Test, cfg.layer);
+  const D = words.dim;
+  const vocabulary = words.data.length / D;
+  const ks = LABEL_NEIGHBOUR_GRID.filter((k) => k <= vocabulary - 10);
+  const maxK = ks.at(-1)!;
+  // The run's own map first, then fewer epochs and fewer maps; within each, smaller k first, then
+  // "equal": ties go to the earlier candidate (the run's map, the simpler rule).
+  const mapGrid = _mapGrid(runMap.epochs);
+  const labelGrid = ks.flatMap((k) =>
+    (k <= 1 ? ["equal" as const] : LABEL_WEIGHT_GRID).map((labelWeight) => ({ k, labelWeight }))
+  );
+  const grid = mapGrid.flatMap((m) => labelGrid.map((l) => ({ ...m, ...l })));
+  const seeds = Math.max(...mapGrid.map((m) => m.maps));
+  const snapshotEpochs = new Set(mapGrid.map((m) => m.epochs));
+  const deviseConfig = {
+    ...model.config,
+    negativeVectors: vocabNegativePool(words, model.config.vocabNegatives),
+  };
+  const totals = new Float64Array(grid.length);
+  for (const [f, held] of folds.entries()) {
+    const heldSet = new Set(held);
+    const rows = [...trainLabels.labels.keys()].filter((i) => !heldSet.has(trainLabels.labels[i]));
+    // maps[s].get(E): seed s's fold map after E epochs.
+    const maps: Map<number, Float32Array>[] = [];
+    let foldModel: DeviseModel | undefined;
+    for (let s = 0; s < seeds; s++) {
+      const snapshots = new Map<number, Float32Array>();
+      foldModel = await trainDeviseOnRows(
+        tf,
+        { ...deviseConfig, seed: model.config.seed + s },
+        { data: train.features, shape: [train.n, train.d] },
+        rows,
+        trainLabels.labels,
+        source.data,
+        D,
+        // A 4,096-D fold takes minutes: a line every few epochs.
+        (e) => {
+          if (e.epoch % 5 === 0) {
+            run.log(
+              `label expansion (${cfg.layer}), fold ${f + 1}/${folds.length}, seed map ` +
+                `${s + 1}/${seeds}: epoch ${e.epoch}`,
+            );
+          }
+        },
+        (epoch, M) => {
+          if (snapshotEpochs.has(epoch)) snapshots.set(epoch, M);
+        },
+      );
+      maps.push(snapshots);
+    }
+    const testRows = [...c100Test.labels.keys()].filter((i) => heldSet.has(c100Test.labels[i]));
+    const testFeatures = takeRows(test.features, test.d, testRows);
+    const labels = Int32Array.from(testRows, (i) => held.indexOf(c100Test.labels[i]));
+    const heldLabels: LabelVectors = {
+      data: takeRows(source.data, D, held),
+      rules: held.map((c) => source.rules[c]),
+      missing: [],
+    };
+    const near = labelNeighbours(words, heldLabels, maxK);
+    const targets = labelGrid.map(({ k, labelWeight }) =>
+      expandedLabelVectors(words, heldLabels.data, near, k, labelWeight)
+    );
+    const accuracies: number[] = [];
+    for (const m of mapGrid) {
+      const M = meanOfMaps(maps.slice(0, m.maps).map((byEpoch) => byEpoch.get(m.epochs)!));
+      const embedded = embed(tf, { ...foldModel!, M }, testFeatures);
+      for (const t of targets) {
+        accuracies.push(
+          classificationReport(labels, nearestLabel(embedded, D, t), held.length).meanAccuracy,
+        );
+      }
+    }
+    accuracies.forEach((a, i) => totals[i] += a / folds.length);
+    run.log(
+      `label expansion (${cfg.layer}), fold ${f + 1}/${folds.length} ` +
+        `(${held.map((c) => c100Test.labelNames[c]).join(", ")}), the best k of each map: ` +
+        bestLabelRulePerMap(grid, accuracies),
+    );
+  }
+  let best = 0;
+  for (let i = 1; i < grid.length; i++) if (totals[i] > totals[best]) best = i;
+  const fit: LabelExpansionFit = {
+    ...grid[best],
+    byK: grid.map((g, i) => ({ ...g, meanAccuracy: totals[i] })),
+    folds: folds.map((held) => held.map((c) => c100Test.labelNames[c])),
+  };
+  await writeArtifact(cache, new TextEncoder().encode(JSON.stringify(fit, null, 2) + "\n"), {
+    format: LABEL_EXPANSION_FORMAT,
+    version: LABEL_EXPANSION_VERSION,
+    sources,
+  });
+  return fit;
+}
+
+/**
+ * The maps of {@link LABEL_EXPANSION_MAP_COUNTS}'s largest count of consecutive seeds, each
+ * trained on every CIFAR-100 training image for the fit's epochs: their mean is the map of the
+ * "DeViSE + label neighbours" row when `fit.maps` > 1, and each alone shows the spread across
+ * DeViSE seeds. Kept beside the run's map (`<model>.label-expansion.maps.f32`), keyed like the fit.
+ *
+ * @example
+ * ```ts
+ * const seedMaps = await labelExpansionSeedMaps(tf, cfg, inputs, fit, run);
+ * embed(tf, seedMaps[0], features);
+ * ```
+ */
+export async function labelExpansionSeedMaps(
+  tf: TF,
+  cfg: { dataDir: string; layer: string; seed: number },
+  inputs: LabelExpansionInputs,
+  fit: LabelExpansionChoice,
+  run: Run,
+): Promise<DeviseModel[]> {
+  const { model, words, source } = inputs;
+  if (!inputs.c100Test) throw new Error("labelExpansionSeedMaps: needs the CIFAR-100 test labels");
+  const { trainLabels, sources: fitSources } = await _fitKey(cfg, inputs, inputs.c100Test);
+  const seeds = Math.max(...LABEL_EXPANSION_MAP_COUNTS);
+  const sources = { ...fitSources, mapEpochs: fit.epochs, seeds };
+  const path = `${inputs.modelPath}.label-expansion.maps.f32`;
+  const shape = [seeds, model.d, model.dims];
+  const asModels = (data: Float32Array) =>
+    Array.from({ length: seeds }, (_, s) => ({
+      ...model,
+      M: data.slice(s * model.d * model.dims, (s + 1) * model.d * model.dims),
+      config: { ...model.config, epochs: fit.epochs, seed: model.config.seed + s },
+    }));
+  if (
+    await artifactIsCurrent(
+      path,
+      LABEL_EXPANSION_MAPS_FORMAT,
+      LABEL_EXPANSION_MAPS_VERSION,
+      sources,
+    )
+  ) {
+    try {
+      const { data, sidecar } = await readArtifact(
+        path,
+        LABEL_EXPANSION_MAPS_FORMAT,
+        LABEL_EXPANSION_MAPS_VERSION,
+      );
+      if (JSON.stringify(sidecar.shape) !== JSON.stringify(shape)) {
+        throw new ArtifactError(
+          `${path}: shape ${JSON.stringify(sidecar.shape)}, expected ${shape}`,
+        );
+      }
+      if (data.byteLength !== shape.reduce((a, b) => a * b) * 4) {
+        throw new ArtifactError(
+          `${path}: ${data.byteLength} bytes, expected ${shape.join("×")} float32`,
+        );
+      }
+      return asModels(new Float32Array(data.buffer, data.byteOffset, data.byteLength / 4).slice());
+    } catch (err) {
+      if (!(err instanceof ArtifactError)) throw err;
+      run.log(`label expansion: ${err.message}; training the seed maps again`);
+    }
+  }
+  const train = await loadDeviseSplit(inputs.featureDir, trainLabels, cfg.layer);
+  const deviseConfig = {
+    ...model.config,
+    epochs: fit.epochs,
+    negativeVectors: vocabNegativePool(words, model.config.vocabNegatives),
+  };
+  const all = [...trainLabels.labels.keys()];
+  const data = new Float32Array(seeds * model.d * model.dims);
+  for (let s = 0; s < seeds; s++) {
+    const m = await trainDeviseOnRows(
+      tf,
+      { ...deviseConfig, seed: model.config.seed + s },
+      { data: train.features, shape: [train.n, train.d] },
+      all,
+      trainLabels.labels,
+      source.data,
+      words.dim,
+      (e) => {
+        if (e.epoch % 5 === 0 || e.epoch === fit.epochs) {
+          run.log(
+            `label expansion (${cfg.layer}): seed map ${s + 1}/${seeds}, epoch ${e.epoch}/` +
+              `${fit.epochs}`,
+          );
+        }
+      },
+    );
+    data.set(m.M, s * model.d * model.dims);
+  }
+  await writeArtifact(path, new Uint8Array(data.buffer), {
+    format: LABEL_EXPANSION_MAPS_FORMAT,
+    version: LABEL_EXPANSION_MAPS_VERSION,
+    shape,
+    sources,
+  });
+  return asModels(data);
+}
+
+/**
+ * The element-wise mean of maps of one shape (one map: itself).
+ *
+ * @example
+ * ```ts
+ * meanOfMaps([Float32Array.of(1, 2), Float32Array.of(3, 4)]); // Float32Array [2, 3]
+ * ```
+ */
+export function meanOfMaps(maps: Float32Array[]): Float32Array {
+  if (maps.length === 0) throw new RangeError("meanOfMaps: no maps");
+  if (maps.length === 1) return maps[0];
+  const out = new Float32Array(maps[0].length);
+  for (const m of maps) {
+    if (m.length !== out.length) {
+      throw new RangeError(`meanOfMaps: a map of ${m.length} values among maps of ${out.length}`);
+    }
+    for (let i = 0; i < out.length; i++) out[i] += m[i];
+  }
+  for (let i = 0; i < out.length; i++) out[i] /= maps.length;
+  return out;
+}
+
+// The run's map first, then each epoch count of the grid (at most the run's) with each map count.
+function _mapGrid(runEpochs: number): { epochs: number; maps: number }[] {
+  const grid = [{ epochs: runEpochs, maps: 1 }];
+  for (const epochs of LABEL_EXPANSION_EPOCH_GRID) {
+    for (const maps of LABEL_EXPANSION_MAP_COUNTS) {
+      if (epochs <= runEpochs && !(epochs === runEpochs && maps === 1)) {
+        grid.push({ epochs, maps });
+      }
+    }
+  }
+  if (!LABEL_EXPANSION_EPOCH_GRID.some((e) => e === runEpochs)) {
+    for (const maps of LABEL_EXPANSION_MAP_COUNTS) {
+      if (maps > 1) grid.push({ epochs: runEpochs, maps });
+    }
+  }
+  return grid;
+}
+
+// What keys a kept fit (and its seed maps): the run's map, features, vectors, folds and grids.
+async function _fitKey(
+  cfg: { dataDir: string; layer: string; seed: number },
+  inputs: LabelExpansionInputs,
+  c100Test: CifarLabels,
+) {
   const trainLabels = await loadCifarLabels(cfg.dataDir, "cifar100", "train");
   const folds = _folds(trainLabels.labels, c100Test.labels, cfg.seed);
   // The features' checksums from their sidecars: a kept fit is reused without reading the
@@ -148,87 +433,10 @@ export async function fitLabelExpansion(
     folds,
     grid: LABEL_NEIGHBOUR_GRID,
     labelWeights: LABEL_WEIGHT_GRID,
+    epochs: LABEL_EXPANSION_EPOCH_GRID,
+    maps: LABEL_EXPANSION_MAP_COUNTS,
   };
-  const cache = `${inputs.modelPath}.label-expansion.json`;
-  if (await artifactIsCurrent(cache, LABEL_EXPANSION_FORMAT, LABEL_EXPANSION_VERSION, sources)) {
-    try {
-      const { data } = await readArtifact(cache, LABEL_EXPANSION_FORMAT, LABEL_EXPANSION_VERSION);
-      return { ...JSON.parse(new TextDecoder().decode(data)) as LabelExpansionFit, reused: true };
-    } catch (err) {
-      if (!(err instanceof ArtifactError || err instanceof SyntaxError)) throw err;
-    }
-  }
-
-  const train = await loadDeviseSplit(inputs.featureDir, trainLabels, cfg.layer);
-  const test = await loadDeviseSplit(inputs.featureDir, c100Test, cfg.layer);
-  const D = words.dim;
-  const vocabulary = words.data.length / D;
-  const ks = LABEL_NEIGHBOUR_GRID.filter((k) => k <= vocabulary - 10);
-  const maxK = ks.at(-1)!;
-  // Smaller k first, then "equal": ties go to the simpler rule (fewer words that are not the label).
-  const grid = ks.flatMap((k) =>
-    (k <= 1 ? ["equal" as const] : LABEL_WEIGHT_GRID).map((labelWeight) => ({ k, labelWeight }))
-  );
-  const deviseConfig = {
-    ...model.config,
-    negativeVectors: vocabNegativePool(words, model.config.vocabNegatives),
-  };
-  const totals = new Float64Array(grid.length);
-  for (const [f, held] of folds.entries()) {
-    const heldSet = new Set(held);
-    const rows = [...trainLabels.labels.keys()].filter((i) => !heldSet.has(trainLabels.labels[i]));
-    const foldModel = await trainDeviseOnRows(
-      tf,
-      deviseConfig,
-      { data: train.features, shape: [train.n, train.d] },
-      rows,
-      trainLabels.labels,
-      source.data,
-      D,
-      // A 4,096-D fold takes minutes: a line every few epochs.
-      (e) => {
-        if (e.epoch % 5 === 0) {
-          run.log(
-            `label expansion (${cfg.layer}), fold ${f + 1}/${folds.length}: epoch ${e.epoch}`,
-          );
-        }
-      },
-    );
-    const testRows = [...c100Test.labels.keys()].filter((i) => heldSet.has(c100Test.labels[i]));
-    const embedded = embed(tf, foldModel, takeRows(test.features, test.d, testRows));
-    const labels = Int32Array.from(testRows, (i) => held.indexOf(c100Test.labels[i]));
-    const heldLabels: LabelVectors = {
-      data: takeRows(source.data, D, held),
-      rules: held.map((c) => source.rules[c]),
-      missing: [],
-    };
-    const near = labelNeighbours(words, heldLabels, maxK);
-    const accuracies = grid.map(({ k, labelWeight }) => {
-      const targets = expandedLabelVectors(words, heldLabels.data, near, k, labelWeight);
-      return classificationReport(labels, nearestLabel(embedded, D, targets), held.length)
-        .meanAccuracy;
-    });
-    accuracies.forEach((a, i) => totals[i] += a / folds.length);
-    run.log(
-      `label expansion (${cfg.layer}), fold ${f + 1}/${folds.length} ` +
-        `(${held.map((c) => c100Test.labelNames[c]).join(", ")}): ` +
-        grid.map((g, i) => `${labelExpansionName(g)} ${(100 * accuracies[i]).toFixed(1)}%`)
-          .join(", "),
-    );
-  }
-  let best = 0;
-  for (let i = 1; i < grid.length; i++) if (totals[i] > totals[best]) best = i;
-  const fit: LabelExpansionFit = {
-    ...grid[best],
-    byK: grid.map((g, i) => ({ ...g, meanAccuracy: totals[i] })),
-    folds: folds.map((held) => held.map((c) => c100Test.labelNames[c])),
-  };
-  await writeArtifact(cache, new TextEncoder().encode(JSON.stringify(fit, null, 2) + "\n"), {
-    format: LABEL_EXPANSION_FORMAT,
-    version: LABEL_EXPANSION_VERSION,
-    sources,
-  });
-  return fit;
+  return { trainLabels, folds, sources };
 }
 
 /** Disjoint seeded folds of the classes with both training and test images. */
@@ -255,36 +463,54 @@ export interface ExpandedTargets {
   targets: Float32Array;
   /** Each target label's neighbour words, nearest first. */
   neighbours: Record<string, string[]>;
+  /** The map the expanded labels are scored with: the run's, or the fit's epochs and maps. */
+  model: DeviseModel;
+  /** With `seedSpread`, when the fit was chosen: each seed's map at the fit's epochs. */
+  seedModels?: DeviseModel[];
 }
 
 /**
- * `names` expanded with their k nearest words, k from {@link fitLabelExpansion}; logs the fit and
- * each label's first words.
+ * `names` expanded with their k nearest words, k (and the map) from {@link fitLabelExpansion};
+ * logs the fit and each label's first words. `seedSpread` also returns each seed's map at the
+ * fit's epochs ({@link labelExpansionSeedMaps}; trained once, then kept).
  *
  * @example
  * ```ts
- * const { targets } = await expandTargetLabels(tf, cfg, inputs, ["cat", "dog"], run);
- * labelCosines(embedded, D, targets);
+ * const { targets, model } = await expandTargetLabels(tf, cfg, inputs, ["cat", "dog"], run);
+ * labelCosines(embed(tf, model, features), D, targets);
  * ```
  */
 export async function expandTargetLabels(
   tf: TF,
-  cfg: { dataDir: string; layer: string; seed: number; labelNeighbours: number },
+  cfg: {
+    dataDir: string;
+    layer: string;
+    seed: number;
+    labelNeighbours: number;
+    seedSpread?: boolean;
+  },
   inputs: LabelExpansionInputs,
   names: string[],
   run: Run,
 ): Promise<ExpandedTargets> {
   const fit = await fitLabelExpansion(tf, cfg, inputs, run);
   if (fit.byK) {
+    const grid = fit.byK;
     run.log(
-      `label expansion (${cfg.layer}): ${labelExpansionName(fit)}, chosen on held-out CIFAR-100 ` +
-        `classes (${fit.folds!.length} folds of ${fit.folds![0].length}` +
-        `${fit.reused ? ", kept fit" : ""}; mean per-class accuracy: ` +
-        fit.byK.map((r) => `${labelExpansionName(r)} ${(100 * r.meanAccuracy).toFixed(1)}%`)
-          .join(", ") +
-        ")",
+      `label expansion (${cfg.layer}): ${labelExpansionChoiceName(fit)}, chosen on held-out ` +
+        `CIFAR-100 classes (${fit.folds!.length} folds of ${fit.folds![0].length}` +
+        `${fit.reused ? ", kept fit" : ""}; mean per-class accuracy, the best k of each map: ` +
+        bestLabelRulePerMap(grid, grid.map((r) => r.meanAccuracy)) + ")",
     );
   }
+  const ownMap = fit.epochs === inputs.model.config.epochs && fit.maps === 1;
+  const seedModels = fit.byK && (cfg.seedSpread || !ownMap)
+    ? await labelExpansionSeedMaps(tf, cfg, inputs, fit, run)
+    : undefined;
+  const model = ownMap ? inputs.model : {
+    ...seedModels![0],
+    M: meanOfMaps(seedModels!.slice(0, fit.maps).map((m) => m.M)),
+  };
   const { words } = inputs;
   const labels = labelVectors(words, names);
   const near = labelNeighbours(words, labels, fit.k);
@@ -298,5 +524,5 @@ export async function expandTargetLabels(
       ).join("; "),
   );
   const targets = expandedLabelVectors(words, labels.data, near, fit.k, fit.labelWeight);
-  return { fit, targets, neighbours };
+  return { fit, targets, neighbours, model, seedModels };
 }

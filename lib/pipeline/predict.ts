@@ -43,7 +43,7 @@ import { labelCentroid, meanCosineTo, withLabelCentroid } from "../zeroshot/cent
 import { predictPrototypes, prototypeScores } from "../zeroshot/prototypes.ts";
 import { runPrototypeMap } from "./visual_prototypes.ts";
 import { expandTargetLabels } from "./label_expansion.ts";
-import { labelExpansionName } from "../zeroshot/label_expansion.ts";
+import { deviseMapName, labelExpansionName } from "../zeroshot/label_expansion.ts";
 import {
   type HnswIndex,
   indexPathFor,
@@ -316,10 +316,11 @@ export async function predict(request: PredictRequest): Promise<ImagePrediction[
                 `${scorer.prototypes.lambda}, fit on the run's CIFAR-100 training features).`
               : "") +
             (scorer.expansion
-              ? ` "DeViSE + label neighbours" scores the same embedding against each label's ` +
-                `vector averaged with its ${scorer.expansion.fit.k} nearest words ` +
+              ? ` "DeViSE + label neighbours" scores the embedding of DeViSE's map of ` +
+                `${deviseMapName(scorer.expansion.fit)} against each label's vector averaged ` +
+                `with its ${scorer.expansion.fit.k} nearest words ` +
                 `(${labelExpansionName(scorer.expansion.fit)}, w the label's share where not ` +
-                `equal; chosen on held-out CIFAR-100 classes unless k is given).`
+                `equal; map and k chosen on held-out CIFAR-100 classes unless k is given).`
               : "") +
             (predictions.length > grid.length ? ` The first ${grid.length} images are shown.` : ""),
         },
@@ -469,6 +470,10 @@ async function _scorer(
     : undefined;
   const scorer = (features: Float32Array, probs: Float32Array) => {
     const e = embed(tf, model, features);
+    // The fit may have chosen another map for the expanded labels (epochs, seeds averaged).
+    const expansionE = expansion && expansion.model !== model
+      ? embed(tf, expansion.model, features)
+      : e;
     return {
       devise: top(deviseQuery(e)),
       conse: top(conseEmbed(probs, 100, source.data, D, request.conseT)),
@@ -476,7 +481,7 @@ async function _scorer(
       ...(expansion
         ? {
           labelNeighbours: _topLabels(
-            labelCosines(e, D, expansion.targets),
+            labelCosines(expansionE, D, expansion.targets),
             labels.names,
             request.k,
           ),

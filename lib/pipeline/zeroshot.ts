@@ -81,7 +81,11 @@ import {
   prototypeWordRows,
 } from "../zeroshot/prototypes.ts";
 import { type VisualPrototypes, visualPrototypes } from "./visual_prototypes.ts";
-import { expandTargetLabels, type LabelExpansionFit } from "./label_expansion.ts";
+import {
+  type ExpandedTargets,
+  expandTargetLabels,
+  type LabelExpansionFit,
+} from "./label_expansion.ts";
 import { hitAtK, seenWordSet, topWords } from "../zeroshot/vocab.ts";
 import { writeZeroShotReport } from "../report/zeroshot_report.ts";
 import type { FeatureLayer } from "../vision/models.ts";
@@ -195,7 +199,11 @@ export interface ZeroShotMetrics {
   /** Each visual-prototypes variant's λ, and each candidate λ's held-out-class accuracy. */
   prototypes?: VisualPrototypes["fit"];
   /** Label expansion's k (and how it was chosen), and each target label's neighbour words. */
-  labelExpansion?: LabelExpansionFit & { neighbours: Record<string, string[]> };
+  labelExpansion?: LabelExpansionFit & {
+    neighbours: Record<string, string[]>;
+    /** The row with each seed's map alone at the fit's epochs (when the fit was chosen). */
+    seedMeanAccuracy?: number[];
+  };
   fullVocab?: Record<string, Record<string, number>>;
   index?: EfSweepRow & { bytes: number; reused: boolean; vectors: number; buildSeconds: number };
   indexSweep?: EfSweepRow[];
@@ -451,7 +459,7 @@ export async function runZeroShot(
   const expansion = (cfg.labelNeighbours ?? -1) >= 0
     ? await expandTargetLabels(
       tf,
-      { ...cfg, labelNeighbours: cfg.labelNeighbours ?? 0 },
+      { ...cfg, labelNeighbours: cfg.labelNeighbours ?? 0, seedSpread: true },
       {
         featureDir: ft?.featureDir ?? trained.metrics.featureDir,
         model,
@@ -465,10 +473,13 @@ export async function runZeroShot(
       run,
     )
     : undefined;
+  // The row's map: the run's, or the fit's epochs and seed maps (chosen on the folds too).
+  const expansionSpread = expansion && _expansionSpread(tf, expansion, set, D, run);
   if (expansion) {
-    scoreSets["DeViSE + label neighbours"] = [
-      labelCosines(deviseEmbedded, D, expansion.targets),
-    ];
+    const mapped = expansion.model === model
+      ? deviseEmbedded
+      : embed(tf, expansion.model, set.features);
+    scoreSets["DeViSE + label neighbours"] = [labelCosines(mapped, D, expansion.targets)];
   }
   const selfTrained = cfg.selfTrain
     ? {
@@ -588,7 +599,13 @@ export async function runZeroShot(
     },
     ...(prototypes ? { prototypes: prototypes.fit } : {}),
     ...(expansion
-      ? { labelExpansion: { ...expansion.fit, neighbours: expansion.neighbours } }
+      ? {
+        labelExpansion: {
+          ...expansion.fit,
+          neighbours: expansion.neighbours,
+          ...(expansionSpread ? { seedMeanAccuracy: expansionSpread } : {}),
+        },
+      }
       : {}),
     ...(full
       ? {
@@ -635,6 +652,38 @@ export async function cifar10Target(
     probs: (await loadDeviseSplit(trained.metrics.featureDir, c10, "probs")).features,
     otherFeatures,
   };
+}
+
+/**
+ * "DeViSE + label neighbours" with each seed's map at the fit's epochs: the spread across DeViSE
+ * seeds on one visual model (mean per-class accuracy per seed; undefined without seed maps).
+ */
+function _expansionSpread(
+  tf: TF,
+  expansion: ExpandedTargets,
+  set: Pick<TargetSet, "labels" | "classNames" | "features">,
+  D: number,
+  run: Run,
+): number[] | undefined {
+  if (!expansion.seedModels) return undefined;
+  const accuracies = expansion.seedModels.map((m) =>
+    classificationReport(
+      set.labels,
+      nearestLabel(embed(tf, m, set.features), D, expansion.targets),
+      set.classNames.length,
+    ).meanAccuracy
+  );
+  const mean = accuracies.reduce((a, b) => a + b, 0) / accuracies.length;
+  const sd = Math.sqrt(
+    accuracies.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, accuracies.length - 1),
+  );
+  run.log(
+    `${set.classNames.length}-way DeViSE + label neighbours with each seed's map alone ` +
+      `(${expansion.fit.epochs} epochs): ` +
+      accuracies.map((a) => `${(100 * a).toFixed(2)}%`).join(", ") +
+      ` (mean ${(100 * mean).toFixed(2)}%, sd ${(100 * sd).toFixed(2)} points)`,
+  );
+  return accuracies;
 }
 
 /** Training images in CSLS's hub estimate. */

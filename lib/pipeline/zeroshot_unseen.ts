@@ -353,6 +353,7 @@ export async function trainDeviseOnRows(
   labelData: Float32Array,
   D: number,
   onEpoch: (s: EpochStats) => void,
+  onEpochMap?: (epoch: number, M: Float32Array) => void,
 ) {
   const result = await trainDevise(tf, {
     ...deviseConfig,
@@ -361,6 +362,7 @@ export async function trainDeviseOnRows(
     labelVectors: labelData,
     dims: D,
     onEpoch,
+    onEpochMap,
   });
   return result.model;
 }

@@ -16,7 +16,11 @@ import { type ReportBlock, type ReportSection, resultsTable, writeReport } from 
 import { barChartSvg, heatmapSvg, type LineChartOptions, lineChartSvg } from "./svg.ts";
 import type { ClassificationReport } from "../zeroshot/eval.ts";
 import { SELF_TRAINING_ROUNDS } from "../zeroshot/self_training.ts";
-import { labelExpansionName, type LabelWeight } from "../zeroshot/label_expansion.ts";
+import {
+  bestLabelRulePerMap,
+  deviseMapName,
+  type LabelWeight,
+} from "../zeroshot/label_expansion.ts";
 
 /** The numbers a zero-shot report shows. */
 export interface ZeroShotReportData {
@@ -48,12 +52,24 @@ export interface ZeroShotReportData {
     string,
     { lambda: number; byLambda?: { lambda: number; meanAccuracy: number }[] }
   >;
-  /** Label expansion's k and, when chosen on held-out CIFAR-100 classes, each k's accuracy. */
+  /**
+   * Label expansion's map and k and, when chosen on held-out CIFAR-100 classes, each candidate's
+   * accuracy and the row with each seed's map alone.
+   */
   labelExpansion?: {
+    epochs: number;
+    maps: number;
     k: number;
     labelWeight: LabelWeight;
-    byK?: { k: number; labelWeight: LabelWeight; meanAccuracy: number }[];
+    byK?: {
+      epochs: number;
+      maps: number;
+      k: number;
+      labelWeight: LabelWeight;
+      meanAccuracy: number;
+    }[];
     folds?: string[][];
+    seedMeanAccuracy?: number[];
   };
 }
 
@@ -99,8 +115,9 @@ function prototypesNote(
     lambdas.join("");
 }
 
-/** What the "DeViSE + label neighbours" row is, and how its k was chosen. */
+/** What the "DeViSE + label neighbours" row is, and how its map and k were chosen. */
 function labelExpansionNote(fit: NonNullable<ZeroShotReportData["labelExpansion"]>): string {
+  const pct = (a: number) => `${(100 * a).toFixed(1)}%`;
   return ' "DeViSE + label neighbours" scores DeViSE\'s embeddings against expanded labels: ' +
     `each candidate label's unit vector plus those of its ${fit.k} nearest vocabulary words` +
     (fit.labelWeight === "equal" || fit.k === 0
@@ -109,12 +126,17 @@ function labelExpansionNote(fit: NonNullable<ZeroShotReportData["labelExpansion"
     "normalised (lib/zeroshot/label_expansion.ts; only the label names and the vocabulary are " +
     "read)" +
     (fit.byK && fit.folds
-      ? `; k was chosen on ${fit.folds.length} folds of ${fit.folds[0].length} CIFAR-100 ` +
+      ? `, through the DeViSE map of ${deviseMapName(fit)}` +
+        (fit.maps > 1 ? " (the mean of that many consecutive seeds' maps)" : "") +
+        ". The map and k " +
+        `were chosen together on ${fit.folds.length} folds of ${fit.folds[0].length} CIFAR-100 ` +
         "classes, DeViSE retrained without each fold and its test images scored among its " +
-        "classes (mean per-class accuracy: " +
-        fit.byK.map((r) => `${labelExpansionName(r)} ${(100 * r.meanAccuracy).toFixed(1)}%`)
-          .join(", ") +
-        ")"
+        "classes (mean per-class accuracy, the best k of each map: " +
+        bestLabelRulePerMap(fit.byK, fit.byK.map((r) => r.meanAccuracy)) + ")" +
+        (fit.seedMeanAccuracy
+          ? `; each seed's map alone at ${fit.epochs} epochs: ` +
+            fit.seedMeanAccuracy.map(pct).join(", ")
+          : "")
       : "") +
     ".";
 }

@@ -127,3 +127,56 @@ export function labelExpansionName(fit: { k: number; labelWeight?: LabelWeight }
   const w = fit.labelWeight ?? "equal";
   return `k ${fit.k}${w === "equal" || fit.k === 0 ? "" : ` w ${w}`}`;
 }
+
+/**
+ * `3 epochs × 5 maps`: a DeViSE map as label expansion's fit chooses it (epochs trained, maps of
+ * consecutive seeds averaged).
+ *
+ * @example
+ * ```ts
+ * deviseMapName({ epochs: 5, maps: 1 }); // "5 epochs"
+ * ```
+ */
+export function deviseMapName(m: { epochs: number; maps: number }): string {
+  return `${m.epochs} epoch${m.epochs === 1 ? "" : "s"}${m.maps > 1 ? ` × ${m.maps} maps` : ""}`;
+}
+
+/**
+ * `3 epochs × 5 maps, k 10`: a fit or candidate as logged and reported (the map part only when
+ * it was chosen, i.e. when `epochs` is there).
+ *
+ * @example
+ * ```ts
+ * labelExpansionChoiceName({ epochs: 5, maps: 1, k: 20, labelWeight: "equal" }); // "5 epochs, k 20"
+ * ```
+ */
+export function labelExpansionChoiceName(
+  c: { k: number; labelWeight?: LabelWeight; epochs?: number; maps?: number },
+): string {
+  if (c.epochs === undefined) return labelExpansionName(c);
+  return `${deviseMapName({ epochs: c.epochs, maps: c.maps ?? 1 })}, ${labelExpansionName(c)}`;
+}
+
+/**
+ * The best label rule of each map (epochs, maps) among `grid`'s candidates, by `accuracies`
+ * (parallel to `grid`): `20 epochs, k 10 47.8%; 5 epochs × 5 maps, k 20 48.1%; …`.
+ *
+ * @example
+ * ```ts
+ * bestLabelRulePerMap(fit.byK, fit.byK.map((r) => r.meanAccuracy));
+ * ```
+ */
+export function bestLabelRulePerMap(
+  grid: readonly { k: number; labelWeight?: LabelWeight; epochs: number; maps: number }[],
+  accuracies: readonly number[],
+): string {
+  const best = new Map<string, number>();
+  grid.forEach((g, i) => {
+    const key = `${g.epochs}/${g.maps}`;
+    const b = best.get(key);
+    if (b === undefined || accuracies[i] > accuracies[b]) best.set(key, i);
+  });
+  return [...best.values()].map((i) =>
+    `${labelExpansionChoiceName(grid[i])} ${(100 * accuracies[i]).toFixed(1)}%`
+  ).join("; ");
+}
