@@ -1,6 +1,7 @@
 /**
  * Summary statistics: medians and quantiles (the benchmarks and every timed figure: this machine
- * is noisy, so a time is a median of several runs), means of defined values, and per-column mean
+ * is noisy, so a time is a median of several runs), means of defined values, a mean and sample
+ * standard deviation (a spread across seeds), and per-column mean
  * and standard deviation of a row-major matrix (DeViSE's feature standardisation).
  *
  * @example
@@ -36,6 +37,20 @@ export function quantile(xs: readonly number[], q: number): number {
 export function meanOfDefined(xs: readonly number[]): number {
   const ok = xs.filter((x) => Number.isFinite(x));
   return ok.length === 0 ? NaN : ok.reduce((a, b) => a + b, 0) / ok.length;
+}
+
+/**
+ * Mean and sample standard deviation (n − 1; 0 for one value) of `xs`: a spread across seeds.
+ *
+ * @example
+ * ```ts
+ * meanAndSampleSd([1, 2, 3]); // { mean: 2, sd: 1 }
+ * ```
+ */
+export function meanAndSampleSd(xs: readonly number[]): { mean: number; sd: number } {
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const ss = xs.reduce((a, b) => a + (b - mean) ** 2, 0);
+  return { mean, sd: xs.length > 1 ? Math.sqrt(ss / (xs.length - 1)) : 0 };
 }
 
 /**

@@ -25,7 +25,12 @@ import {
   loadCifarLabels,
   loadDeviseSplit,
 } from "../devise/data.ts";
-import { FEATURES_FORMAT, FEATURES_VERSION } from "../vision/extract.ts";
+import {
+  FEATURES_FORMAT,
+  FEATURES_VERSION,
+  readFeatures,
+  writeFeatures,
+} from "../vision/extract.ts";
 import { DEVISE_MODEL_FORMAT, DEVISE_MODEL_VERSION, embed } from "../devise/train.ts";
 import type { DeviseModel } from "../devise/train.ts";
 import { vocabNegativePool } from "../devise/train.ts";
@@ -98,10 +103,6 @@ export const LABEL_EXPANSION_FOLD_CLASSES = 10;
 export const LABEL_EXPANSION_FORMAT = "devise-label-expansion";
 /** Version of {@link LABEL_EXPANSION_FORMAT}. */
 export const LABEL_EXPANSION_VERSION = 4; // 2: competing labels' words left out; 3: label weight; 4: epochs, maps
-/** Format of the kept seed maps at the chosen epochs (S×d×D float32), and its version. */
-export const LABEL_EXPANSION_MAPS_FORMAT = "devise-label-expansion-maps";
-/** Version of {@link LABEL_EXPANSION_MAPS_FORMAT}. */
-export const LABEL_EXPANSION_MAPS_VERSION = 1;
 
 /** One candidate of the fit: the map (epochs, maps averaged) and the label rule (k, weight). */
 export interface LabelExpansionChoice {
@@ -295,38 +296,19 @@ export async function labelExpansionSeedMaps(
   const seeds = Math.max(...LABEL_EXPANSION_MAP_COUNTS);
   const sources = { ...fitSources, mapEpochs: fit.epochs, seeds };
   const path = `${inputs.modelPath}.label-expansion.maps.f32`;
-  const shape = [seeds, model.d, model.dims];
+  const size = model.d * model.dims;
   const asModels = (data: Float32Array) =>
     Array.from({ length: seeds }, (_, s) => ({
       ...model,
-      M: data.slice(s * model.d * model.dims, (s + 1) * model.d * model.dims),
+      M: data.slice(s * size, (s + 1) * size),
       config: { ...model.config, epochs: fit.epochs, seed: model.config.seed + s },
     }));
-  if (
-    await artifactIsCurrent(
-      path,
-      LABEL_EXPANSION_MAPS_FORMAT,
-      LABEL_EXPANSION_MAPS_VERSION,
-      sources,
-    )
-  ) {
+  // One matrix of the seeds' maps stacked (seeds·d rows of D), checked like any feature file.
+  if (await artifactIsCurrent(path, FEATURES_FORMAT, FEATURES_VERSION, sources)) {
     try {
-      const { data, sidecar } = await readArtifact(
-        path,
-        LABEL_EXPANSION_MAPS_FORMAT,
-        LABEL_EXPANSION_MAPS_VERSION,
-      );
-      if (JSON.stringify(sidecar.shape) !== JSON.stringify(shape)) {
-        throw new ArtifactError(
-          `${path}: shape ${JSON.stringify(sidecar.shape)}, expected ${shape}`,
-        );
-      }
-      if (data.byteLength !== shape.reduce((a, b) => a * b) * 4) {
-        throw new ArtifactError(
-          `${path}: ${data.byteLength} bytes, expected ${shape.join("×")} float32`,
-        );
-      }
-      return asModels(new Float32Array(data.buffer, data.byteOffset, data.byteLength / 4).slice());
+      const { data, shape } = await readFeatures(path);
+      if (shape[0] === seeds * model.d && shape[1] === model.dims) return asModels(data);
+      run.log(`label expansion: ${path} is [${shape}], not [${seeds * model.d},${model.dims}]`);
     } catch (err) {
       if (!(err instanceof ArtifactError)) throw err;
       run.log(`label expansion: ${err.message}; training the seed maps again`);
@@ -339,7 +321,7 @@ export async function labelExpansionSeedMaps(
     negativeVectors: vocabNegativePool(words, model.config.vocabNegatives),
   };
   const all = [...trainLabels.labels.keys()];
-  const data = new Float32Array(seeds * model.d * model.dims);
+  const data = new Float32Array(seeds * size);
   for (let s = 0; s < seeds; s++) {
     const m = await trainDeviseOnRows(
       tf,
@@ -358,14 +340,9 @@ export async function labelExpansionSeedMaps(
         }
       },
     );
-    data.set(m.M, s * model.d * model.dims);
+    data.set(m.M, s * size);
   }
-  await writeArtifact(path, new Uint8Array(data.buffer), {
-    format: LABEL_EXPANSION_MAPS_FORMAT,
-    version: LABEL_EXPANSION_MAPS_VERSION,
-    shape,
-    sources,
-  });
+  await writeFeatures(path, data, [seeds * model.d, model.dims], { sources, maps: seeds });
   return asModels(data);
 }
 

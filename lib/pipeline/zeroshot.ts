@@ -36,6 +36,7 @@ import {
 } from "../devise/train.ts";
 import { InputError } from "../io/errors.ts";
 import { Rng } from "../io/rng.ts";
+import { meanAndSampleSd } from "../io/stats.ts";
 import { loadDeviseSplit } from "../devise/data.ts";
 import { labelVectors } from "../text/labels.ts";
 import { readVectors, vectorsChecksum } from "../text/word2vec_io.ts";
@@ -673,10 +674,7 @@ function _expansionSpread(
       set.classNames.length,
     ).meanAccuracy
   );
-  const mean = accuracies.reduce((a, b) => a + b, 0) / accuracies.length;
-  const sd = Math.sqrt(
-    accuracies.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, accuracies.length - 1),
-  );
+  const { mean, sd } = meanAndSampleSd(accuracies);
   run.log(
     `${set.classNames.length}-way DeViSE + label neighbours with each seed's map alone ` +
       `(${expansion.fit.epochs} epochs): ` +
