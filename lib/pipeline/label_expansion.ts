@@ -22,6 +22,7 @@ import type { TF } from "../backend/select.ts";
 import {
   type CifarLabels,
   deviseFeaturePath,
+  type DeviseSplit,
   loadCifarLabels,
   loadDeviseSplit,
 } from "../devise/data.ts";
@@ -55,7 +56,7 @@ import {
   labelNeighbours,
   type LabelWeight,
 } from "../zeroshot/label_expansion.ts";
-import { trainDeviseOnRows } from "./zeroshot_unseen.ts";
+import { type SeenOnlyConfig, trainDeviseOnRows } from "./zeroshot_unseen.ts";
 
 /** The neighbour counts tried (0: the label alone). */
 export const LABEL_NEIGHBOUR_GRID = [0, 1, 2, 5, 10, 20, 50, 100, 200] as const;
@@ -200,33 +201,20 @@ export async function fitLabelExpansion(
     const heldSet = new Set(held);
     const rows = [...trainLabels.labels.keys()].filter((i) => !heldSet.has(trainLabels.labels[i]));
     // maps[s].get(E): seed s's fold map after E epochs.
-    const maps: Map<number, Float32Array>[] = [];
-    let foldModel: DeviseModel | undefined;
-    for (let s = 0; s < seeds; s++) {
-      const snapshots = new Map<number, Float32Array>();
-      foldModel = await trainDeviseOnRows(
-        tf,
-        { ...deviseConfig, seed: model.config.seed + s },
-        { data: train.features, shape: [train.n, train.d] },
-        rows,
-        trainLabels.labels,
-        source.data,
-        D,
-        // A 4,096-D fold takes minutes: a line every few epochs.
-        (e) => {
-          if (e.epoch % 5 === 0) {
-            run.log(
-              `label expansion (${cfg.layer}), fold ${f + 1}/${folds.length}, seed map ` +
-                `${s + 1}/${seeds}: epoch ${e.epoch}`,
-            );
-          }
-        },
-        (epoch, M) => {
-          if (snapshotEpochs.has(epoch)) snapshots.set(epoch, M);
-        },
-      );
-      maps.push(snapshots);
-    }
+    const maps = Array.from({ length: seeds }, () => new Map<number, Float32Array>());
+    const [foldModel] = await _seedMaps(
+      tf,
+      deviseConfig,
+      train,
+      rows,
+      seeds,
+      `label expansion (${cfg.layer}), fold ${f + 1}/${folds.length}`,
+      inputs,
+      run,
+      (s, epoch, M) => {
+        if (snapshotEpochs.has(epoch)) maps[s].set(epoch, M);
+      },
+    );
     const testRows = [...c100Test.labels.keys()].filter((i) => heldSet.has(c100Test.labels[i]));
     const testFeatures = takeRows(test.features, test.d, testRows);
     const labels = Int32Array.from(testRows, (i) => held.indexOf(c100Test.labels[i]));
@@ -242,7 +230,7 @@ export async function fitLabelExpansion(
     const accuracies: number[] = [];
     for (const m of mapGrid) {
       const M = meanOfMaps(maps.slice(0, m.maps).map((byEpoch) => byEpoch.get(m.epochs)!));
-      const embedded = embed(tf, { ...foldModel!, M }, testFeatures);
+      const embedded = embed(tf, { ...foldModel, M }, testFeatures);
       for (const t of targets) {
         accuracies.push(
           classificationReport(labels, nearestLabel(embedded, D, t), held.length).meanAccuracy,
@@ -290,7 +278,7 @@ export async function labelExpansionSeedMaps(
   fit: LabelExpansionChoice,
   run: Run,
 ): Promise<DeviseModel[]> {
-  const { model, words, source } = inputs;
+  const { model, words } = inputs;
   if (!inputs.c100Test) throw new Error("labelExpansionSeedMaps: needs the CIFAR-100 test labels");
   const { trainLabels, sources: fitSources } = await _fitKey(cfg, inputs, inputs.c100Test);
   const seeds = Math.max(...LABEL_EXPANSION_MAP_COUNTS);
@@ -320,28 +308,18 @@ export async function labelExpansionSeedMaps(
     epochs: fit.epochs,
     negativeVectors: vocabNegativePool(words, model.config.vocabNegatives),
   };
-  const all = [...trainLabels.labels.keys()];
+  const maps = await _seedMaps(
+    tf,
+    deviseConfig,
+    train,
+    [...trainLabels.labels.keys()],
+    seeds,
+    `label expansion (${cfg.layer}), ${fit.epochs} epochs`,
+    inputs,
+    run,
+  );
   const data = new Float32Array(seeds * size);
-  for (let s = 0; s < seeds; s++) {
-    const m = await trainDeviseOnRows(
-      tf,
-      { ...deviseConfig, seed: model.config.seed + s },
-      { data: train.features, shape: [train.n, train.d] },
-      all,
-      trainLabels.labels,
-      source.data,
-      words.dim,
-      (e) => {
-        if (e.epoch % 5 === 0 || e.epoch === fit.epochs) {
-          run.log(
-            `label expansion (${cfg.layer}): seed map ${s + 1}/${seeds}, epoch ${e.epoch}/` +
-              `${fit.epochs}`,
-          );
-        }
-      },
-    );
-    data.set(m.M, s * size);
-  }
+  maps.forEach((m, s) => data.set(m.M, s * size));
   await writeFeatures(path, data, [seeds * model.d, model.dims], { sources, maps: seeds });
   return asModels(data);
 }
@@ -384,6 +362,42 @@ function _mapGrid(runEpochs: number): { epochs: number; maps: number }[] {
     }
   }
   return grid;
+}
+
+// `seeds` DeViSE maps of consecutive seeds from the run's, on the given training rows; a line every
+// 5 epochs (a 4,096-D map takes about a minute here).
+async function _seedMaps(
+  tf: TF,
+  deviseConfig: SeenOnlyConfig,
+  train: DeviseSplit,
+  rows: number[],
+  seeds: number,
+  what: string,
+  inputs: Pick<LabelExpansionInputs, "model" | "source" | "words">,
+  run: Run,
+  onEpochMap?: (seed: number, epoch: number, M: Float32Array) => void,
+): Promise<DeviseModel[]> {
+  const maps: DeviseModel[] = [];
+  for (let s = 0; s < seeds; s++) {
+    maps.push(
+      await trainDeviseOnRows(
+        tf,
+        { ...deviseConfig, seed: inputs.model.config.seed + s },
+        { data: train.features, shape: [train.n, train.d] },
+        rows,
+        train.data.labels,
+        inputs.source.data,
+        inputs.words.dim,
+        (e) => {
+          if (e.epoch % 5 === 0 || e.epoch === deviseConfig.epochs) {
+            run.log(`${what}, seed map ${s + 1}/${seeds}: epoch ${e.epoch}/${deviseConfig.epochs}`);
+          }
+        },
+        onEpochMap && ((epoch, M) => onEpochMap(s, epoch, M)),
+      ),
+    );
+  }
+  return maps;
 }
 
 // What keys a kept fit (and its seed maps): the run's map, features, vectors, folds and grids.
