@@ -120,7 +120,12 @@ export { latestTrainRun, readTrainRun, type TrainRunMetrics } from "./lib/pipeli
 export { resolveVectors } from "./lib/pipeline/vectors.ts";
 export { runZeroShot, zeroshot, type ZeroShotMetrics } from "./lib/pipeline/zeroshot.ts";
 export { fitVisualPrototypes, visualPrototypes } from "./lib/pipeline/visual_prototypes.ts";
-export { fitLabelExpansion, type LabelExpansionFit } from "./lib/pipeline/label_expansion.ts";
+export {
+  fitLabelExpansion,
+  type LabelExpansionFit,
+  labelExpansionSeedMaps,
+  meanOfMaps,
+} from "./lib/pipeline/label_expansion.ts";
 
 // 5. Zero-shot
 export {
@@ -148,7 +153,9 @@ export {
   withLabelCentroid,
 } from "./lib/zeroshot/centroid.ts";
 export {
+  deviseMapName,
   expandedLabelVectors,
+  labelExpansionChoiceName,
   labelExpansionName,
   labelNeighbours,
   type LabelWeight,

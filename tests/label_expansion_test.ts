@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { expandedLabelVectors, labelNeighbours } from "../lib/zeroshot/label_expansion.ts";
+import {
+  bestLabelRulePerMap,
+  expandedLabelVectors,
+  labelExpansionChoiceName,
+  labelNeighbours,
+} from "../lib/zeroshot/label_expansion.ts";
+import { meanOfMaps } from "../lib/pipeline/label_expansion.ts";
 import { labelVectors } from "../lib/text/labels.ts";
 import { makeWordVectors, normalizeRows } from "../lib/text/vectors.ts";
 import { classificationReport, nearestLabel } from "../lib/zeroshot/eval.ts";
@@ -100,4 +106,39 @@ Deno.test("label expansion: noisy label words, synonyms around each class; expan
   const expanded = accuracy(expandedLabelVectors(words, labels.data, near, 10));
   assert.ok(raw < 0.85, `raw labels already at ${raw}`);
   assert.ok(expanded > raw + 0.05, `expanded ${expanded} vs raw ${raw}`);
+});
+
+Deno.test("meanOfMaps: element-wise mean; one map is itself; mismatched or no maps refused", () => {
+  assert.deepEqual(
+    meanOfMaps([Float32Array.of(1, 2, 3), Float32Array.of(3, 4, 5), Float32Array.of(2, 0, 1)]),
+    Float32Array.of(2, 2, 3),
+  );
+  const one = Float32Array.of(7, 8);
+  assert.equal(meanOfMaps([one]), one);
+  assert.throws(() => meanOfMaps([]), /no maps/);
+  assert.throws(() => meanOfMaps([one, Float32Array.of(1)]), /a map of 1 values among maps of 2/);
+});
+
+Deno.test("bestLabelRulePerMap: each map's best k, maps in first-seen order; names say the map", () => {
+  assert.equal(
+    labelExpansionChoiceName({ epochs: 5, maps: 5, k: 10, labelWeight: 0.5 }),
+    "5 epochs × 5 maps, k 10 w 0.5",
+  );
+  assert.equal(
+    labelExpansionChoiceName({ epochs: 1, maps: 1, k: 0, labelWeight: 0.5 }),
+    "1 epoch, k 0",
+  );
+  assert.equal(labelExpansionChoiceName({ k: 20 }), "k 20"); // a given k: no map chosen
+  const grid = [
+    { epochs: 20, maps: 1, k: 0, labelWeight: "equal" as const },
+    { epochs: 20, maps: 1, k: 10, labelWeight: "equal" as const },
+    { epochs: 5, maps: 5, k: 0, labelWeight: "equal" as const },
+    { epochs: 5, maps: 5, k: 10, labelWeight: "equal" as const },
+  ];
+  assert.equal(
+    bestLabelRulePerMap(grid, [0.4, 0.45, 0.5, 0.3]),
+    "20 epochs, k 10 45.0%; 5 epochs × 5 maps, k 0 50.0%",
+  );
+  // A tie keeps the earlier candidate (the simpler rule).
+  assert.equal(bestLabelRulePerMap(grid.slice(0, 2), [0.4, 0.4]), "20 epochs, k 0 40.0%");
 });
