@@ -309,6 +309,7 @@ Deno.test("zeroshot on the tiny pipeline: 10-way, ceiling, full vocabulary; chan
     ),
   );
   assert.match(reportText, /label neighbours&quot; scores DeViSE(&#39;|')s embeddings/);
+  assert.match(reportText, /each seed(&#39;|')s map alone at \d+ epochs: [\d.]+%, /);
   assert.match(reportText, new RegExp(`its ${expansion.k} nearest vocabulary words`));
   assert.match(reportText, /H, γ from validation/);
   assert.match(reportText, /&quot;, self-trained&quot; rows are transductive/);

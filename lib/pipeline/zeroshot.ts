@@ -577,7 +577,7 @@ export async function runZeroShot(
     cslsWeight: cfg.cslsWeight,
     tta: cfg.tta,
     prototypes: prototypes?.fit,
-    labelExpansion: expansion?.fit,
+    labelExpansion: expansion && { ...expansion.fit, seedMeanAccuracy: expansionSpread },
   });
   return {
     from: cfg.from,
