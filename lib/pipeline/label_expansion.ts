@@ -160,13 +160,25 @@ export async function fitLabelExpansion(
   inputs: LabelExpansionInputs,
   run: Run,
 ): Promise<LabelExpansionFit> {
-  const { words, source, model, c100Test } = inputs;
+  if (cfg.labelNeighbours > 0) return _givenK(inputs.model, cfg.labelNeighbours);
+  return await _fit(tf, cfg, inputs, run, await _fitKey(cfg, inputs));
+}
+
+// A given k: the run's own map, nothing chosen.
+function _givenK(model: DeviseModel, k: number): LabelExpansionFit {
+  return { epochs: model.config.epochs, maps: 1, k, labelWeight: "equal" };
+}
+
+async function _fit(
+  tf: TF,
+  cfg: { layer: string },
+  inputs: LabelExpansionInputs,
+  run: Run,
+  key: _FitKey,
+): Promise<LabelExpansionFit> {
+  const { words, source, model } = inputs;
   const runMap = { epochs: model.config.epochs, maps: 1 };
-  if (cfg.labelNeighbours > 0) {
-    return { ...runMap, k: cfg.labelNeighbours, labelWeight: "equal" };
-  }
-  if (!c100Test) throw new Error("fitLabelExpansion: choosing k needs the CIFAR-100 test labels");
-  const { trainLabels, folds, sources } = await _fitKey(cfg, inputs, c100Test);
+  const { trainLabels, c100Test, folds, sources } = key;
   const cache = `${inputs.modelPath}.label-expansion.json`;
   if (await artifactIsCurrent(cache, LABEL_EXPANSION_FORMAT, LABEL_EXPANSION_VERSION, sources)) {
     try {
@@ -177,7 +189,7 @@ export async function fitLabelExpansion(
     }
   }
 
-  const train = await loadDeviseSplit(inputs.featureDir, trainLabels, cfg.layer);
+  const train = await key.trainSplit();
   const test = await loadDeviseSplit(inputs.featureDir, c100Test, cfg.layer);
   const D = words.dim;
   const vocabulary = words.data.length / D;
@@ -278,9 +290,19 @@ export async function labelExpansionSeedMaps(
   fit: LabelExpansionChoice,
   run: Run,
 ): Promise<DeviseModel[]> {
+  return await _keptSeedMaps(tf, cfg, inputs, fit, run, await _fitKey(cfg, inputs));
+}
+
+async function _keptSeedMaps(
+  tf: TF,
+  cfg: { layer: string },
+  inputs: LabelExpansionInputs,
+  fit: LabelExpansionChoice,
+  run: Run,
+  key: _FitKey,
+): Promise<DeviseModel[]> {
   const { model, words } = inputs;
-  if (!inputs.c100Test) throw new Error("labelExpansionSeedMaps: needs the CIFAR-100 test labels");
-  const { trainLabels, sources: fitSources } = await _fitKey(cfg, inputs, inputs.c100Test);
+  const { trainLabels, sources: fitSources } = key;
   const seeds = Math.max(...LABEL_EXPANSION_MAP_COUNTS);
   const sources = { ...fitSources, mapEpochs: fit.epochs, seeds };
   const path = `${inputs.modelPath}.label-expansion.maps.f32`;
@@ -302,7 +324,7 @@ export async function labelExpansionSeedMaps(
       run.log(`label expansion: ${err.message}; training the seed maps again`);
     }
   }
-  const train = await loadDeviseSplit(inputs.featureDir, trainLabels, cfg.layer);
+  const train = await key.trainSplit();
   const deviseConfig = {
     ...model.config,
     epochs: fit.epochs,
@@ -400,12 +422,24 @@ async function _seedMaps(
   return maps;
 }
 
-// What keys a kept fit (and its seed maps): the run's map, features, vectors, folds and grids.
+/**
+ * What keys a kept fit (and its seed maps): the run's map, features, vectors, folds and grids;
+ * with the CIFAR-100 labels and a loader of the training features (read once, 800 MB for `act`).
+ */
+interface _FitKey {
+  trainLabels: CifarLabels;
+  c100Test: CifarLabels;
+  folds: number[][];
+  sources: Record<string, unknown>;
+  trainSplit: () => Promise<DeviseSplit>;
+}
+
 async function _fitKey(
   cfg: { dataDir: string; layer: string; seed: number },
   inputs: LabelExpansionInputs,
-  c100Test: CifarLabels,
-) {
+): Promise<_FitKey> {
+  const { c100Test } = inputs;
+  if (!c100Test) throw new Error("label expansion: choosing k needs the CIFAR-100 test labels");
   const trainLabels = await loadCifarLabels(cfg.dataDir, "cifar100", "train");
   const folds = _folds(trainLabels.labels, c100Test.labels, cfg.seed);
   // The features' checksums from their sidecars: a kept fit is reused without reading the
@@ -427,7 +461,9 @@ async function _fitKey(
     epochs: LABEL_EXPANSION_EPOCH_GRID,
     maps: LABEL_EXPANSION_MAP_COUNTS,
   };
-  return { trainLabels, folds, sources };
+  let train: Promise<DeviseSplit> | undefined;
+  const trainSplit = () => train ??= loadDeviseSplit(inputs.featureDir, trainLabels, cfg.layer);
+  return { trainLabels, c100Test, folds, sources, trainSplit };
 }
 
 /** Disjoint seeded folds of the classes with both training and test images. */
@@ -484,7 +520,11 @@ export async function expandTargetLabels(
   names: string[],
   run: Run,
 ): Promise<ExpandedTargets> {
-  const fit = await fitLabelExpansion(tf, cfg, inputs, run);
+  // One key for the fit and its seed maps: the labels and features are read once.
+  const key = cfg.labelNeighbours > 0 ? undefined : await _fitKey(cfg, inputs);
+  const fit = key
+    ? await _fit(tf, cfg, inputs, run, key)
+    : _givenK(inputs.model, cfg.labelNeighbours);
   if (fit.byK) {
     const grid = fit.byK;
     run.log(
@@ -495,8 +535,8 @@ export async function expandTargetLabels(
     );
   }
   const ownMap = fit.epochs === inputs.model.config.epochs && fit.maps === 1;
-  const seedModels = fit.byK && (cfg.seedSpread || !ownMap)
-    ? await labelExpansionSeedMaps(tf, cfg, inputs, fit, run)
+  const seedModels = key && fit.byK && (cfg.seedSpread || !ownMap)
+    ? await _keptSeedMaps(tf, cfg, inputs, fit, run, key)
     : undefined;
   const model = ownMap ? inputs.model : {
     ...seedModels![0],

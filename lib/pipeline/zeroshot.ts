@@ -474,9 +474,9 @@ export async function runZeroShot(
       run,
     )
     : undefined;
-  // The row's map: the run's, or the fit's epochs and seed maps (chosen on the folds too).
   const expansionSpread = expansion && _expansionSpread(tf, expansion, set, D, run);
   if (expansion) {
+    // The row's map: the run's, or the fit's epochs and seed maps (chosen on the folds too).
     const mapped = expansion.model === model
       ? deviseEmbedded
       : embed(tf, expansion.model, set.features);
